@@ -1,0 +1,445 @@
+"""Pure functions that turn a dlt row into a HubSpot upsert input. No I/O here.
+
+Coercion follows the *target property's* HubSpot type (fetched once by the preflight), not
+the Python type of the value: the same ``"2024-05-01"`` is a date for a ``date`` property
+and plain text for a ``string`` one. A value that cannot be coerced rejects its row locally
+with a reason, so no request is spent on something HubSpot would refuse
+(hubspot-api.md §3.1 has the formats).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Mapping, Sequence
+
+__all__ = [
+    "MAX_STRING_LENGTH",
+    "PropertySpec",
+    "CoercionError",
+    "MappedRow",
+    "RowRejection",
+    "BatchPlan",
+    "to_hubspot_value",
+    "map_row",
+    "plan_batch",
+    "content_hash",
+    "hubspot_type_for_dlt_column",
+]
+
+MAX_STRING_LENGTH = 65_536
+"""HubSpot: "A plain text string, limited to 65,536 characters" (hubspot-api.md §3)."""
+
+_EPOCH_MS_THRESHOLD = 100_000_000_000
+"""Integers at or above this are epoch milliseconds, below it epoch seconds.
+
+1e11 s is the year 5138 and 1e11 ms is March 1973, so every realistic course date falls on
+one side only. Moodle stores seconds; HubSpot and JavaScript exports store milliseconds.
+"""
+
+_NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
+_TRUE_STRINGS = frozenset({"true", "yes", "y", "1", "on"})
+_FALSE_STRINGS = frozenset({"false", "no", "n", "0", "off"})
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """What the mapper needs to know about one HubSpot property."""
+
+    name: str
+    type: str  # bool, date, datetime, enumeration, number, phone_number, string
+    field_type: str = "text"
+    options: tuple[tuple[str, str], ...] = ()  # (value, label)
+    read_only: bool = False
+    unique: bool = False
+
+    @property
+    def multi_select(self) -> bool:
+        return self.type == "enumeration" and self.field_type == "checkbox"
+
+    @classmethod
+    def from_hubspot(cls, prop: Mapping[str, Any]) -> "PropertySpec":
+        """Build from a ``GET /crm/v3/properties/{objectType}`` result."""
+        meta = prop.get("modificationMetadata") or {}
+        return cls(
+            name=prop["name"],
+            type=prop.get("type", "string"),
+            field_type=prop.get("fieldType", "text"),
+            options=tuple(
+                (str(o.get("value")), str(o.get("label", o.get("value"))))
+                for o in prop.get("options") or ()
+            ),
+            read_only=bool(meta.get("readOnlyValue")) or bool(prop.get("calculated")),
+            unique=bool(prop.get("hasUniqueValue")),
+        )
+
+
+class CoercionError(ValueError):
+    """A value cannot be written to its property; the message says why."""
+
+
+# --------------------------------------------------------------------------- values
+
+
+def to_hubspot_value(value: Any, prop: PropertySpec) -> str | None:
+    """Coerce one Python value to the string HubSpot expects for ``prop``.
+
+    Returns None when the property should be left out of the input (the value is None),
+    ``""`` to clear it. Raises ``CoercionError`` when the value does not fit the type.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "":
+        return ""  # HubSpot: an empty string clears the property (§1.7)
+    kind = prop.type
+    if kind == "number":
+        return _to_number(value)
+    if kind == "bool":
+        return _to_bool(value)
+    if kind == "date":
+        return _to_date(value)
+    if kind == "datetime":
+        return _to_datetime(value)
+    if kind == "enumeration":
+        if prop.multi_select:
+            return _to_multi_select(value, prop)
+        return _to_option(value, prop)
+    return _to_string(value)
+
+
+def _to_string(value: Any) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, datetime):
+        text = _iso_utc(value)
+    elif isinstance(value, date):
+        text = value.isoformat()
+    elif isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    elif isinstance(value, float):
+        text = _to_number(value)
+    elif isinstance(value, Decimal):
+        text = _to_number(value)
+    else:
+        text = str(value)
+    if len(text) > MAX_STRING_LENGTH:
+        raise CoercionError(
+            f"text is {len(text):,} characters; HubSpot string properties hold at most "
+            f"{MAX_STRING_LENGTH:,}"
+        )
+    return text
+
+
+def _to_number(value: Any) -> str:
+    if isinstance(value, bool):
+        raise CoercionError(f"{value!r} is a boolean, not a number")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CoercionError(f"{value!r} is not a finite number")
+        return _plain_decimal(Decimal(repr(value)))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise CoercionError(f"{value} is not a finite number")
+        return _plain_decimal(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if _NUMBER_RE.match(text):
+            return text
+        try:
+            dec = Decimal(text)
+        except InvalidOperation:
+            raise CoercionError(f"{_preview(value)} is not a number") from None
+        if not dec.is_finite():
+            raise CoercionError(f"{_preview(value)} is not a finite number")
+        return _plain_decimal(dec)
+    raise CoercionError(f"{type(value).__name__} value cannot be written to a number property")
+
+
+def _plain_decimal(dec: Decimal) -> str:
+    """Fixed-point text without exponent or trailing zeros: HubSpot wants digits and one dot."""
+    text = format(dec, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _to_bool(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and value in (0, 1):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE_STRINGS:
+            return "true"
+        if text in _FALSE_STRINGS:
+            return "false"
+    raise CoercionError(f"{_preview(value)} is not a boolean (use true/false)")
+
+
+def _epoch_to_datetime(value: int | float) -> datetime:
+    seconds = value / 1000 if abs(value) >= _EPOCH_MS_THRESHOLD else value
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise CoercionError(f"{value!r} is not a valid epoch timestamp") from None
+
+
+def _parse_temporal(value: Any) -> date | datetime:
+    """Accept date/datetime objects, epoch numbers and ISO 8601 text."""
+    if isinstance(value, (datetime, date)):
+        return value
+    if isinstance(value, bool):
+        raise CoercionError(f"{value!r} is not a date")
+    if isinstance(value, (int, float, Decimal)):
+        return _epoch_to_datetime(float(value) if isinstance(value, Decimal) else value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return _epoch_to_datetime(int(text))
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise CoercionError(f"{_preview(value)} is not an ISO 8601 date or datetime") from None
+    raise CoercionError(f"{type(value).__name__} value is not a date")
+
+
+def _as_utc(dt: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (dlt delivers timestamps tz-aware already)."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def _iso_utc(dt: datetime) -> str:
+    return _as_utc(dt).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _to_date(value: Any) -> str:
+    """Date properties store a calendar day as midnight UTC (§3.1): send ``YYYY-MM-DD``.
+
+    A datetime is reduced to its UTC calendar day; sending its epoch instead would be
+    rejected with INVALID_DATE "... not midnight!".
+    """
+    parsed = _parse_temporal(value)
+    if isinstance(parsed, datetime):
+        parsed = _as_utc(parsed).date()
+    return parsed.isoformat()
+
+
+def _to_datetime(value: Any) -> str:
+    parsed = _parse_temporal(value)
+    if not isinstance(parsed, datetime):
+        parsed = datetime.combine(parsed, time.min, tzinfo=timezone.utc)
+    return _iso_utc(parsed)
+
+
+def _match_option(raw: Any, prop: PropertySpec) -> str:
+    """Option values are what HubSpot stores; a label that matches maps to its value."""
+    text = _to_bool(raw) if isinstance(raw, bool) else str(raw).strip()
+    values = {v for v, _ in prop.options}
+    if text in values:
+        return text
+    folded = text.casefold()
+    for opt_value, label in prop.options:
+        if label.casefold() == folded or opt_value.casefold() == folded:
+            return opt_value
+    allowed = ", ".join(sorted(values)[:20]) + (" ..." if len(values) > 20 else "")
+    raise CoercionError(f"{_preview(raw)} is not one of the options of {prop.name}: [{allowed}]")
+
+
+def _to_option(value: Any, prop: PropertySpec) -> str:
+    if isinstance(value, (list, tuple, set, dict)):
+        raise CoercionError(f"{prop.name} takes a single option, got a {type(value).__name__}")
+    return _match_option(value, prop)
+
+
+def _to_multi_select(value: Any, prop: PropertySpec) -> str:
+    """Lists replace the selection; a string keeps HubSpot's own `;` syntax.
+
+    A string with a leading ``;`` *appends* in HubSpot (§3.1); we keep that prefix as the
+    caller wrote it, and never add one on our own.
+    """
+    prefix = ""
+    if isinstance(value, str):
+        prefix = ";" if value.startswith(";") else ""
+        parts: Iterable[Any] = [p for p in value.split(";") if p.strip()]
+    elif isinstance(value, (list, tuple, set)):
+        parts = value
+    else:
+        parts = [value]
+    mapped: list[str] = []
+    for part in parts:
+        opt = _match_option(part, prop)
+        if opt not in mapped:
+            mapped.append(opt)
+    return prefix + ";".join(mapped)
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class MappedRow:
+    """One row ready to send: the unique key, the coerced properties and their hash."""
+
+    key: str
+    properties: dict[str, str]
+    content_hash: str
+    source: Mapping[str, Any]
+    archive: bool = False
+
+
+@dataclass(frozen=True)
+class RowRejection:
+    """A row that will not be sent, and why (category/code mirror HubSpot's vocabulary)."""
+
+    key: str | None
+    category: str
+    code: str
+    message: str
+    source: Mapping[str, Any]
+
+
+@dataclass
+class BatchPlan:
+    """What one dlt batch turns into, before any request."""
+
+    upserts: list[MappedRow] = field(default_factory=list)
+    archives: list[MappedRow] = field(default_factory=list)
+    rejections: list[RowRejection] = field(default_factory=list)
+
+
+def content_hash(object_type: str, key: str, properties: Mapping[str, str]) -> str:
+    """Stable hash of what would be sent: same properties, same hash, on any machine."""
+    payload = json.dumps([object_type, key, sorted(properties.items())], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def _key_text(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        text = _plain_decimal(Decimal(repr(value)))
+    elif isinstance(value, Decimal):
+        text = _plain_decimal(value) if value.is_finite() else ""
+    else:
+        text = str(value).strip()
+    return text or None
+
+
+def map_row(
+    row: Mapping[str, Any],
+    *,
+    object_type: str,
+    id_column: str,
+    id_property: str,
+    column_to_property: Mapping[str, str],
+    properties: Mapping[str, PropertySpec],
+    delete_columns: Sequence[str] = (),
+) -> MappedRow | RowRejection:
+    """Turn one dlt row into an upsert input, or say why it cannot be sent.
+
+    ``column_to_property`` lists the columns to send (the id column included, so the key is
+    also written to the id property on create); other columns are not sent. Coercion
+    errors are collected for every property so one rejection names all of them.
+    """
+    key = _key_text(row.get(id_column))
+    if key is None:
+        return RowRejection(
+            None, "MISSING_KEY", "MISSING_KEY",
+            f"column {id_column!r} (id property {id_property!r}) is empty", row,
+        )
+    if any(_truthy(row.get(c)) for c in delete_columns):
+        return MappedRow(key, {}, "", row, archive=True)
+    out: dict[str, str] = {}
+    problems: list[str] = []
+    for column, prop_name in column_to_property.items():
+        value = row.get(column)
+        if value is None:
+            continue
+        spec = properties.get(prop_name)
+        if spec is None:  # preflight guarantees this does not happen; be explicit anyway
+            problems.append(f"{prop_name}: property does not exist in HubSpot")
+            continue
+        try:
+            coerced = to_hubspot_value(value, spec)
+        except CoercionError as exc:
+            problems.append(f"{prop_name}: {exc}")
+            continue
+        if coerced is not None:
+            out[prop_name] = coerced
+    if problems:
+        return RowRejection(key, "COERCION_ERROR", "INVALID_VALUE", "; ".join(problems), row)
+    out.pop(id_property, None)
+    out[id_property] = key
+    return MappedRow(key, out, content_hash(object_type, key, out), row)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_STRINGS
+    return bool(value)
+
+
+def plan_batch(rows: Iterable[Mapping[str, Any]], **map_kwargs: Any) -> BatchPlan:
+    """Map every row; within the batch the last row of a key wins, earlier ones are recorded.
+
+    HubSpot fails a whole batch on duplicate ids (§1.5), so duplicates never reach it.
+    """
+    plan = BatchPlan()
+    winners: dict[str, MappedRow] = {}
+    for row in rows:
+        mapped = map_row(row, **map_kwargs)
+        if isinstance(mapped, RowRejection):
+            plan.rejections.append(mapped)
+            continue
+        previous = winners.pop(mapped.key, None)
+        if previous is not None:
+            plan.rejections.append(
+                RowRejection(
+                    previous.key, "SUPERSEDED", "DUPLICATE_KEY",
+                    "a later row in the same batch has the same key; the later row was sent",
+                    previous.source,
+                )
+            )
+        winners[mapped.key] = mapped  # re-inserted: dict order follows the last occurrence
+    for mapped in winners.values():
+        (plan.archives if mapped.archive else plan.upserts).append(mapped)
+    return plan
+
+
+# --------------------------------------------------------------------------- property creation
+
+_DLT_TO_HUBSPOT: dict[str, tuple[str, str]] = {
+    "text": ("string", "text"),
+    "bigint": ("number", "number"),
+    "double": ("number", "number"),
+    "decimal": ("number", "number"),
+    "wei": ("number", "number"),
+    "bool": ("bool", "booleancheckbox"),
+    "date": ("date", "date"),
+    "timestamp": ("datetime", "date"),
+    "json": ("string", "textarea"),
+}
+
+
+def hubspot_type_for_dlt_column(data_type: str | None) -> tuple[str, str]:
+    """(type, fieldType) for a property created from a dlt column; text when unsure."""
+    return _DLT_TO_HUBSPOT.get(data_type or "text", ("string", "text"))

@@ -1,0 +1,379 @@
+"""Local staging in DuckDB: what was synced, what was rejected, and what each load did.
+
+The only module that imports ``duckdb``. Three tables:
+
+- ``sync_state``: one row per (object type, record key) HubSpot holds, with the HubSpot
+  record id and the content hash of the properties last sent; unchanged rows are skipped.
+- ``rejected_rows``: every row that was not written, with HubSpot's (or our) category,
+  code and message and the row as JSON. ``resolved_at`` is set once the key syncs later.
+- ``sync_runs``: per load id and source table, the counts a run summary needs.
+
+One connection per file per process, guarded by a lock: dlt calls the destination from
+several load threads, and DuckDB allows a single writing process per file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import duckdb
+
+from .errors import ConfigurationError
+
+__all__ = ["Staging", "SyncedRow", "RejectedRecord", "RunCounts", "SUMMARY_FIELDS"]
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS sync_state (
+        object_type VARCHAR NOT NULL,
+        record_key VARCHAR NOT NULL,
+        hubspot_id VARCHAR,
+        content_hash VARCHAR,
+        source_table VARCHAR,
+        first_synced_at TIMESTAMPTZ,
+        last_synced_at TIMESTAMPTZ,
+        last_load_id VARCHAR,
+        PRIMARY KEY (object_type, record_key)
+    )
+    """,
+    "CREATE SEQUENCE IF NOT EXISTS rejected_rows_seq",
+    """
+    CREATE TABLE IF NOT EXISTS rejected_rows (
+        rejection_id BIGINT PRIMARY KEY DEFAULT nextval('rejected_rows_seq'),
+        object_type VARCHAR NOT NULL,
+        source_table VARCHAR,
+        record_key VARCHAR,
+        category VARCHAR NOT NULL,
+        code VARCHAR,
+        message VARCHAR,
+        property_errors VARCHAR,
+        row_json VARCHAR,
+        load_id VARCHAR,
+        rejected_at TIMESTAMPTZ NOT NULL,
+        resolved_at TIMESTAMPTZ
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS sync_runs (
+        load_id VARCHAR NOT NULL,
+        source_table VARCHAR NOT NULL,
+        object_type VARCHAR,
+        dry_run BOOLEAN DEFAULT FALSE,
+        started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ,
+        rows_seen BIGINT DEFAULT 0,
+        created BIGINT DEFAULT 0,
+        updated BIGINT DEFAULT 0,
+        unchanged BIGINT DEFAULT 0,
+        rejected BIGINT DEFAULT 0,
+        archived BIGINT DEFAULT 0,
+        requests BIGINT DEFAULT 0,
+        responses_429 BIGINT DEFAULT 0,
+        PRIMARY KEY (load_id, source_table)
+    )
+    """,
+)
+
+SUMMARY_FIELDS = (
+    "rows_seen", "created", "updated", "unchanged", "rejected", "archived", "requests",
+    "responses_429",
+)
+
+_UPSERT_SYNCED = """
+INSERT INTO sync_state AS s
+SELECT ?, k, h_id, h, ?, ?, ?, ?
+FROM (SELECT unnest(?) AS k, unnest(?) AS h_id, unnest(?) AS h)
+ON CONFLICT (object_type, record_key) DO UPDATE SET
+    hubspot_id = COALESCE(excluded.hubspot_id, s.hubspot_id),
+    content_hash = excluded.content_hash,
+    source_table = excluded.source_table,
+    last_synced_at = excluded.last_synced_at,
+    last_load_id = excluded.last_load_id
+"""
+
+_RESOLVE_REJECTIONS = """
+UPDATE rejected_rows SET resolved_at = ?
+WHERE object_type = ? AND resolved_at IS NULL AND record_key IN (SELECT unnest(?))
+"""
+
+_INSERT_REJECTED = """
+INSERT INTO rejected_rows (object_type, source_table, record_key, category, code, message,
+                           property_errors, row_json, load_id, rejected_at, resolved_at)
+SELECT ?, ?, k, c, cd, m, pe, rj, ?, ?, CASE WHEN res THEN ? ELSE NULL END
+FROM (SELECT unnest(?) AS k, unnest(?) AS c, unnest(?) AS cd, unnest(?) AS m,
+             unnest(?) AS pe, unnest(?) AS rj, unnest(?) AS res)
+"""
+
+_ADD_RUN_COUNTS = """
+INSERT INTO sync_runs AS r (load_id, source_table, object_type, dry_run, started_at, finished_at,
+    rows_seen, created, updated, unchanged, rejected, archived, requests, responses_429)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (load_id, source_table) DO UPDATE SET
+    finished_at = excluded.finished_at,
+    rows_seen = r.rows_seen + excluded.rows_seen,
+    created = r.created + excluded.created,
+    updated = r.updated + excluded.updated,
+    unchanged = r.unchanged + excluded.unchanged,
+    rejected = r.rejected + excluded.rejected,
+    archived = r.archived + excluded.archived,
+    requests = r.requests + excluded.requests,
+    responses_429 = r.responses_429 + excluded.responses_429
+"""
+
+
+@dataclass(frozen=True)
+class SyncedRow:
+    key: str
+    hubspot_id: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A row to store in ``rejected_rows``; ``resolved`` marks informational records."""
+
+    key: str | None
+    category: str
+    code: str | None
+    message: str | None
+    row: Mapping[str, Any]
+    property_errors: Sequence[Mapping[str, Any]] = ()
+    resolved: bool = False
+
+
+@dataclass
+class RunCounts:
+    rows_seen: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    archived: int = 0
+    requests: int = 0
+    responses_429: int = 0
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return str(value)
+
+
+def row_to_json(row: Mapping[str, Any]) -> str:
+    """The row as sent to the sink, for the record and for replay."""
+    return json.dumps(dict(row), ensure_ascii=False, sort_keys=True, default=_json_default)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Staging:
+    """The staging database; use ``Staging.shared(path)`` inside the destination."""
+
+    _registry: dict[str, "Staging"] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        if path != ":memory:":
+            parent = os.path.dirname(os.path.abspath(path))
+            os.makedirs(parent, exist_ok=True)
+        try:
+            self._con = duckdb.connect(path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise ConfigurationError(
+                f"cannot open the staging database {path!r}: {exc}. Another process may be "
+                "syncing with the same staging_path; wait for it or point staging_path elsewhere."
+            ) from exc
+        if not read_only:
+            with self._lock:
+                for statement in _SCHEMA:
+                    self._con.execute(statement)
+
+    @classmethod
+    def shared(cls, path: str) -> "Staging":
+        """One open staging per file per process, shared by dlt's load threads."""
+        key = os.path.abspath(path) if path != ":memory:" else path
+        with cls._registry_lock:
+            staging = cls._registry.get(key)
+            if staging is None or staging._con is None:
+                staging = cls(path)
+                cls._registry[key] = staging
+            return staging
+
+    @classmethod
+    def close_shared(cls, path: str | None = None) -> None:
+        """Close shared connections (all, or one file) so another process may open them."""
+        with cls._registry_lock:
+            keys = list(cls._registry) if path is None else [os.path.abspath(path)]
+            for key in keys:
+                staging = cls._registry.pop(key, None)
+                if staging is not None:
+                    staging.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._con.execute(sql, params).fetchall()
+
+    # ------------------------------------------------------------------ sync_state
+
+    def known_hashes(self, object_type: str, keys: Sequence[str]) -> dict[str, str]:
+        """The content hash last synced for each of ``keys`` that HubSpot holds."""
+        if not keys:
+            return {}
+        rows = self._query(
+            "SELECT record_key, content_hash FROM sync_state "
+            "WHERE object_type = ? AND record_key IN (SELECT unnest(?))",
+            (object_type, list(keys)),
+        )
+        return {k: h for k, h in rows}
+
+    def hubspot_ids(self, object_type: str, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        rows = self._query(
+            "SELECT record_key, hubspot_id FROM sync_state "
+            "WHERE object_type = ? AND record_key IN (SELECT unnest(?)) AND hubspot_id IS NOT NULL",
+            (object_type, list(keys)),
+        )
+        return {k: i for k, i in rows}
+
+    def mark_synced(
+        self, object_type: str, source_table: str, load_id: str, rows: Sequence[SyncedRow]
+    ) -> None:
+        """Record rows HubSpot accepted and close any open rejection of the same keys."""
+        if not rows:
+            return
+        now = _now()
+        keys = [r.key for r in rows]
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                self._con.execute(
+                    _UPSERT_SYNCED,
+                    (object_type, source_table, now, now, load_id, keys,
+                     [r.hubspot_id for r in rows], [r.content_hash for r in rows]),
+                )
+                self._con.execute(_RESOLVE_REJECTIONS, (now, object_type, keys))
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+
+    def forget(self, object_type: str, keys: Sequence[str]) -> None:
+        """Drop keys from ``sync_state`` (after they were archived in HubSpot)."""
+        if keys:
+            self._query(
+                "DELETE FROM sync_state WHERE object_type = ? AND record_key IN (SELECT unnest(?))",
+                (object_type, list(keys)),
+            )
+
+    def synced_count(self, object_type: str) -> int:
+        return int(self._query(
+            "SELECT count(*) FROM sync_state WHERE object_type = ?", (object_type,)
+        )[0][0])
+
+    # ------------------------------------------------------------------ rejected_rows
+
+    def record_rejections(
+        self, object_type: str, source_table: str, load_id: str, rejections: Sequence[RejectedRecord]
+    ) -> None:
+        if not rejections:
+            return
+        now = _now()
+        self._query(
+            _INSERT_REJECTED,
+            (
+                object_type, source_table, load_id, now, now,
+                [r.key for r in rejections],
+                [r.category for r in rejections],
+                [r.code for r in rejections],
+                [r.message for r in rejections],
+                [json.dumps(list(r.property_errors)) if r.property_errors else None for r in rejections],
+                [row_to_json(r.row) for r in rejections],
+                [r.resolved for r in rejections],
+            ),
+        )
+
+    def open_rejections(self, object_type: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Unresolved rejections, newest first (what ``rejected list`` shows)."""
+        sql = (
+            "SELECT rejection_id, object_type, source_table, record_key, category, code, message, "
+            "property_errors, row_json, load_id, rejected_at FROM rejected_rows "
+            "WHERE resolved_at IS NULL" + (" AND object_type = ?" if object_type else "")
+            + " ORDER BY rejection_id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        )
+        cols = ("rejection_id", "object_type", "source_table", "record_key", "category", "code",
+                "message", "property_errors", "row_json", "load_id", "rejected_at")
+        return [dict(zip(cols, r)) for r in self._query(sql, (object_type,) if object_type else ())]
+
+    # ------------------------------------------------------------------ sync_runs
+
+    def add_run_counts(
+        self, load_id: str, source_table: str, object_type: str, counts: RunCounts, *,
+        dry_run: bool = False, started_at: datetime | None = None,
+    ) -> None:
+        now = _now()
+        self._query(
+            _ADD_RUN_COUNTS,
+            (load_id, source_table, object_type, dry_run, started_at or now, now,
+             counts.rows_seen, counts.created, counts.updated, counts.unchanged, counts.rejected,
+             counts.archived, counts.requests, counts.responses_429),
+        )
+
+    def load_summary(self, load_ids: Iterable[str]) -> dict[str, int]:
+        """Totals over ``load_ids`` (a pipeline run may produce several load packages)."""
+        ids = list(load_ids)
+        totals = {f: 0 for f in SUMMARY_FIELDS}
+        if not ids:
+            return totals
+        row = self._query(
+            "SELECT " + ", ".join(f"coalesce(sum({f}), 0)" for f in SUMMARY_FIELDS)
+            + " FROM sync_runs WHERE load_id IN (SELECT unnest(?))",
+            (ids,),
+        )[0]
+        return {f: int(v) for f, v in zip(SUMMARY_FIELDS, row)}
+
+    def top_rejections(self, load_ids: Iterable[str], limit: int = 5) -> list[tuple[str, int]]:
+        """The most frequent rejection reasons of these loads, as (reason, count)."""
+        ids = list(load_ids)
+        if not ids:
+            return []
+        rows = self._query(
+            "SELECT category || ' ' || coalesce(code, '') || ': ' || "
+            "coalesce(regexp_replace(message, '''[^'']*''|\"[^\"]*\"', '…', 'g'), '') AS reason, "
+            "count(*) AS n FROM rejected_rows WHERE load_id IN (SELECT unnest(?)) "
+            "AND category <> 'SUPERSEDED' GROUP BY reason ORDER BY n DESC, reason LIMIT ?",
+            (ids, limit),
+        )
+        return [(r, int(n)) for r, n in rows]
+
+    def runs(self) -> Iterator[dict[str, Any]]:
+        cols = ("load_id", "source_table", "object_type", "dry_run", "started_at", "finished_at",
+                *SUMMARY_FIELDS)
+        for r in self._query(f"SELECT {', '.join(cols)} FROM sync_runs ORDER BY started_at"):
+            yield dict(zip(cols, r))

@@ -1,0 +1,167 @@
+"""Preflight: make sure the portal can take the rows before the first write.
+
+Checks, in order, with one request each: the object is activated, the property
+definitions (``GET /crm/v3/properties/{objectType}``), the id property exists with unique
+values, and every target property exists and is writable. With
+``create_missing_properties`` the missing ones are created (the id property as a unique
+string); otherwise one error lists everything that is missing. No row is sent before this
+passes, so a misconfigured portal costs a handful of requests, not a run of rejections.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Mapping, Protocol
+
+from .config import DestinationSettings
+from .errors import ObjectNotActivatedError, PreflightError
+from .mapping import PropertySpec, hubspot_type_for_dlt_column
+
+__all__ = ["PropertyCatalog", "target_columns", "property_create_body"]
+
+log = logging.getLogger(__name__)
+
+
+class _PropertyClient(Protocol):
+    def is_object_enabled(self, object_type: str) -> bool: ...
+    def list_properties(self, object_type: str) -> list[dict[str, Any]]: ...
+    def create_property(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+def target_columns(
+    columns: Mapping[str, Mapping[str, Any]], settings: DestinationSettings
+) -> tuple[dict[str, str], list[str]]:
+    """Split a dlt table's columns into (column -> property to send, delete-flag columns).
+
+    Columns with dlt's ``hard_delete`` hint mark rows to archive and are never sent;
+    ``exclude_columns`` are dropped; the rest map through ``property_map`` or keep their name.
+    """
+    send: dict[str, str] = {}
+    delete_columns: list[str] = []
+    excluded = set(settings.exclude_columns)
+    for name, column in columns.items():
+        if column.get("hard_delete"):
+            delete_columns.append(name)
+        elif name not in excluded:
+            send[name] = settings.property_map.get(name, name)
+    id_column = settings.id_column
+    send.setdefault(id_column, settings.id_property)
+    return send, delete_columns
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize() or name
+
+
+def property_create_body(
+    name: str, dlt_type: str | None, group: str, *, unique: bool = False
+) -> dict[str, Any]:
+    """A ``POST /crm/v3/properties`` body for a property fed from a dlt column."""
+    prop_type, field_type = ("string", "text") if unique else hubspot_type_for_dlt_column(dlt_type)
+    body: dict[str, Any] = {
+        "name": name,
+        "label": _label(name),
+        "type": prop_type,
+        "fieldType": field_type,
+        "groupName": group,
+        "description": "Created by the hubspot_courses dlt destination.",
+    }
+    if unique:
+        body["hasUniqueValue"] = True
+    if prop_type == "bool":
+        body["options"] = [
+            {"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+            {"label": "No", "value": "false", "displayOrder": 1, "hidden": False},
+        ]
+    return body
+
+
+class PropertyCatalog:
+    """The portal's property definitions for one object type, checked once per load.
+
+    Shared by the load threads of a run: ``ensure`` is serialised so two tables never
+    create the same property twice.
+    """
+
+    def __init__(self, client: _PropertyClient, settings: DestinationSettings) -> None:
+        self._client = client
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._specs: dict[str, PropertySpec] | None = None
+        self._checked: set[tuple[str, ...]] = set()
+
+    def _load(self) -> dict[str, PropertySpec]:
+        object_type = self._settings.object_type
+        if not self._client.is_object_enabled(object_type):
+            raise ObjectNotActivatedError(
+                f"The Courses object ({object_type}) is not activated in this HubSpot portal. "
+                "A Super Admin must turn it on in HubSpot (Settings > Data Management > Objects > "
+                "Courses); it cannot be activated through the API. Then run the pipeline again."
+            )
+        return {p["name"]: PropertySpec.from_hubspot(p) for p in self._client.list_properties(object_type)}
+
+    def ensure(self, columns: Mapping[str, Mapping[str, Any]]) -> dict[str, PropertySpec]:
+        """Return the property specs, after checking (and maybe creating) what these columns need."""
+        send, _ = target_columns(columns, self._settings)
+        signature = tuple(sorted(send.items()))
+        with self._lock:
+            if self._specs is None:
+                self._specs = self._load()
+            if signature not in self._checked:
+                self._check(send, columns)
+                self._checked.add(signature)
+            return self._specs
+
+    def _check(self, send: Mapping[str, str], columns: Mapping[str, Mapping[str, Any]]) -> None:
+        assert self._specs is not None
+        s = self._settings
+        specs = self._specs
+        problems: list[str] = []
+        id_spec = specs.get(s.id_property)
+        if id_spec is None and s.create_missing_properties:
+            id_spec = self._create(s.id_property, None, unique=True)
+        if id_spec is None:
+            problems.append(
+                f"id property {s.id_property!r} does not exist on {s.object_type}. Create it in "
+                "HubSpot as a single-line text property with 'Require unique values' on, or set "
+                "create_missing_properties = true to let the destination create it"
+            )
+        elif not id_spec.unique:
+            problems.append(
+                f"id property {s.id_property!r} exists but does not have unique values "
+                "(hasUniqueValue=false); HubSpot upserts only by a unique-value property and "
+                "uniqueness cannot be switched on later. Create a new unique property and set "
+                "id_property to it"
+            )
+        missing = sorted({p for p in send.values() if p not in specs and p != s.id_property})
+        by_property = {p: c for c, p in send.items()}
+        if missing and s.create_missing_properties:
+            for name in missing:
+                column = columns.get(by_property[name], {})
+                self._create(name, column.get("data_type"))
+            missing = []
+        if missing:
+            problems.append(
+                f"these properties do not exist on {s.object_type}: {', '.join(missing)}. Create "
+                "them in HubSpot, map the columns to existing properties with property_map, "
+                "drop them with exclude_columns, or set create_missing_properties = true"
+            )
+        read_only = sorted(p for p in send.values() if p in specs and specs[p].read_only)
+        if read_only:
+            problems.append(
+                f"these properties are read-only in HubSpot and cannot be written: "
+                f"{', '.join(read_only)}; map the columns elsewhere or list them in exclude_columns"
+            )
+        if problems:
+            raise PreflightError("HubSpot preflight failed, nothing was sent:\n  - " + "\n  - ".join(problems))
+
+    def _create(self, name: str, dlt_type: str | None, *, unique: bool = False) -> PropertySpec:
+        assert self._specs is not None
+        body = property_create_body(name, dlt_type, self._settings.property_group, unique=unique)
+        created = self._client.create_property(self._settings.object_type, body)
+        spec = PropertySpec.from_hubspot(created)
+        self._specs[spec.name] = spec
+        log.info("created HubSpot property %s (%s/%s)", spec.name, spec.type, spec.field_type)
+        return spec
+

@@ -1,0 +1,202 @@
+"""One dlt batch, start to finish: route, coerce, dedupe, diff, send, reconcile.
+
+Every row that enters ``sync_batch`` ends in exactly one of: synced (created/updated),
+unchanged (skipped by hash), archived, or recorded in ``rejected_rows`` with a reason.
+Only configuration problems raise; a row HubSpot refuses never does (DESIGN.md: raising
+for one bad row would keep the load package pending and block every later run).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping, Sequence
+
+from .client import HubSpotClient, RowOutcome, UpsertRow
+from .config import DestinationSettings
+from .mapping import BatchPlan, MappedRow, RowRejection, plan_batch
+from .properties import PropertyCatalog, target_columns
+from .staging import RejectedRecord, RunCounts, Staging, SyncedRow
+
+__all__ = ["SyncContext", "sync_batch", "context_for"]
+
+log = logging.getLogger("hubspot_courses_destination")
+
+
+class SyncContext:
+    """What the batches of one process share for one portal, object type and staging file:
+    one HTTP client (and so one rate limiter and connection pool), one staging connection,
+    and the property catalog of each load package (preflight runs once per load)."""
+
+    def __init__(self, settings: DestinationSettings) -> None:
+        self.settings = settings
+        self.client = HubSpotClient(
+            settings.access_token,
+            settings.api_base_url,
+            requests_per_10s=settings.requests_per_10s,
+            max_concurrency=settings.max_concurrency,
+        )
+        self.staging = Staging.shared(settings.staging_path)
+        self._catalogs: dict[str, PropertyCatalog] = {}
+        self._lock = threading.Lock()
+
+    def catalog(self, load_id: str) -> PropertyCatalog:
+        with self._lock:
+            catalog = self._catalogs.get(load_id)
+            if catalog is None:
+                # only the current load's catalog is kept: a new load re-reads the portal
+                self._catalogs = {load_id: PropertyCatalog(self.client, self.settings)}
+                catalog = self._catalogs[load_id]
+            return catalog
+
+
+_contexts: dict[tuple[Any, ...], SyncContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def context_for(settings: DestinationSettings) -> SyncContext:
+    """The process-wide context for these settings (created on first use)."""
+    key = settings.cache_key()
+    with _contexts_lock:
+        ctx = _contexts.get(key)
+        if ctx is None:
+            ctx = SyncContext(settings)
+            _contexts[key] = ctx
+        return ctx
+
+
+@dataclass(frozen=True)
+class _Sent:
+    outcomes: list[RowOutcome]
+    requests: int
+    responses_429: int
+
+
+def _send(client: HubSpotClient, settings: DestinationSettings, rows: Sequence[MappedRow]) -> _Sent:
+    if not rows:
+        return _Sent([], 0, 0)
+    inputs = [UpsertRow(key=r.key, properties=r.properties) for r in rows]
+    result = client.batch_upsert(settings.object_type, settings.id_property, inputs)
+    return _Sent(list(result), getattr(result, "requests", 0), getattr(result, "responses_429", 0))
+
+
+def _rejected(r: RowRejection, *, resolved: bool = False) -> RejectedRecord:
+    return RejectedRecord(r.key, r.category, r.code, r.message, r.source, resolved=resolved)
+
+
+def _reconcile(
+    plan_rows: Sequence[MappedRow], outcomes: Sequence[RowOutcome]
+) -> tuple[list[SyncedRow], list[RejectedRecord], int, int]:
+    """Outcomes are matched to rows by key (the client matched them by trace id)."""
+    by_key = {r.key: r for r in plan_rows}
+    synced: list[SyncedRow] = []
+    rejected: list[RejectedRecord] = []
+    created = updated = 0
+    for o in outcomes:
+        row = by_key[o.key]
+        if o.status == "rejected":
+            rejected.append(RejectedRecord(
+                o.key, o.category or "UNKNOWN", o.code, o.message, row.source,
+                property_errors=[
+                    {"name": e.name, "code": e.code, "message": e.message} for e in o.property_errors
+                ],
+            ))
+            continue
+        synced.append(SyncedRow(o.key, o.hubspot_id, row.content_hash))
+        if o.status == "created":
+            created += 1
+        else:
+            updated += 1
+    return synced, rejected, created, updated
+
+
+def _archive(ctx: SyncContext, rows: Sequence[MappedRow]) -> int:
+    """Archive rows flagged with dlt's ``hard_delete`` hint; unknown keys are looked up first.
+
+    Returns how many HubSpot records were archived (keys HubSpot never had are no-ops).
+    """
+    s = ctx.settings
+    keys = [r.key for r in rows]
+    ids = ctx.staging.hubspot_ids(s.object_type, keys)
+    unknown = [k for k in keys if k not in ids]
+    if unknown:
+        found = ctx.client.batch_read(s.object_type, unknown, id_property=s.id_property)
+        for key, record in found.items():
+            ids[key] = str(record["id"])
+    if ids:
+        ctx.client.batch_archive(s.object_type, sorted(set(ids.values())))
+    ctx.staging.forget(s.object_type, keys)
+    return len(ids)
+
+
+def sync_batch(
+    rows: Sequence[Mapping[str, Any]],
+    table: Mapping[str, Any],
+    load_id: str,
+    settings: DestinationSettings,
+) -> RunCounts:
+    """Sync one batch of rows of one dlt table and record every outcome in staging."""
+    started_at = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    ctx = context_for(settings)
+    table_name = str(table["name"])
+    counts = RunCounts(rows_seen=len(rows))
+
+    if table.get("parent"):
+        plan = BatchPlan(rejections=[
+            RowRejection(None, "NESTED_TABLE", "NESTED_TABLE",
+                         f"rows of nested table {table_name!r} cannot be routed to HubSpot; keep "
+                         "max_table_nesting=0 on the resource so lists stay in one column", row)
+            for row in rows
+        ])
+    else:
+        columns = table.get("columns") or {}
+        specs = ctx.catalog(load_id).ensure(columns)  # preflight: raises before any write
+        send, delete_columns = target_columns(columns, settings)
+        plan = plan_batch(
+            rows, object_type=settings.object_type, id_column=settings.id_column,
+            id_property=settings.id_property, column_to_property=send, properties=specs,
+            delete_columns=delete_columns,
+        )
+
+    to_send = list(plan.upserts)
+    if not settings.full_resync and to_send:
+        known = ctx.staging.known_hashes(settings.object_type, [r.key for r in to_send])
+        to_send = [r for r in to_send if known.get(r.key) != r.content_hash]
+        counts.unchanged = len(plan.upserts) - len(to_send)
+
+    rejections = [_rejected(r, resolved=r.category == "SUPERSEDED") for r in plan.rejections]
+    if settings.dry_run:
+        # predicted from sync_state: a key we synced before is an update (README "Dry run")
+        known_ids = ctx.staging.hubspot_ids(settings.object_type, [r.key for r in to_send])
+        counts.updated = sum(1 for r in to_send if r.key in known_ids)
+        counts.created = len(to_send) - counts.updated
+        counts.archived = len(plan.archives)
+        counts.rejected = len(rejections)
+    else:
+        sent = _send(ctx.client, settings, to_send)
+        synced, hubspot_rejections, counts.created, counts.updated = _reconcile(to_send, sent.outcomes)
+        rejections.extend(hubspot_rejections)
+        counts.requests, counts.responses_429 = sent.requests, sent.responses_429
+        ctx.staging.mark_synced(settings.object_type, table_name, load_id, synced)
+        ctx.staging.record_rejections(settings.object_type, table_name, load_id, rejections)
+        counts.rejected = len(rejections)
+        if plan.archives:
+            _archive(ctx, plan.archives)
+            counts.archived = len(plan.archives)
+
+    ctx.staging.add_run_counts(
+        load_id, table_name, settings.object_type, counts, dry_run=settings.dry_run,
+        started_at=started_at,
+    )
+    log.info(
+        "%s%s: %d rows -> created %d, updated %d, unchanged %d, rejected %d, archived %d "
+        "(%d requests, %.2fs)",
+        "[dry run] " if settings.dry_run else "", table_name, counts.rows_seen, counts.created,
+        counts.updated, counts.unchanged, counts.rejected, counts.archived, counts.requests,
+        time.perf_counter() - t0,
+    )
+    return counts

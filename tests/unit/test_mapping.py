@@ -1,0 +1,201 @@
+"""The mapper as tables: value coercion by HubSpot type, row mapping, batch dedupe."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from hubspot_courses_destination.mapping import (
+    MAX_STRING_LENGTH,
+    CoercionError,
+    MappedRow,
+    PropertySpec,
+    RowRejection,
+    content_hash,
+    hubspot_type_for_dlt_column,
+    map_row,
+    plan_batch,
+    to_hubspot_value,
+)
+
+STRING = PropertySpec("s", "string")
+NUMBER = PropertySpec("n", "number", "number")
+BOOL = PropertySpec("b", "bool", "booleancheckbox")
+DATE = PropertySpec("d", "date", "date")
+DATETIME = PropertySpec("dt", "datetime", "date")
+LEVEL = PropertySpec("level", "enumeration", "select", options=(("beginner", "Beginner"), ("adv", "Advanced")))
+TAGS = PropertySpec(
+    "tags", "enumeration", "checkbox", options=(("a", "Alpha"), ("b", "Beta"), ("c", "Gamma"))
+)
+CEST = timezone(timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    "value, prop, expected",
+    [
+        (None, STRING, None),
+        ("", NUMBER, ""),  # empty string clears any property
+        ("Intro", STRING, "Intro"),
+        (True, STRING, "true"),
+        ({"b": 1, "a": [1, 2]}, STRING, '{"a": [1, 2], "b": 1}'),
+        ([1, "x"], STRING, '[1, "x"]'),
+        (date(2024, 5, 1), STRING, "2024-05-01"),
+        (42, NUMBER, "42"),
+        (-3, NUMBER, "-3"),
+        (1.5, NUMBER, "1.5"),
+        (1e20, NUMBER, "100000000000000000000"),
+        (Decimal("12.500"), NUMBER, "12.5"),
+        (Decimal("1E+3"), NUMBER, "1000"),
+        (" 7.25 ", NUMBER, "7.25"),
+        ("1e3", NUMBER, "1000"),
+        (True, BOOL, "true"),
+        (0, BOOL, "false"),
+        ("Yes", BOOL, "true"),
+        ("FALSE", BOOL, "false"),
+        (date(2024, 5, 1), DATE, "2024-05-01"),
+        (datetime(2024, 5, 1, 23, 30, tzinfo=timezone.utc), DATE, "2024-05-01"),
+        (datetime(2024, 5, 2, 1, 0, tzinfo=CEST), DATE, "2024-05-01"),  # UTC day, not local
+        ("2024-05-01", DATE, "2024-05-01"),
+        ("2024-09-04T15:00:00Z", DATE, "2024-09-04"),
+        (1714521600, DATE, "2024-05-01"),  # epoch seconds (Moodle)
+        (1714521600000, DATE, "2024-05-01"),  # epoch milliseconds
+        ("1714521600000", DATE, "2024-05-01"),
+        (datetime(2024, 5, 1, 12, 0, tzinfo=CEST), DATETIME, "2024-05-01T10:00:00.000Z"),
+        (datetime(2024, 5, 1, 12, 0), DATETIME, "2024-05-01T12:00:00.000Z"),  # naive = UTC
+        (date(2024, 5, 1), DATETIME, "2024-05-01T00:00:00.000Z"),
+        ("2020-02-10T14:56:33.000Z", DATETIME, "2020-02-10T14:56:33.000Z"),
+        (1714521600, DATETIME, "2024-05-01T00:00:00.000Z"),
+        ("beginner", LEVEL, "beginner"),
+        ("Advanced", LEVEL, "adv"),  # a label maps to its value
+        ("ADVANCED", LEVEL, "adv"),
+        (["a", "Beta"], TAGS, "a;b"),
+        (("c", "a", "c"), TAGS, "c;a"),
+        ("a;b", TAGS, "a;b"),
+        (";c", TAGS, ";c"),  # HubSpot's append syntax is kept as written
+    ],
+)
+def test_to_hubspot_value(value, prop, expected):
+    assert to_hubspot_value(value, prop) == expected
+
+
+@pytest.mark.parametrize(
+    "value, prop, match",
+    [
+        ("12abc", NUMBER, "not a number"),
+        (float("nan"), NUMBER, "finite"),
+        (float("inf"), NUMBER, "finite"),
+        (Decimal("NaN"), NUMBER, "finite"),
+        (True, NUMBER, "boolean"),
+        ("maybe", BOOL, "not a boolean"),
+        (2, BOOL, "not a boolean"),
+        ("May 1st", DATE, "ISO 8601"),
+        ("2024-13-01", DATE, "ISO 8601"),
+        (10**20, DATETIME, "epoch"),
+        ("expert", LEVEL, "not one of the options"),
+        (["a", "z"], TAGS, "not one of the options"),
+        (["a"], LEVEL, "single option"),
+        ("x" * (MAX_STRING_LENGTH + 1), STRING, "65,536"),
+    ],
+)
+def test_to_hubspot_value_rejects(value, prop, match):
+    with pytest.raises(CoercionError, match=match):
+        to_hubspot_value(value, prop)
+
+
+def test_string_at_the_limit_passes():
+    assert len(to_hubspot_value("x" * MAX_STRING_LENGTH, STRING)) == MAX_STRING_LENGTH
+
+
+SPECS = {
+    "lms_key": PropertySpec("lms_key", "string", unique=True),
+    "hs_course_name": PropertySpec("hs_course_name", "string"),
+    "capacity": PropertySpec("capacity", "number", "number"),
+    "level": LEVEL,
+}
+MAP_KW = dict(
+    object_type="0-410",
+    id_column="lms_key",
+    id_property="lms_key",
+    column_to_property={"lms_key": "lms_key", "name": "hs_course_name", "capacity": "capacity", "level": "level"},
+    properties=SPECS,
+    delete_columns=("deleted",),
+)
+
+
+def test_map_row_builds_input_with_key_and_renamed_columns():
+    mapped = map_row({"lms_key": 101, "name": "Intro", "capacity": 30, "level": None, "extra": "x"}, **MAP_KW)
+    assert isinstance(mapped, MappedRow)
+    assert mapped.key == "101"
+    assert mapped.properties == {"lms_key": "101", "hs_course_name": "Intro", "capacity": "30"}
+    assert mapped.content_hash == content_hash("0-410", "101", mapped.properties)
+
+
+@pytest.mark.parametrize("key", [None, "", "   ", float("nan"), True])
+def test_map_row_rejects_missing_key(key):
+    mapped = map_row({"lms_key": key, "name": "Intro"}, **MAP_KW)
+    assert isinstance(mapped, RowRejection)
+    assert mapped.category == "MISSING_KEY"
+    assert "lms_key" in mapped.message
+
+
+def test_map_row_collects_every_coercion_problem():
+    mapped = map_row({"lms_key": "k", "name": "ok", "capacity": "lots", "level": "expert"}, **MAP_KW)
+    assert isinstance(mapped, RowRejection)
+    assert mapped.key == "k" and mapped.category == "COERCION_ERROR"
+    assert "capacity:" in mapped.message and "level:" in mapped.message
+
+
+def test_map_row_delete_flag_marks_archive():
+    mapped = map_row({"lms_key": "k", "name": "x", "deleted": True}, **MAP_KW)
+    assert isinstance(mapped, MappedRow) and mapped.archive
+
+
+def test_content_hash_is_order_independent_and_value_sensitive():
+    a = content_hash("0-410", "k", {"x": "1", "y": "2"})
+    assert a == content_hash("0-410", "k", {"y": "2", "x": "1"})
+    assert a != content_hash("0-410", "k", {"x": "1", "y": "3"})
+    assert a != content_hash("0-410", "k2", {"x": "1", "y": "2"})
+
+
+def test_plan_batch_last_row_of_a_key_wins_and_loser_is_recorded():
+    rows = [
+        {"lms_key": "a", "name": "first"},
+        {"lms_key": "b", "name": "only"},
+        {"lms_key": "a", "name": "second"},
+        {"lms_key": None, "name": "nokey"},
+        {"lms_key": "c", "name": "gone", "deleted": True},
+    ]
+    plan = plan_batch(rows, **MAP_KW)
+    assert {r.key: r.properties["hs_course_name"] for r in plan.upserts} == {"a": "second", "b": "only"}
+    assert [r.key for r in plan.archives] == ["c"]
+    cats = sorted((r.category, r.key) for r in plan.rejections)
+    assert cats == [("MISSING_KEY", None), ("SUPERSEDED", "a")]
+    superseded = next(r for r in plan.rejections if r.category == "SUPERSEDED")
+    assert superseded.source["name"] == "first"
+    # every row is accounted for exactly once
+    assert len(plan.upserts) + len(plan.archives) + len(plan.rejections) == len(rows)
+
+
+def test_property_spec_from_hubspot_reads_read_only_and_options():
+    spec = PropertySpec.from_hubspot({
+        "name": "hs_object_id", "type": "number", "fieldType": "number",
+        "modificationMetadata": {"readOnlyValue": True}, "options": [],
+    })
+    assert spec.read_only and spec.type == "number"
+    enum = PropertySpec.from_hubspot({
+        "name": "tags", "type": "enumeration", "fieldType": "checkbox", "hasUniqueValue": False,
+        "options": [{"label": "Alpha", "value": "a", "hidden": False}],
+    })
+    assert enum.multi_select and enum.options == (("a", "Alpha"),)
+
+
+@pytest.mark.parametrize(
+    "dlt_type, expected",
+    [("text", ("string", "text")), ("bigint", ("number", "number")), ("bool", ("bool", "booleancheckbox")),
+     ("date", ("date", "date")), ("timestamp", ("datetime", "date")), ("json", ("string", "textarea")),
+     (None, ("string", "text")), ("binary", ("string", "text"))],
+)
+def test_hubspot_type_for_dlt_column(dlt_type, expected):
+    assert hubspot_type_for_dlt_column(dlt_type) == expected

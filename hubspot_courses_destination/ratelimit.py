@@ -72,13 +72,13 @@ class Permit:
     Hand it back with :meth:`RateLimiter.release` once the response (or the error) is in.
     """
 
-    __slots__ = ("weight", "acquired_at", "waited_s", "_released")
+    __slots__ = ("weight", "acquired_at", "waited_s", "released_at")
 
     def __init__(self, weight: int, acquired_at: float, waited_s: float) -> None:
         self.weight = weight
         self.acquired_at = acquired_at
         self.waited_s = waited_s
-        self._released = False
+        self.released_at: float | None = None
 
     def __repr__(self) -> str:
         return f"Permit(weight={self.weight}, acquired_at={self.acquired_at:.3f}, waited_s={self.waited_s:.3f})"
@@ -192,10 +192,10 @@ class RateLimiter:
         Releasing the same permit twice is a no-op.
         """
         with self._cond:
-            if permit._released:
+            if permit.released_at is not None:
                 return
-            permit._released = True
             now = self._clock()
+            permit.released_at = now
             self._in_flight -= permit.weight
             if headers:
                 self._follow_headers(headers)

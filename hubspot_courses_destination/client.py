@@ -1,0 +1,577 @@
+"""``HubSpotClient``: the one place that talks HTTP to HubSpot.
+
+One ``requests.Session`` per client (pool sized for ``max_concurrency``, explicit connect and
+read timeouts, TLS verification on, ``Authorization: Bearer`` set once on the session), one
+send loop (:meth:`HubSpotClient._send`) that puts every request behind the shared
+:class:`~hubspot_courses_destination.ratelimit.RateLimiter`, classifies the answer with
+:func:`~hubspot_courses_destination.responses.classify` and retries by
+:class:`~hubspot_courses_destination.retry.RetryPolicy`.
+
+Retry safety (style anchors §8.7): batch upsert, batch read and batch archive can be repeated
+without harm (upsert is keyed by the unique ``idProperty``), so they are retried after read
+timeouts and dropped connections too. Creating a property is not: it is retried only when
+the request provably never reached HubSpot; after an ambiguous failure the client looks the
+property up first.
+
+The token is kept only in the session's headers. It never appears in ``repr``, logs or
+exception messages; logs show method, path and status, never headers or bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from hubspot_courses_destination.errors import (
+    ConfigurationError,
+    HubSpotError,
+    HubSpotTerminalError,
+    HubSpotTransientError,
+)
+from hubspot_courses_destination.ratelimit import RateLimiter, limiter_for
+from hubspot_courses_destination.responses import (
+    AMBIGUOUS_REASONS,
+    Action,
+    PropertyError,
+    Reason,
+    RowOutcome,
+    UpsertRow,
+    Verdict,
+    classify,
+    classify_exception,
+    error_for,
+    match_upsert_results,
+    missing_outcome,
+)
+from hubspot_courses_destination.retry import RetryPolicy, next_wait_s, should_retry
+
+__all__ = [
+    "HubSpotClient",
+    "ClientStats",
+    "UpsertRow",
+    "RowOutcome",
+    "PropertyError",
+    "RetryPolicy",
+    "BATCH_LIMIT",
+    "DEFAULT_API_BASE_URL",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_BASE_URL = "https://api.hubapi.com"
+BATCH_LIMIT = 100
+"""HubSpot's object batch endpoints take at most 100 inputs per request."""
+
+OMITTED_ROW_RESENDS = 1
+"""How often rows a 200/207 answer left out are sent again before being reported."""
+
+
+@dataclass(frozen=True)
+class ClientStats:
+    """A snapshot of the client's counters (see :attr:`HubSpotClient.stats`)."""
+
+    requests_sent: int = 0
+    responses_by_status: Mapping[int, int] = field(default_factory=dict)
+    rate_limited_429: int = 0
+    transport_errors: int = 0
+    retries: int = 0
+    retry_wait_s: float = 0.0
+    limiter_wait_s: float = 0.0
+    rows_resent_after_omission: int = 0
+
+    @property
+    def total_wait_s(self) -> float:
+        """Seconds spent waiting: retry backoff plus waits for rate-limit budget (all threads)."""
+        return self.retry_wait_s + self.limiter_wait_s
+
+
+class _Counters:
+    """Thread-safe mutable counters behind :class:`ClientStats`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, Any] = {}
+        self._by_status: dict[int, int] = {}
+
+    def add(self, name: str, amount: float = 1) -> None:
+        with self._lock:
+            self._values[name] = self._values.get(name, 0) + amount
+
+    def status(self, status: int) -> None:
+        with self._lock:
+            self._by_status[status] = self._by_status.get(status, 0) + 1
+            if status == 429:
+                self._values["rate_limited_429"] = self._values.get("rate_limited_429", 0) + 1
+
+    def snapshot(self) -> ClientStats:
+        with self._lock:
+            return ClientStats(responses_by_status=dict(self._by_status), **self._values)
+
+
+class _AmbiguousWrite(Exception):
+    """A non-idempotent request failed in a way that leaves its effect unknown."""
+
+    def __init__(self, verdict: Verdict, attempts: int) -> None:
+        super().__init__(verdict.reason.value)
+        self.verdict = verdict
+        self.attempts = attempts
+
+
+class HubSpotClient:
+    """Thread-safe HubSpot CRM v3 client for batch upsert and the calls around it.
+
+    Args:
+        access_token: the private-app access token (``pat-...``). Kept only in the session's
+            ``Authorization`` header.
+        api_base_url: HubSpot's API root; point it at the sandbox in tests.
+        requests_per_10s: the portal's burst tier (100 Free/Starter, 190 Pro/Enterprise),
+            used for the default shared rate limiter; server headers override it.
+        max_concurrency: requests in flight at once from this client (thread pool and
+            connection pool size). At 190/10 s and 250 ms latency about 5 are needed.
+        connect_timeout_s: TCP/TLS connect timeout per attempt.
+        read_timeout_s: time to wait for a response per attempt.
+        retry_policy: how transient failures are retried.
+        rate_limiter: budget to share; default :func:`limiter_for` (one per portal/token per
+            process).
+        session: a ``requests.Session`` to use (transport seam); the client sets its
+            ``Authorization`` header and mounts nothing on it.
+        sleep: blocks for retry backoff; injectable for tests.
+        rng: jitter source; injectable for tests.
+
+    Raises:
+        ConfigurationError: for an empty token, a malformed URL or invalid numbers.
+    """
+
+    def __init__(
+        self,
+        access_token: str,
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        *,
+        requests_per_10s: int = 100,
+        max_concurrency: int = 8,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 60.0,
+        retry_policy: RetryPolicy = RetryPolicy(),
+        rate_limiter: RateLimiter | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not isinstance(access_token, str) or not access_token.strip():
+            raise ConfigurationError(
+                "No HubSpot access token given. Set DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN or "
+                "access_token under [destination.hubspot_courses] in .dlt/secrets.toml."
+            )
+        if not api_base_url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"api_base_url must start with https:// or http://, got {api_base_url!r}")
+        if max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        if requests_per_10s < 1:
+            raise ConfigurationError(f"requests_per_10s must be >= 1, got {requests_per_10s}")
+        if connect_timeout_s <= 0 or read_timeout_s <= 0:
+            raise ConfigurationError("connect_timeout_s and read_timeout_s must be > 0")
+        self.api_base_url = api_base_url.rstrip("/")
+        self.max_concurrency = max_concurrency
+        self.timeouts_s = (connect_timeout_s, read_timeout_s)
+        self.retry_policy = retry_policy
+        self.rate_limiter = rate_limiter or limiter_for(self.api_base_url, access_token.strip(), requests_per_10s)
+        self._owns_session = session is None
+        self._session = session if session is not None else self._new_session(max_concurrency)
+        self._session.headers["Authorization"] = f"Bearer {access_token.strip()}"
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        self._counters = _Counters()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @staticmethod
+    def _new_session(max_concurrency: int) -> requests.Session:
+        session = requests.Session()
+        # max_retries=0: the retry policy below owns every retry decision.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_concurrency, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.verify = True
+        session.headers.update({"Accept": "application/json", "User-Agent": "hubspot-courses-destination"})
+        return session
+
+    def __repr__(self) -> str:
+        return (
+            f"HubSpotClient(api_base_url={self.api_base_url!r}, max_concurrency={self.max_concurrency}, "
+            f"rate_limiter={self.rate_limiter!r})"
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the worker threads and close the session if the client created it."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> HubSpotClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters so far: requests, responses by status, 429s, retries, waits."""
+        return self._counters.snapshot()
+
+    # -- batch upsert ---------------------------------------------------------------------
+
+    def batch_upsert(self, object_type: str, id_property: str, rows: Iterable[UpsertRow]) -> list[RowOutcome]:
+        """Create or update records by their unique ``id_property`` value.
+
+        Rows are sent in chunks of at most 100, concurrently (up to ``max_concurrency``),
+        each input with a unique ``objectWriteTraceId``. HubSpot answers 207 for chunks with
+        invalid rows; those rows come back ``rejected`` with HubSpot's category, code,
+        message and property errors, and the valid rows in the same chunk are written.
+
+        Args:
+            object_type: ``"0-410"`` for courses.
+            id_property: a property with ``hasUniqueValue``; each row's ``key`` is its value.
+            rows: the rows; keys must be unique (de-duplicate first).
+
+        Returns:
+            One :class:`RowOutcome` per input row, in input order, matched by trace id.
+
+        Raises:
+            ValueError: for duplicate or empty keys or duplicate caller-given trace ids.
+            HubSpotTerminalError: a whole request was refused (401, 403, 400, daily limit).
+            HubSpotTransientError: retries ran out (429s, 5xx, timeouts, resets).
+        """
+        prepared = _prepare_rows(rows)
+        if not prepared:
+            return []
+        chunks = [prepared[i : i + BATCH_LIMIT] for i in range(0, len(prepared), BATCH_LIMIT)]
+        path = f"/crm/v3/objects/{_seg(object_type)}/batch/upsert"
+        results = self._run_chunks(lambda chunk: self._upsert_chunk(path, id_property, chunk), chunks)
+        by_key = {outcome.key: outcome for chunk_outcomes in results for outcome in chunk_outcomes}
+        return [by_key[row.key] for row in prepared]
+
+    def _upsert_chunk(self, path: str, id_property: str, chunk: Sequence[UpsertRow]) -> list[RowOutcome]:
+        outcomes: list[RowOutcome] = []
+        pending: Sequence[UpsertRow] = chunk
+        for resend in range(OMITTED_ROW_RESENDS + 1):
+            payload = {
+                "inputs": [
+                    {
+                        "id": row.key,
+                        "idProperty": id_property,
+                        "objectWriteTraceId": row.trace_id,
+                        "properties": dict(row.properties),
+                    }
+                    for row in pending
+                ]
+            }
+            _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in pending])
+            found, missing = match_upsert_results(body, pending, id_property)
+            outcomes.extend(found)
+            if not missing:
+                return outcomes
+            logger.warning(
+                "POST %s: HubSpot's answer left out %d of %d rows%s",
+                path,
+                len(missing),
+                len(pending),
+                "; sending them again" if resend < OMITTED_ROW_RESENDS else "; reporting them as rejected",
+            )
+            if resend < OMITTED_ROW_RESENDS:
+                self._counters.add("rows_resent_after_omission", len(missing))
+            pending = missing
+        outcomes.extend(missing_outcome(row) for row in pending)
+        return outcomes
+
+    # -- other object calls -----------------------------------------------------------------
+
+    def batch_read(
+        self,
+        object_type: str,
+        ids: Iterable[str],
+        *,
+        id_property: str | None = None,
+        properties: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Read records by record id, or by ``id_property`` value; unknown ids are left out.
+
+        Returns:
+            The records HubSpot found (``{"id", "properties", ...}``), in no particular order.
+        """
+        id_list = list(dict.fromkeys(ids))
+        if not id_list:
+            return []
+        path = f"/crm/v3/objects/{_seg(object_type)}/batch/read"
+
+        def read_chunk(chunk: Sequence[str]) -> list[dict[str, Any]]:
+            payload: dict[str, Any] = {
+                "inputs": [{"id": value} for value in chunk],
+                "properties": list(properties),
+                "propertiesWithHistory": [],
+            }
+            if id_property:
+                payload["idProperty"] = id_property
+            _, body = self._send("POST", path, json_body=payload, row_keys=chunk)
+            results = body.get("results") if isinstance(body, Mapping) else None
+            return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+
+        chunks = [id_list[i : i + BATCH_LIMIT] for i in range(0, len(id_list), BATCH_LIMIT)]
+        return [record for chunk in self._run_chunks(read_chunk, chunks) for record in chunk]
+
+    def batch_archive(self, object_type: str, record_ids: Iterable[str]) -> None:
+        """Archive records by HubSpot record id (archiving twice is harmless)."""
+        id_list = list(dict.fromkeys(record_ids))
+        path = f"/crm/v3/objects/{_seg(object_type)}/batch/archive"
+
+        def archive_chunk(chunk: Sequence[str]) -> None:
+            self._send("POST", path, json_body={"inputs": [{"id": value} for value in chunk]}, row_keys=chunk)
+
+        chunks = [id_list[i : i + BATCH_LIMIT] for i in range(0, len(id_list), BATCH_LIMIT)]
+        self._run_chunks(archive_chunk, chunks)
+
+    def iter_records(
+        self,
+        object_type: str,
+        properties: Sequence[str] | None = None,
+        *,
+        page_size: int = 100,
+        archived: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every record of the object, following ``paging.next.after``."""
+        if not 1 <= page_size <= 100:
+            raise ValueError(f"page_size must be 1..100, got {page_size}")
+        path = f"/crm/v3/objects/{_seg(object_type)}"
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size, "archived": "true" if archived else "false"}
+            if properties:
+                params["properties"] = ",".join(properties)
+            if after:
+                params["after"] = after
+            _, body = self._send("GET", path, params=params)
+            body = body if isinstance(body, Mapping) else {}
+            for record in body.get("results") or []:
+                yield record
+            paging = body.get("paging") or {}
+            after = ((paging.get("next") or {}) if isinstance(paging, Mapping) else {}).get("after")
+            if not after:
+                return
+
+    def list_properties(self, object_type: str) -> list[dict[str, Any]]:
+        """All (non-archived) property definitions of the object."""
+        _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}")
+        results = body.get("results") if isinstance(body, Mapping) else None
+        return list(results) if isinstance(results, list) else []
+
+    def get_property(self, object_type: str, name: str) -> dict[str, Any] | None:
+        """One property definition, or ``None`` if the object has no such property."""
+        try:
+            _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}/{_seg(name)}")
+        except HubSpotTerminalError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return body if isinstance(body, dict) else None
+
+    def create_property(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a property (needs ``crm.schemas.courses.write``); returns its definition.
+
+        Creating is not idempotent, so a failure that leaves the outcome unknown (read
+        timeout, dropped connection, 5xx) is followed by a lookup of the property by name
+        before anything is sent again. If HubSpot answers 409 to a repeat, the existing
+        property is returned.
+        """
+        name = str(body.get("name") or "")
+        path = f"/crm/v3/properties/{_seg(object_type)}"
+        ambiguous = False
+        last_error: HubSpotError | None = None
+        for _ in range(self.retry_policy.max_attempts):
+            try:
+                _, created = self._send("POST", path, json_body=dict(body), safe_to_repeat=False, row_keys=[name])
+                return created if isinstance(created, dict) else {}
+            except _AmbiguousWrite as exc:
+                logger.info("POST %s: %s; checking whether property %r exists", path, exc.verdict.reason.value, name)
+                ambiguous = True
+                existing = self.get_property(object_type, name) if name else None
+                if existing is not None:
+                    return existing
+                last_error = error_for(exc.verdict, method="POST", path=path, row_keys=[name], attempts=exc.attempts)
+            except HubSpotTerminalError as exc:
+                if ambiguous and exc.status == 409 and name:
+                    existing = self.get_property(object_type, name)
+                    if existing is not None:
+                        return existing
+                raise
+        assert last_error is not None  # the loop only repeats after an ambiguous failure
+        raise last_error
+
+    def is_object_enabled(self, object_type: str) -> bool:
+        """Whether the object (e.g. courses, 0-410) is activated in the portal's object library."""
+        _, body = self._send("GET", f"/crm/v3/object-library/enablement/{_seg(object_type)}")
+        return bool(body.get("enablement")) if isinstance(body, Mapping) else False
+
+    # -- the send loop -----------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        safe_to_repeat: bool = True,
+        row_keys: Sequence[str] = (),
+    ) -> tuple[int, Any]:
+        """Send one request with rate limiting, classification and retries.
+
+        Returns:
+            ``(status, decoded JSON body or None)`` for a 2xx answer.
+
+        Raises:
+            HubSpotTerminalError / HubSpotTransientError: by the classifier's verdict.
+            _AmbiguousWrite: ``safe_to_repeat=False`` and the outcome is unknown.
+        """
+        url = self.api_base_url + path
+        attempt = 0
+        waited_s = 0.0
+        while True:
+            attempt += 1
+            permit = self.rate_limiter.acquire()
+            self._counters.add("limiter_wait_s", permit.waited_s)
+            headers: Mapping[str, str] | None = None
+            started = time.monotonic()
+            try:
+                self._counters.add("requests_sent")
+                response = self._session.request(
+                    method, url, json=json_body, params=params, timeout=self.timeouts_s
+                )
+            except requests.RequestException as exc:
+                verdict = classify_exception(exc)
+                if verdict is None:
+                    self.rate_limiter.release(permit)
+                    raise HubSpotTerminalError(
+                        f"{method} {path} could not be sent ({type(exc).__name__}); check api_base_url",
+                        row_keys=row_keys,
+                    ) from None
+                self._counters.add("transport_errors")
+                status_text = type(exc).__name__
+                body = None
+            else:
+                headers = response.headers
+                body = _json_or_none(response)
+                verdict = classify(response.status_code, body, response.headers, now_epoch_s=time.time())
+                self._counters.status(response.status_code)
+                status_text = str(response.status_code)
+            self.rate_limiter.release(permit, headers)
+            elapsed_ms = (time.monotonic() - started) * 1000
+            logger.debug("%s %s -> %s (%.0f ms, attempt %d)", method, path, status_text, elapsed_ms, attempt)
+
+            if verdict.action is Action.OK:
+                return verdict.status or 0, body
+            if verdict.action is Action.FAIL:
+                raise error_for(verdict, method=method, path=path, row_keys=row_keys, attempts=attempt, waited_s=waited_s)
+            if not safe_to_repeat and verdict.reason in AMBIGUOUS_REASONS:
+                raise _AmbiguousWrite(verdict, attempt)
+            with self._rng_lock:
+                wait_s = next_wait_s(self.retry_policy, attempt, verdict, self._rng)
+            if not should_retry(self.retry_policy, attempt, waited_s, wait_s):
+                logger.warning("%s %s: giving up after %d attempts (%s)", method, path, attempt, verdict.reason.value)
+                raise error_for(verdict, method=method, path=path, row_keys=row_keys, attempts=attempt, waited_s=waited_s)
+            logger.info(
+                "%s %s -> %s (%s); retry %d/%d in %.2f s",
+                method,
+                path,
+                status_text,
+                verdict.reason.value,
+                attempt,
+                self.retry_policy.max_attempts - 1,
+                wait_s,
+            )
+            self._counters.add("retries")
+            self._counters.add("retry_wait_s", wait_s)
+            waited_s += wait_s
+            if verdict.reason is Reason.RATE_LIMITED:
+                # The window is full for everyone on this portal: hold all threads, not just this one.
+                self.rate_limiter.backoff(wait_s)
+            else:
+                self._sleep(wait_s)
+
+    # -- concurrency ----------------------------------------------------------------------------
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="hubspot-client")
+            return self._pool
+
+    def _run_chunks(self, work: Callable[[Any], Any], chunks: Sequence[Any]) -> list[Any]:
+        """Run ``work`` over chunks, concurrently when there are several; results in order.
+
+        On the first failure the chunks not yet started are cancelled, the running ones are
+        awaited, and the failure is raised (a terminal error wins over a transient one).
+        """
+        if len(chunks) <= 1:
+            return [work(chunk) for chunk in chunks]
+        pool = self._executor()
+        futures: list[Future[Any]] = [pool.submit(work, chunk) for chunk in chunks]
+        done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+        if any(f.exception() is not None for f in done):
+            for f in not_done:
+                f.cancel()
+            wait(futures)
+            errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+            terminal = [e for e in errors if isinstance(e, HubSpotTerminalError)]
+            raise (terminal or errors)[0]  # type: ignore[misc]
+        return [f.result() for f in futures]
+
+
+def _prepare_rows(rows: Iterable[UpsertRow]) -> list[UpsertRow]:
+    """Check keys and trace ids are unique; give every row a trace id."""
+    prepared: list[UpsertRow] = []
+    keys: set[str] = set()
+    traces: set[str] = set()
+    for row in rows:
+        if not isinstance(row.key, str) or not row.key:
+            raise ValueError("every UpsertRow needs a non-empty string key")
+        if row.key in keys:
+            raise ValueError(
+                f"duplicate row key {row.key!r}: HubSpot rejects a whole batch with duplicate ids; de-duplicate first"
+            )
+        keys.add(row.key)
+        trace_id = row.trace_id or uuid.uuid4().hex
+        if trace_id in traces:
+            raise ValueError(f"duplicate objectWriteTraceId {trace_id!r}")
+        traces.add(trace_id)
+        prepared.append(row if row.trace_id else UpsertRow(row.key, row.properties, trace_id))
+    return prepared
+
+
+def _seg(value: str) -> str:
+    """One URL path segment, escaped."""
+    return quote(str(value), safe="")
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+

@@ -1,0 +1,313 @@
+"""The response classifier as a table, body parsing, result matching and error messages."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+import requests
+from dlt.common.destination.exceptions import DestinationTerminalException, DestinationTransientException
+
+from hubspot_courses_destination.errors import (
+    AuthenticationError,
+    DailyLimitExceededError,
+    HubSpotTerminalError,
+    HubSpotTransientError,
+    MissingScopesError,
+    RequestRejectedError,
+)
+from hubspot_courses_destination.responses import (
+    MISSING_FROM_RESPONSE,
+    Action,
+    PropertyError,
+    Reason,
+    UpsertRow,
+    Verdict,
+    classify,
+    classify_exception,
+    error_for,
+    match_upsert_results,
+    missing_outcome,
+    parse_property_errors,
+    parse_retry_after,
+)
+
+CID = "a43683b0-5717-4ceb-80b4-104d02915d8c"
+TEN_SECONDLY = {
+    "status": "error",
+    "message": "You have reached your ten_secondly_rolling limit.",
+    "errorType": "RATE_LIMIT",
+    "correlationId": CID,
+    "policyName": "TEN_SECONDLY_ROLLING",
+    "groupName": "publicapi:private_app-api-calls-ten-secondly:1512050:26892217",
+}
+DAILY = {
+    "status": "error",
+    "message": "You have reached your daily limit.",
+    "errorType": "RATE_LIMIT",
+    "correlationId": CID,
+    "policyName": "DAILY",
+}
+SECONDLY_SEARCH = {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT"}
+UNAUTHENTICATED = {
+    "status": "error",
+    "message": "Authentication credentials not found.",
+    "correlationId": CID,
+    "category": "INVALID_AUTHENTICATION",
+}
+EXPIRED = {"status": "error", "message": "The OAuth token used to make this call expired 75 second(s) ago.", "category": "EXPIRED_AUTHENTICATION"}
+MISSING_SCOPES = {
+    "status": "error",
+    "message": "This app hasn't been granted all required scopes to make this call.",
+    "correlationId": CID,
+    "errors": [{"message": "One or more of the following scopes are required.", "context": {"requiredGranularScopes": ["crm.objects.courses.write"]}}],
+    "category": "MISSING_SCOPES",
+}
+MISSING_SCOPES_OLD = {"status": "error", "message": "x", "category": "MISSING_SCOPES", "errors": [{"message": "m", "context": {"missingScopes": ["a.read", "b.write"]}}]}
+FORBIDDEN_OTHER = {"status": "error", "message": "nope", "category": "FORBIDDEN"}
+DUPLICATE_IDS = {
+    "status": "error",
+    "message": "Duplicate IDs found in batch input: [c-1]. IDs must be unique",
+    "correlationId": CID,
+    "context": {"ids": ["c-1"]},
+    "category": "VALIDATION_ERROR",
+}
+# A message that *sounds* retryable must not change a 400's verdict (no message-text rules).
+MISLEADING_400 = {"status": "error", "message": "You have reached your ten_secondly_rolling limit.", "category": "VALIDATION_ERROR"}
+# ... and a 429 whose message says "daily" but whose policy says burst is a burst.
+MISLEADING_429 = {**TEN_SECONDLY, "message": "You have reached your daily limit."}
+GATEWAY_HTML = "<html>502 Bad Gateway</html>"
+
+
+@pytest.mark.parametrize(
+    "status, body, headers, action, reason, extra",
+    [
+        (200, {"status": "COMPLETE", "results": []}, {}, Action.OK, Reason.SUCCESS, {}),
+        (201, {}, {}, Action.OK, Reason.SUCCESS, {}),
+        (204, None, {}, Action.OK, Reason.SUCCESS, {}),
+        (207, {"status": "COMPLETE", "numErrors": 1, "errors": [{"category": "VALIDATION_ERROR"}]}, {}, Action.OK, Reason.SUCCESS, {}),
+        (429, TEN_SECONDLY, {}, Action.RETRY, Reason.RATE_LIMITED, {"policy_name": "TEN_SECONDLY_ROLLING", "correlation_id": CID}),
+        (429, TEN_SECONDLY, {"Retry-After": "3"}, Action.RETRY, Reason.RATE_LIMITED, {"retry_after_s": 3.0}),
+        (429, TEN_SECONDLY, {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, Action.RETRY, Reason.RATE_LIMITED, {"interval_s": 10.0, "retry_after_s": None}),
+        (429, MISLEADING_429, {}, Action.RETRY, Reason.RATE_LIMITED, {}),
+        (429, SECONDLY_SEARCH, {}, Action.RETRY, Reason.RATE_LIMITED, {"policy_name": None}),
+        (429, None, {}, Action.RETRY, Reason.RATE_LIMITED, {}),
+        (429, DAILY, {}, Action.FAIL, Reason.DAILY_LIMIT, {"policy_name": "DAILY", "correlation_id": CID}),
+        (429, {**DAILY, "policyName": "daily"}, {}, Action.FAIL, Reason.DAILY_LIMIT, {}),
+        (423, {"status": "error", "message": "locked"}, {}, Action.RETRY, Reason.LOCKED, {}),
+        (502, GATEWAY_HTML, {}, Action.RETRY, Reason.SERVER_ERROR, {"message": None}),
+        (503, None, {"Retry-After": "7"}, Action.RETRY, Reason.SERVER_ERROR, {"retry_after_s": 7.0}),
+        (504, None, {}, Action.RETRY, Reason.SERVER_ERROR, {}),
+        (521, None, {}, Action.RETRY, Reason.SERVER_ERROR, {}),
+        (523, None, {}, Action.RETRY, Reason.SERVER_ERROR, {}),
+        (524, None, {}, Action.RETRY, Reason.SERVER_ERROR, {}),
+        (500, None, {}, Action.FAIL, Reason.SERVER_FAILURE, {}),
+        (522, None, {}, Action.FAIL, Reason.SERVER_FAILURE, {}),
+        (525, None, {}, Action.FAIL, Reason.SERVER_FAILURE, {}),
+        (401, UNAUTHENTICATED, {}, Action.FAIL, Reason.UNAUTHORIZED, {"category": "INVALID_AUTHENTICATION"}),
+        (401, EXPIRED, {}, Action.FAIL, Reason.UNAUTHORIZED, {"category": "EXPIRED_AUTHENTICATION"}),
+        (401, None, {}, Action.FAIL, Reason.UNAUTHORIZED, {}),
+        (403, MISSING_SCOPES, {}, Action.FAIL, Reason.MISSING_SCOPES, {"missing_scopes": ("crm.objects.courses.write",)}),
+        (403, MISSING_SCOPES_OLD, {}, Action.FAIL, Reason.MISSING_SCOPES, {"missing_scopes": ("a.read", "b.write")}),
+        (403, FORBIDDEN_OTHER, {}, Action.FAIL, Reason.REJECTED, {}),
+        (400, DUPLICATE_IDS, {}, Action.FAIL, Reason.REJECTED, {"category": "VALIDATION_ERROR", "correlation_id": CID}),
+        (400, MISLEADING_400, {}, Action.FAIL, Reason.REJECTED, {}),
+        (404, {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "x"}, {}, Action.FAIL, Reason.REJECTED, {}),
+        (409, {"status": "error", "category": "CONFLICT", "message": "x"}, {}, Action.FAIL, Reason.REJECTED, {}),
+        (400, {"status": "error", "category": "OBJECT_NOT_ACTIVATED", "message": "x"}, {}, Action.FAIL, Reason.NOT_ACTIVATED, {}),
+        # the correlation id falls back to the response header
+        (400, {"category": "VALIDATION_ERROR"}, {"X-HubSpot-Correlation-Id": "hdr-cid"}, Action.FAIL, Reason.REJECTED, {"correlation_id": "hdr-cid"}),
+    ],
+)
+def test_classify(status: int, body: Any, headers: dict[str, str], action: Action, reason: Reason, extra: dict[str, Any]) -> None:
+    verdict = classify(status, body, headers)
+    assert (verdict.action, verdict.reason, verdict.status) == (action, reason, status)
+    for name, value in extra.items():
+        assert getattr(verdict, name) == value, name
+
+
+@pytest.mark.parametrize(
+    "exc, action, reason",
+    [
+        (requests.exceptions.ConnectTimeout("x"), Action.RETRY, Reason.CONNECT_ERROR),
+        (requests.exceptions.ReadTimeout("x"), Action.RETRY, Reason.READ_TIMEOUT),
+        (requests.exceptions.ConnectionError("Connection aborted."), Action.RETRY, Reason.CONNECTION_LOST),
+        (requests.exceptions.ChunkedEncodingError("x"), Action.RETRY, Reason.CONNECTION_LOST),
+        (requests.exceptions.SSLError("x"), Action.FAIL, Reason.TLS_ERROR),
+    ],
+)
+def test_classify_exception(exc: Exception, action: Action, reason: Reason) -> None:
+    verdict = classify_exception(exc)
+    assert verdict is not None and (verdict.action, verdict.reason) == (action, reason)
+
+
+def test_refused_connection_is_a_connect_error() -> None:
+    # a real refused connection (nothing listens on port 9 of localhost)
+    with pytest.raises(requests.exceptions.ConnectionError) as info:
+        requests.get("http://127.0.0.1:9/", timeout=2)
+    verdict = classify_exception(info.value)
+    assert verdict is not None and verdict.reason is Reason.CONNECT_ERROR
+
+
+def test_non_transport_exception_is_not_classified() -> None:
+    assert classify_exception(requests.exceptions.InvalidURL("x")) is None
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, None),
+        ("", None),
+        ("3", 3.0),
+        (" 1.5 ", 1.5),
+        ("-4", 0.0),
+        ("soon", None),
+        ("nan", None),
+        ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0),  # now = 07:28:00
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),  # in the past
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    now = 1445412480.0  # 2015-10-21T07:28:00Z
+    assert parse_retry_after(value, now) == expected
+
+
+# -- property errors -------------------------------------------------------------------------
+
+DOC_207_MESSAGE = (
+    'Property values were not valid: [{"isValid":false,"message":"Property \\"missing\\" does not exist",'
+    '"error":"PROPERTY_DOESNT_EXIST","name":"missing","localizedErrorMessage":"Property \\"missing\\" does not exist",'
+    '"portalId":891936587}]'
+)
+
+
+def test_parse_property_errors_documented_example() -> None:
+    assert parse_property_errors(DOC_207_MESSAGE) == (
+        PropertyError(name="missing", code="PROPERTY_DOESNT_EXIST", message='Property "missing" does not exist'),
+    )
+
+
+def test_parse_property_errors_several() -> None:
+    items = [
+        {"isValid": False, "message": "abc was not a valid number", "error": "INVALID_INTEGER", "name": "hs_enrollment_capacity"},
+        {"isValid": False, "message": "x was not one of the allowed options", "error": "INVALID_OPTION", "name": "lms_status"},
+    ]
+    parsed = parse_property_errors("Property values were not valid: " + json.dumps(items))
+    assert [(p.name, p.code) for p in parsed] == [("hs_enrollment_capacity", "INVALID_INTEGER"), ("lms_status", "INVALID_OPTION")]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [None, "", "Duplicate IDs found in batch input: [1]", 'Property values were not valid: [{"isValid":false,"message":"Enter a numb', "Property values were not valid: {}"],
+)
+def test_parse_property_errors_other_forms(message: str | None) -> None:
+    assert parse_property_errors(message) == ()
+
+
+# -- matching upsert results -------------------------------------------------------------------
+
+ROWS = [UpsertRow(key=f"c-{i}", properties={"hs_course_name": f"n{i}"}, trace_id=f"t{i}") for i in range(5)]
+
+
+def _result(i: int, new: bool, trace: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": str(1000 + i), "new": new, "properties": {"lms_course_key": f"c-{i}"}, "archived": False}
+    if trace:
+        out["objectWriteTraceId"] = f"t{i}"
+    return out
+
+
+def test_match_by_trace_id_in_any_order() -> None:
+    body = {
+        "status": "COMPLETE",
+        "results": [_result(3, True), _result(0, False), _result(4, True)],
+        "numErrors": 2,
+        "errors": [
+            {"status": "error", "category": "VALIDATION_ERROR", "message": DOC_207_MESSAGE, "context": {"objectWriteTraceId": ["t2"]}},
+            {"status": "error", "category": "VALIDATION_ERROR", "message": "Something else", "context": {"objectWriteTraceId": ["t1"]}},
+        ],
+    }
+    rnd = random.Random(3)
+    body["results"] = rnd.sample(body["results"], 3)
+    found, missing = match_upsert_results(body, ROWS, "lms_course_key")
+    assert missing == []
+    by_key = {o.key: o for o in found}
+    assert [o.key for o in found] == ["c-0", "c-1", "c-2", "c-3", "c-4"]  # input order
+    assert (by_key["c-0"].status, by_key["c-0"].hubspot_id, by_key["c-0"].trace_id) == ("updated", "1000", "t0")
+    assert (by_key["c-3"].status, by_key["c-3"].hubspot_id) == ("created", "1003")
+    assert by_key["c-2"].status == "rejected" and by_key["c-2"].category == "VALIDATION_ERROR"
+    assert by_key["c-2"].code == "PROPERTY_DOESNT_EXIST"
+    assert by_key["c-2"].property_errors == (PropertyError("missing", "PROPERTY_DOESNT_EXIST", 'Property "missing" does not exist'),)
+    assert by_key["c-1"].status == "rejected" and by_key["c-1"].code is None and by_key["c-1"].property_errors == ()
+
+
+def test_result_without_trace_id_matches_by_key_never_by_position() -> None:
+    body = {"results": [_result(1, True, trace=False), {"id": "9", "new": True, "properties": {"lms_course_key": "someone-else"}}]}
+    found, missing = match_upsert_results(body, ROWS[:2], "lms_course_key")
+    assert [(o.key, o.hubspot_id) for o in found] == [("c-1", "1001")]
+    assert missing == [ROWS[0]]
+
+
+def test_rows_left_out_are_reported_missing_not_invented() -> None:
+    body = {"results": [_result(0, True)], "errors": [{"category": "X", "context": {"objectWriteTraceId": ["not-ours"]}}]}
+    found, missing = match_upsert_results(body, ROWS[:3], "lms_course_key")
+    assert [o.key for o in found] == ["c-0"]
+    assert [r.key for r in missing] == ["c-1", "c-2"]
+    outcome = missing_outcome(missing[0])
+    assert outcome.status == "rejected" and outcome.category == MISSING_FROM_RESPONSE
+
+
+@pytest.mark.parametrize("body", [None, "", [], {"results": "x", "errors": None}])
+def test_garbage_body_leaves_every_row_missing(body: Any) -> None:
+    found, missing = match_upsert_results(body, ROWS[:2], "lms_course_key")
+    assert found == [] and missing == ROWS[:2]
+
+
+# -- verdict -> exception ----------------------------------------------------------------------
+
+
+def _err(status: int, body: Any, **kw: Any) -> Exception:
+    return error_for(classify(status, body), method="POST", path="/crm/v3/objects/0-410/batch/upsert", **kw)
+
+
+def test_authentication_error_says_what_to_fix() -> None:
+    err = _err(401, UNAUTHENTICATED, row_keys=["c-1"])
+    assert isinstance(err, AuthenticationError) and isinstance(err, DestinationTerminalException)
+    text = str(err)
+    assert "DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN" in text and "secrets.toml" in text
+    assert "status=401" in text and "INVALID_AUTHENTICATION" in text and CID in text
+
+
+def test_missing_scopes_error_names_the_scopes() -> None:
+    err = _err(403, MISSING_SCOPES)
+    assert isinstance(err, MissingScopesError)
+    assert err.missing_scopes == ("crm.objects.courses.write",)
+    assert "crm.objects.courses.write" in str(err) and "private app" in str(err)
+
+
+def test_daily_limit_error_says_when_it_resets() -> None:
+    err = _err(429, DAILY)
+    assert isinstance(err, DailyLimitExceededError) and isinstance(err, DestinationTerminalException)
+    assert "daily" in str(err) and "midnight" in str(err) and "time zone" in str(err)
+    assert err.category == "DAILY" and err.correlation_id == CID
+
+
+def test_whole_request_400_is_rejected_with_metadata() -> None:
+    err = _err(400, DUPLICATE_IDS, row_keys=["c-1", "c-2"])
+    assert isinstance(err, RequestRejectedError)
+    assert (err.status, err.category, err.correlation_id, err.row_keys) == (400, "VALIDATION_ERROR", CID, ("c-1", "c-2"))
+
+
+def test_retries_exhausted_is_transient() -> None:
+    verdict = Verdict(Action.RETRY, Reason.SERVER_ERROR, status=503)
+    err = error_for(verdict, method="POST", path="/p", attempts=4, waited_s=7.0)
+    assert isinstance(err, HubSpotTransientError) and isinstance(err, DestinationTransientException)
+    assert "4 attempts" in str(err)
+    assert isinstance(_err(500, None), HubSpotTransientError)
+    assert isinstance(error_for(classify_exception(requests.exceptions.SSLError("x")), method="GET", path="/"), HubSpotTerminalError)  # type: ignore[arg-type]
+
+
+def test_long_hubspot_messages_are_shortened() -> None:
+    body = {"category": "VALIDATION_ERROR", "message": "x" * 5000}
+    assert len(str(_err(400, body))) < 600

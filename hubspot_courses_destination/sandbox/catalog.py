@@ -1,0 +1,244 @@
+"""Property definitions of the Courses object: the seed, creation rules and HubSpot's JSON shape.
+
+The sandbox validates every written value against these definitions, so their types decide
+what an upsert accepts (hubspot-api.md §3, §4). The seed is deliberately small: only the
+properties the research notes could confirm, plus the system properties every object has.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .bodies import ApiError, error_body
+
+OBJECT_TYPE_ID = "0-410"
+# hubspot-api.md §2 ("the courses guide also uses `courses` as a name on object paths").
+OBJECT_TYPE_ALIASES = frozenset({"0-410", "courses"})
+
+# hubspot-api.md §3 table: valid fieldType values for each type.
+VALID_FIELD_TYPES: dict[str, frozenset[str]] = {
+    "string": frozenset({"text", "textarea", "html", "phonenumber", "file", "calculation_equation"}),
+    "number": frozenset({"number", "calculation_equation"}),
+    "date": frozenset({"date"}),
+    "datetime": frozenset({"date"}),
+    "bool": frozenset({"booleancheckbox", "calculation_equation"}),
+    "enumeration": frozenset({"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"}),
+    # GUESS: the §3 table lists no pairs for phone_number; HubSpot's own phone fields use phonenumber.
+    "phone_number": frozenset({"phonenumber"}),
+}
+
+# GUESS: HubSpot documents no internal-name rule (hubspot-api.md §3, "Property name rules").
+PROPERTY_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# hubspot-api.md §3: "You can have up to ten unique ID properties per object."
+MAX_UNIQUE_PROPERTIES = 10
+# GUESS: the group name of the default course properties is not documented.
+DEFAULT_GROUP = "course_information"
+
+
+@dataclass
+class PropertyDef:
+    """One property of the Courses object, as the Properties API describes it."""
+
+    name: str
+    label: str
+    type: str
+    field_type: str
+    group_name: str = DEFAULT_GROUP
+    description: str = ""
+    options: list[dict[str, Any]] = field(default_factory=list)
+    has_unique_value: bool = False
+    hubspot_defined: bool = False
+    read_only_value: bool = False
+    read_only_definition: bool = False
+    calculated: bool = False
+    display_order: int = -1
+    hidden: bool = False
+    form_field: bool = True
+    created_at: str = ""
+    updated_at: str = ""
+    archived: bool = False
+
+    @property
+    def is_multi_select(self) -> bool:
+        """Multi-select checkboxes take `;`-joined values (hubspot-api.md §3.1)."""
+        return self.type == "enumeration" and self.field_type == "checkbox"
+
+    @property
+    def writable(self) -> bool:
+        return not (self.read_only_value or self.calculated)
+
+    def option_values(self) -> list[str]:
+        return [str(o["value"]) for o in self.options]
+
+    def to_json(self) -> dict[str, Any]:
+        """HubSpot's `Property` shape (hubspot-api.md §3, [SPEC] Properties v3)."""
+        body: dict[str, Any] = {
+            "updatedAt": self.updated_at,
+            "createdAt": self.created_at,
+            "name": self.name,
+            "label": self.label,
+            "type": self.type,
+            "fieldType": self.field_type,
+            "description": self.description,
+            "groupName": self.group_name,
+            "options": [dict(o) for o in self.options],
+            "displayOrder": self.display_order,
+            "calculated": self.calculated,
+            "externalOptions": False,
+            "hasUniqueValue": self.has_unique_value,
+            "hidden": self.hidden,
+            "hubspotDefined": self.hubspot_defined,
+            "modificationMetadata": {
+                "archivable": not self.hubspot_defined,
+                "readOnlyDefinition": self.read_only_definition,
+                "readOnlyValue": self.read_only_value,
+            },
+            "formField": self.form_field,
+            "archived": self.archived,
+        }
+        if self.type == "date":
+            body["dateDisplayHint"] = "absolute"
+        return body
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "PropertyDef":
+        """Inverse of `to_json`, used to reload definitions persisted in DuckDB."""
+        meta = data.get("modificationMetadata") or {}
+        return cls(
+            name=data["name"],
+            label=data.get("label", data["name"]),
+            type=data["type"],
+            field_type=data["fieldType"],
+            group_name=data.get("groupName", DEFAULT_GROUP),
+            description=data.get("description", ""),
+            options=list(data.get("options") or []),
+            has_unique_value=bool(data.get("hasUniqueValue", False)),
+            hubspot_defined=bool(data.get("hubspotDefined", False)),
+            read_only_value=bool(meta.get("readOnlyValue", False)),
+            read_only_definition=bool(meta.get("readOnlyDefinition", False)),
+            calculated=bool(data.get("calculated", False)),
+            display_order=int(data.get("displayOrder", -1)),
+            hidden=bool(data.get("hidden", False)),
+            form_field=bool(data.get("formField", True)),
+            created_at=data.get("createdAt", ""),
+            updated_at=data.get("updatedAt", ""),
+            archived=bool(data.get("archived", False)),
+        )
+
+
+def _option(label: str, value: str, order: int) -> dict[str, Any]:
+    return {"label": label, "value": value, "displayOrder": order, "hidden": False}
+
+
+def seed_properties(now: str) -> dict[str, PropertyDef]:
+    """The default course properties (hubspot-api.md §4).
+
+    hs_course_id is seeded as a plain string: whether it has hasUniqueValue is UNCONFIRMED
+    (§4), so it must not be usable as an idProperty here.
+    """
+    def hs(name: str, label: str, type_: str, field_type: str, **kw: Any) -> PropertyDef:
+        return PropertyDef(
+            name=name, label=label, type=type_, field_type=field_type, hubspot_defined=True,
+            read_only_definition=True, created_at=now, updated_at=now, **kw,
+        )
+
+    props = [
+        # hubspot-api.md §4: types from one real portal's course schema [OBS 22644527580].
+        hs("hs_course_name", "Course Name", "string", "text", display_order=1),
+        hs("hs_course_id", "Course ID", "string", "text", display_order=2),
+        hs("hs_course_description", "Course Description", "string", "textarea", display_order=3),
+        hs("hs_enrollment_capacity", "Enrollment Capacity", "number", "number", display_order=4),
+        # hubspot-api.md §4: hs_pipeline / hs_pipeline_stage are enumeration/select.
+        # GUESS: the option values are portal-specific and not documented; these are invented.
+        hs("hs_pipeline", "Pipeline", "enumeration", "select",
+           options=[_option("Courses Pipeline", "default", 0)]),
+        hs("hs_pipeline_stage", "Pipeline Stage", "enumeration", "select",
+           options=[_option("Planned", "planned", 0), _option("Open for enrollment", "open", 1),
+                    _option("In progress", "in_progress", 2), _option("Completed", "completed", 3),
+                    _option("Cancelled", "cancelled", 4)]),
+        # hubspot-api.md §4: system properties "assumed as on every object"; read-only (§1.7).
+        hs("hs_object_id", "Record ID", "number", "number", read_only_value=True, form_field=False),
+        hs("hs_createdate", "Create Date", "datetime", "date", read_only_value=True, form_field=False),
+        hs("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", read_only_value=True,
+           form_field=False),
+    ]
+    return {p.name: p for p in props}
+
+
+def _bad_request(message: str) -> ApiError:
+    return ApiError(400, error_body("VALIDATION_ERROR", message))
+
+
+def parse_property_create(
+    body: Any, existing: Mapping[str, PropertyDef], now: str
+) -> PropertyDef:
+    """Validate a `PropertyCreate` body (hubspot-api.md §3) and build the new definition.
+
+    Raises ApiError with HubSpot-like bodies; every message text here is a GUESS.
+    """
+    if not isinstance(body, dict):
+        raise _bad_request("Invalid input JSON: expected an object")
+    # hubspot-api.md §3: required name, label, type, fieldType, groupName.
+    missing = [k for k in ("name", "label", "type", "fieldType", "groupName")
+               if not isinstance(body.get(k), str) or not body.get(k)]
+    if missing:
+        # GUESS: wording modelled on HubSpot's Immutables-style input errors.
+        raise _bad_request(
+            "Invalid input JSON on line 1, column 1: Cannot build PropertyCreate, some of required"
+            f" attributes are not set {missing}".replace("'", "")
+        )
+    name, type_, field_type = body["name"], body["type"], body["fieldType"]
+    if not PROPERTY_NAME_RE.match(name):
+        # GUESS: name rule and message (hubspot-api.md §3 "Property name rules ... UNCONFIRMED").
+        raise _bad_request(
+            f"Property name {name!r} is invalid: use lower-case letters, digits and underscores,"
+            " starting with a letter"
+        )
+    if type_ not in VALID_FIELD_TYPES:
+        raise _bad_request(
+            f"Invalid type {type_!r}; must be one of {sorted(VALID_FIELD_TYPES)}"  # GUESS: message
+        )
+    if field_type not in VALID_FIELD_TYPES[type_]:
+        # hubspot-api.md §3 table of valid pairs. GUESS: message.
+        raise _bad_request(
+            f"fieldType {field_type!r} is not valid for type {type_!r};"
+            f" valid field types are {sorted(VALID_FIELD_TYPES[type_])}"
+        )
+    options_in = body.get("options") or []
+    if type_ == "enumeration" and not options_in:
+        # hubspot-api.md §3: options "required for enumerated properties". GUESS: message.
+        raise _bad_request(f"Options are required for enumeration property {name}")
+    options = []
+    for i, opt in enumerate(options_in):
+        if not isinstance(opt, dict) or not isinstance(opt.get("label"), str) \
+                or not isinstance(opt.get("value"), str):
+            raise _bad_request(f"Option {i} of property {name} needs a string label and value")
+        options.append({
+            "label": opt["label"], "value": opt["value"],
+            "displayOrder": int(opt.get("displayOrder", i)), "hidden": bool(opt.get("hidden", False)),
+            **({"description": opt["description"]} if "description" in opt else {}),
+        })
+    if name in existing:
+        # GUESS: 409 for a duplicate name (hubspot-api.md §3 "A fake should ... answer a duplicate
+        # with 409"); category CONFLICT as in §1.4's table.
+        raise ApiError(409, error_body(
+            "CONFLICT", f"A property named '{name}' already exists for object type {OBJECT_TYPE_ID}."
+        ))
+    unique = bool(body.get("hasUniqueValue", False))
+    if unique and sum(1 for p in existing.values() if p.has_unique_value) >= MAX_UNIQUE_PROPERTIES:
+        # hubspot-api.md §3: at most ten unique properties per object. GUESS: status and message.
+        raise _bad_request(
+            f"Cannot create property {name}: the object type {OBJECT_TYPE_ID} already has the maximum"
+            f" of {MAX_UNIQUE_PROPERTIES} unique value properties"
+        )
+    calculated = field_type == "calculation_equation"
+    return PropertyDef(
+        name=name, label=body["label"], type=type_, field_type=field_type,
+        group_name=body["groupName"], description=str(body.get("description") or ""),
+        options=options, has_unique_value=unique, hubspot_defined=False, calculated=calculated,
+        read_only_value=calculated, display_order=int(body.get("displayOrder", -1)),
+        hidden=bool(body.get("hidden", False)), form_field=bool(body.get("formField", False)),
+        created_at=now, updated_at=now,
+    )

@@ -1,0 +1,219 @@
+"""DuckDB storage of course records and property definitions.
+
+Records live in DuckDB (one table, properties as JSON text) so a `--db` file survives restarts
+and users can inspect it with SQL. One connection is shared behind a re-entrant lock: the
+batch handlers hold the lock across read-validate-write, which is what makes two concurrent
+upserts of the same new key create one record, not two. An in-memory index of unique values
+(property, value) -> record id keeps key resolution O(1) without a query per input.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import duckdb
+
+from .catalog import PropertyDef
+
+# GUESS: HubSpot record ids are large integers; the range used by courses is not documented.
+FIRST_RECORD_ID = 30_000_000_001
+
+
+@dataclass
+class Record:
+    """One course record as stored; `properties` hold only non-empty values."""
+
+    id: int
+    properties: dict[str, str]
+    created_at: str
+    updated_at: str
+    archived: bool = False
+    archived_at: str | None = None
+
+    def to_json(self, only: Iterable[str] | None = None) -> dict[str, Any]:
+        """`SimplePublicObject` (hubspot-api.md §2): id as a string, properties string->string."""
+        props = self.properties if only is None else {
+            k: self.properties[k] for k in only if k in self.properties
+        }
+        body: dict[str, Any] = {
+            "id": str(self.id),
+            "properties": dict(props),
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "archived": self.archived,
+        }
+        if self.archived_at:
+            body["archivedAt"] = self.archived_at
+        return body
+
+
+@dataclass
+class Store:
+    """The sandbox's persistent state. Every public method takes `lock` itself."""
+
+    db_path: str | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        self._con = duckdb.connect(self.db_path or ":memory:")
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS records (id BIGINT, properties VARCHAR, created_at VARCHAR,"
+            " updated_at VARCHAR, archived BOOLEAN, archived_at VARCHAR)"
+        )
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS property_definitions (name VARCHAR, definition VARCHAR)"
+        )
+        self._unique_props: set[str] = set()
+        self._index: dict[tuple[str, str], int] = {}
+        row = self._con.execute("SELECT max(id) FROM records").fetchone()
+        self._next_id = max(FIRST_RECORD_ID, (row[0] or 0) + 1) if row else FIRST_RECORD_ID
+
+    # -- property definitions ---------------------------------------------------------------
+    def load_properties(self) -> dict[str, PropertyDef]:
+        with self.lock:
+            rows = self._con.execute("SELECT definition FROM property_definitions").fetchall()
+        return {p.name: p for p in (PropertyDef.from_json(json.loads(r[0])) for r in rows)}
+
+    def save_properties(self, defs: Iterable[PropertyDef]) -> None:
+        defs = list(defs)
+        with self.lock:
+            self._con.execute("BEGIN")
+            try:
+                for d in defs:
+                    self._con.execute("DELETE FROM property_definitions WHERE name = ?", [d.name])
+                    self._con.execute(
+                        "INSERT INTO property_definitions VALUES (?, ?)", [d.name, json.dumps(d.to_json())]
+                    )
+                self._con.execute("COMMIT")
+            except Exception:
+                self._con.execute("ROLLBACK")
+                raise
+
+    def set_unique_properties(self, names: Iterable[str]) -> None:
+        """(Re)build the unique-value index for these properties from the live records."""
+        with self.lock:
+            self._unique_props = set(names)
+            self._index = {}
+            for rec in self.all_records(include_archived=False):
+                self._index_add(rec)
+
+    # -- unique index -------------------------------------------------------------------------
+    def _index_add(self, rec: Record) -> None:
+        for name in self._unique_props:
+            v = rec.properties.get(name)
+            if v:
+                self._index[(name, v)] = rec.id
+
+    def _index_remove(self, rec: Record) -> None:
+        for name in self._unique_props:
+            v = rec.properties.get(name)
+            if v and self._index.get((name, v)) == rec.id:
+                del self._index[(name, v)]
+
+    def lookup(self, prop: str, value: str) -> int | None:
+        """The live record whose unique property `prop` equals `value` (exact match)."""
+        # GUESS: unique string matching is case-sensitive (hubspot-api.md §1.8 UNCONFIRMED).
+        with self.lock:
+            return self._index.get((prop, value))
+
+    # -- records ----------------------------------------------------------------------------
+    def allocate_ids(self, n: int) -> list[int]:
+        with self.lock:
+            first = self._next_id
+            self._next_id += n
+            return list(range(first, first + n))
+
+    @staticmethod
+    def _row_to_record(row: tuple[Any, ...]) -> Record:
+        return Record(
+            id=int(row[0]), properties=json.loads(row[1]), created_at=row[2], updated_at=row[3],
+            archived=bool(row[4]), archived_at=row[5],
+        )
+
+    def get_many(self, ids: Iterable[int], include_archived: bool = False) -> dict[int, Record]:
+        """Records by HubSpot id, one query for the whole batch."""
+        ids = sorted(set(int(i) for i in ids))
+        if not ids:
+            return {}
+        with self.lock:
+            rows = self._con.execute(
+                "SELECT * FROM records WHERE id IN (SELECT unnest(?::BIGINT[]))"
+                + ("" if include_archived else " AND NOT archived"),
+                [ids],
+            ).fetchall()
+        return {r.id: r for r in map(self._row_to_record, rows)}
+
+    def write(self, records: list[Record], previous: dict[int, Record]) -> None:
+        """Insert or replace `records` in one transaction; `previous` keeps the index right."""
+        if not records:
+            return
+        params: list[Any] = []
+        for r in records:
+            params += [r.id, json.dumps(r.properties, ensure_ascii=False), r.created_at,
+                       r.updated_at, r.archived, r.archived_at]
+        values = ",".join(["(?, ?, ?, ?, ?, ?)"] * len(records))
+        with self.lock:
+            self._con.execute("BEGIN")
+            try:
+                self._con.execute(
+                    "DELETE FROM records WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                    [[r.id for r in records]],
+                )
+                self._con.execute(f"INSERT INTO records VALUES {values}", params)
+                self._con.execute("COMMIT")
+            except Exception:
+                self._con.execute("ROLLBACK")
+                raise
+            for r in records:
+                if r.id in previous:
+                    self._index_remove(previous[r.id])
+                if not r.archived:
+                    self._index_add(r)
+
+    def archive(self, ids: Iterable[int], at: str) -> int:
+        """Archive live records; unknown or already archived ids are ignored. Returns the count."""
+        with self.lock:
+            live = self.get_many(ids)
+            if not live:
+                return 0
+            self._con.execute(
+                "UPDATE records SET archived = true, archived_at = ? WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                [at, sorted(live)],
+            )
+            for rec in live.values():
+                self._index_remove(rec)
+            return len(live)
+
+    def page(self, after: int | None, limit: int, archived: bool) -> tuple[list[Record], bool]:
+        """Records in id order after `after`; the bool says whether more follow."""
+        with self.lock:
+            rows = self._con.execute(
+                "SELECT * FROM records WHERE archived = ? AND id > ? ORDER BY id LIMIT ?",
+                [archived, after if after is not None else -1, limit + 1],
+            ).fetchall()
+        recs = [self._row_to_record(r) for r in rows]
+        return recs[:limit], len(recs) > limit
+
+    def all_records(self, include_archived: bool = False) -> list[Record]:
+        with self.lock:
+            rows = self._con.execute(
+                "SELECT * FROM records" + ("" if include_archived else " WHERE NOT archived") + " ORDER BY id"
+            ).fetchall()
+        return [self._row_to_record(r) for r in rows]
+
+    def find_by(self, prop: str, value: str, include_archived: bool = False) -> list[Record]:
+        """Records whose property equals value, by a JSON query (for tests; not on hot paths)."""
+        with self.lock:
+            rows = self._con.execute(
+                "SELECT * FROM records WHERE json_extract_string(properties, ?) = ?"
+                + ("" if include_archived else " AND NOT archived") + " ORDER BY id",
+                [f'$."{prop}"', value],
+            ).fetchall()
+        return [self._row_to_record(r) for r in rows]
+
+    def close(self) -> None:
+        with self.lock:
+            self._con.close()

@@ -54,6 +54,7 @@ class DestinationSettings:
     property_group: str = DEFAULT_PROPERTY_GROUP
     full_resync: bool = False
     dry_run: bool = False
+    rebuild_state: bool = True
 
     @classmethod
     def from_values(cls, **values: Any) -> "DestinationSettings":
@@ -147,3 +148,21 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def settings_from_dlt_config(**overrides: Any) -> DestinationSettings:
+    """Resolve settings the way the destination does, for tools run outside a pipeline
+    (``python -m hubspot_courses_destination ...``): explicit overrides, then dlt's
+    providers (environment, ``.dlt/secrets.toml``, ``.dlt/config.toml``), then defaults."""
+    import dlt  # local: config stays importable without dlt's provider machinery
+
+    values: dict[str, Any] = {}
+    for f in fields(DestinationSettings):
+        if overrides.get(f.name) is not None:
+            values[f.name] = overrides[f.name]
+            continue
+        accessor = dlt.secrets if f.name == "access_token" else dlt.config
+        found = accessor.get(f"destination.hubspot_courses.{f.name}")
+        if found is not None:
+            values[f.name] = found
+    return DestinationSettings.from_values(**values)

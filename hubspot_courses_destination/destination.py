@@ -58,6 +58,7 @@ def hubspot_courses(
     property_group: str = DEFAULT_PROPERTY_GROUP,
     full_resync: bool = False,
     dry_run: bool = False,
+    rebuild_state: bool = True,
 ) -> None:
     """Upsert course rows into HubSpot; every row ends synced, unchanged or in ``rejected_rows``.
 
@@ -78,6 +79,7 @@ def hubspot_courses(
         property_group=property_group,
         full_resync=full_resync,
         dry_run=dry_run,
+        rebuild_state=rebuild_state,
     )
     load_id = dlt.current.load_package_state()["load_id"]
     sync_batch(_rows(items), table, load_id, settings)

@@ -54,6 +54,9 @@ TOKEN_ENV_VAR = "DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN"
 RETRYABLE_STATUSES = frozenset({423, 429, 502, 503, 504, 521, 523, 524})
 """Statuses HubSpot documents as "pause, then retry" (429 only for the burst policies)."""
 
+# HubSpot's answer for a non-activated object is UNCONFIRMED (hubspot-api.md §8); these are
+# the categories the connector recognises (the sandbox sends OBJECT_NOT_ENABLED with a 403).
+_NOT_ACTIVATED_CATEGORIES = frozenset({"OBJECT_NOT_ENABLED", "OBJECT_NOT_ACTIVATED"})
 _PROPERTY_ERRORS_PREFIX = "Property values were not valid: "
 _MAX_MESSAGE_CHARS = 300
 MISSING_FROM_RESPONSE = "MISSING_FROM_RESPONSE"
@@ -306,7 +309,7 @@ def classify(
         return Verdict(Action.FAIL, Reason.UNAUTHORIZED, **common)
     if status == 403 and err.category == "MISSING_SCOPES":
         return Verdict(Action.FAIL, Reason.MISSING_SCOPES, missing_scopes=_missing_scopes(err), **common)
-    if err.category == "OBJECT_NOT_ACTIVATED" or err.sub_category == "OBJECT_NOT_ACTIVATED":
+    if err.category in _NOT_ACTIVATED_CATEGORIES or err.sub_category in _NOT_ACTIVATED_CATEGORIES:
         return Verdict(Action.FAIL, Reason.NOT_ACTIVATED, **common)
     return Verdict(Action.FAIL, Reason.REJECTED, **common)
 

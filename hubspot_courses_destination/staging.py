@@ -39,6 +39,7 @@ _SCHEMA = (
         first_synced_at TIMESTAMPTZ,
         last_synced_at TIMESTAMPTZ,
         last_load_id VARCHAR,
+        last_seen_load_id VARCHAR,
         PRIMARY KEY (object_type, record_key)
     )
     """,
@@ -87,14 +88,15 @@ SUMMARY_FIELDS = (
 
 _UPSERT_SYNCED = """
 INSERT INTO sync_state AS s
-SELECT ?, k, h_id, h, ?, ?, ?, ?
+SELECT ?, k, h_id, h, ?, ?, ?, ?, ?
 FROM (SELECT unnest(?) AS k, unnest(?) AS h_id, unnest(?) AS h)
 ON CONFLICT (object_type, record_key) DO UPDATE SET
     hubspot_id = COALESCE(excluded.hubspot_id, s.hubspot_id),
     content_hash = excluded.content_hash,
     source_table = excluded.source_table,
     last_synced_at = excluded.last_synced_at,
-    last_load_id = excluded.last_load_id
+    last_load_id = excluded.last_load_id,
+    last_seen_load_id = excluded.last_seen_load_id
 """
 
 _RESOLVE_REJECTIONS = """
@@ -275,7 +277,7 @@ class Staging:
             try:
                 self._con.execute(
                     _UPSERT_SYNCED,
-                    (object_type, source_table, now, now, load_id, keys,
+                    (object_type, source_table, now, now, load_id, load_id, keys,
                      [r.hubspot_id for r in rows], [r.content_hash for r in rows]),
                 )
                 self._con.execute(_RESOLVE_REJECTIONS, (now, object_type, keys))
@@ -283,6 +285,26 @@ class Staging:
             except BaseException:
                 self._con.execute("ROLLBACK")
                 raise
+
+    def mark_seen(self, object_type: str, load_id: str, keys: Sequence[str]) -> None:
+        """Note that these keys are still in the source (mirror mode archives the others)."""
+        if keys:
+            self._query(
+                "UPDATE sync_state SET last_seen_load_id = ? "
+                "WHERE object_type = ? AND record_key IN (SELECT unnest(?))",
+                (load_id, object_type, list(keys)),
+            )
+
+    def not_seen_in(self, object_type: str, load_ids: Sequence[str]) -> list[tuple[str, str | None]]:
+        """(key, HubSpot id) of synced courses that none of ``load_ids`` delivered."""
+        return [
+            (k, i) for k, i in self._query(
+                "SELECT record_key, hubspot_id FROM sync_state WHERE object_type = ? AND "
+                "(last_seen_load_id IS NULL OR last_seen_load_id NOT IN (SELECT unnest(?))) "
+                "ORDER BY record_key",
+                (object_type, list(load_ids)),
+            )
+        ]
 
     def forget(self, object_type: str, keys: Sequence[str]) -> None:
         """Drop keys from ``sync_state`` (after they were archived in HubSpot)."""
@@ -330,6 +352,15 @@ class Staging:
         cols = ("rejection_id", "object_type", "source_table", "record_key", "category", "code",
                 "message", "property_errors", "row_json", "load_id", "rejected_at")
         return [dict(zip(cols, r)) for r in self._query(sql, (object_type,) if object_type else ())]
+
+    def resolve_rejections(self, rejection_ids: Sequence[int]) -> None:
+        """Close rejections that a replay either fixed or recorded anew."""
+        if rejection_ids:
+            self._query(
+                "UPDATE rejected_rows SET resolved_at = ? WHERE resolved_at IS NULL "
+                "AND rejection_id IN (SELECT unnest(?))",
+                (_now(), list(rejection_ids)),
+            )
 
     # ------------------------------------------------------------------ sync_runs
 

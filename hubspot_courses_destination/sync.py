@@ -17,7 +17,16 @@ from typing import Any, Mapping, Sequence
 
 from .client import HubSpotClient, RowOutcome, UpsertRow
 from .config import DestinationSettings
-from .mapping import BatchPlan, MappedRow, RowRejection, plan_batch
+from .mapping import (
+    BatchPlan,
+    CoercionError,
+    MappedRow,
+    PropertySpec,
+    RowRejection,
+    content_hash,
+    plan_batch,
+    to_hubspot_value,
+)
 from .properties import PropertyCatalog, target_columns
 from .staging import RejectedRecord, RunCounts, Staging, SyncedRow
 
@@ -41,6 +50,7 @@ class SyncContext:
         )
         self.staging = Staging.shared(settings.staging_path)
         self._catalogs: dict[str, PropertyCatalog] = {}
+        self._state_checked: set[str] = set()
         self._lock = threading.Lock()
 
     def catalog(self, load_id: str) -> PropertyCatalog:
@@ -51,6 +61,60 @@ class SyncContext:
                 self._catalogs = {load_id: PropertyCatalog(self.client, self.settings)}
                 catalog = self._catalogs[load_id]
             return catalog
+
+    def ensure_state(self, load_id: str, send: Mapping[str, str], specs: Mapping[str, PropertySpec]) -> None:
+        """Rebuild ``sync_state`` from HubSpot when the staging file is new or empty.
+
+        A fresh CI runner or a lost staging file would otherwise re-send every course. The
+        rebuild lists the object's records with the synced properties: one read request per
+        100 records in the portal (README "Lost state").
+        """
+        s = self.settings
+        if not s.rebuild_state or s.full_resync:
+            return
+        with self._lock:
+            if load_id in self._state_checked:
+                return
+            self._state_checked.add(load_id)
+            if self.staging.synced_count(s.object_type) > 0:
+                return
+            rows = rebuilt_state(self.client, s, sorted(set(send.values())), specs)
+            self.staging.mark_synced(s.object_type, "(rebuilt from HubSpot)", load_id, rows)
+            log.info("rebuilt sync_state from HubSpot: %d courses already there", len(rows))
+
+
+def rebuilt_state(
+    client: HubSpotClient,
+    settings: DestinationSettings,
+    property_names: Sequence[str],
+    specs: Mapping[str, PropertySpec],
+) -> list[SyncedRow]:
+    """Hash each HubSpot record's properties the way the mapper hashes a row.
+
+    Values are passed through the same coercion, so HubSpot's formats (e.g. a datetime
+    without milliseconds) hash like ours; a record that differs is simply sent again.
+    """
+    out: list[SyncedRow] = []
+    for record in client.iter_records(settings.object_type, properties=list(property_names)):
+        props = record.get("properties") or {}
+        key = props.get(settings.id_property)
+        if not key:
+            continue
+        values: dict[str, str] = {}
+        for name in property_names:
+            raw = props.get(name)
+            spec = specs.get(name)
+            if raw in (None, "") or spec is None:
+                continue
+            try:
+                coerced = to_hubspot_value(raw, spec)
+            except CoercionError:
+                coerced = str(raw)
+            if coerced is not None:
+                values[name] = coerced
+        values[settings.id_property] = str(key)
+        out.append(SyncedRow(str(key), str(record["id"]), content_hash(settings.object_type, str(key), values)))
+    return out
 
 
 _contexts: dict[tuple[Any, ...], SyncContext] = {}
@@ -132,6 +196,13 @@ def _archive(ctx: SyncContext, rows: Sequence[MappedRow]) -> int:
     return len(ids)
 
 
+def _keys_seen(plan: BatchPlan) -> list[str]:
+    """Keys the source still has (mirror mode must not archive them, even if rejected now)."""
+    keys = {r.key for r in plan.upserts}
+    keys.update(r.key for r in plan.rejections if r.key is not None)
+    return sorted(keys)
+
+
 def sync_batch(
     rows: Sequence[Mapping[str, Any]],
     table: Mapping[str, Any],
@@ -156,6 +227,7 @@ def sync_batch(
         columns = table.get("columns") or {}
         specs = ctx.catalog(load_id).ensure(columns)  # preflight: raises before any write
         send, delete_columns = target_columns(columns, settings)
+        ctx.ensure_state(load_id, send, specs)
         plan = plan_batch(
             rows, object_type=settings.object_type, id_column=settings.id_column,
             id_property=settings.id_property, column_to_property=send, properties=specs,
@@ -183,6 +255,7 @@ def sync_batch(
         counts.requests, counts.responses_429 = sent.requests, sent.responses_429
         ctx.staging.mark_synced(settings.object_type, table_name, load_id, synced)
         ctx.staging.record_rejections(settings.object_type, table_name, load_id, rejections)
+        ctx.staging.mark_seen(settings.object_type, load_id, _keys_seen(plan))
         counts.rejected = len(rejections)
         if plan.archives:
             _archive(ctx, plan.archives)

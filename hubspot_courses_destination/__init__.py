@@ -1,0 +1,1 @@
+"""hubspot_courses_destination (exports are added once the client lands)."""

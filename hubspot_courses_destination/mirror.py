@@ -1,0 +1,77 @@
+"""Mirror mode: archive courses that a full snapshot no longer contains.
+
+dlt gives a destination no "load finished" hook, so this runs after ``pipeline.run``
+(the job's ``--mirror`` flag). Every batch marks the keys it saw in ``sync_state``; the
+courses synced earlier but seen by none of this run's loads are archived in HubSpot
+(restorable there for 90 days). A safety threshold refuses to archive more than a share
+of the synced courses in one run: an empty or truncated extract must not empty HubSpot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Sequence
+
+from .config import DestinationSettings
+from .staging import RunCounts, Staging
+from .sync import context_for
+
+__all__ = ["MirrorResult", "archive_missing", "DEFAULT_MAX_ARCHIVE_SHARE"]
+
+DEFAULT_MAX_ARCHIVE_SHARE = 0.1
+"""Refuse to archive more than 10 % of the synced courses in one run unless told otherwise."""
+
+
+@dataclass(frozen=True)
+class MirrorResult:
+    synced_before: int
+    missing: list[str] = field(default_factory=list)
+    archived: int = 0
+    refused: bool = False
+    message: str = ""
+
+
+def archive_missing(
+    settings: DestinationSettings,
+    load_ids: Sequence[str],
+    *,
+    max_share: float = DEFAULT_MAX_ARCHIVE_SHARE,
+    dry_run: bool = False,
+) -> MirrorResult:
+    """Archive synced courses absent from ``load_ids``; refuse past ``max_share``."""
+    if not load_ids:
+        return MirrorResult(0, refused=True, message="no load ids: nothing was loaded, nothing to mirror")
+    ctx = context_for(settings)
+    staging: Staging = ctx.staging
+    object_type = settings.object_type
+    total = staging.synced_count(object_type)
+    missing = staging.not_seen_in(object_type, load_ids)
+    keys = [k for k, _ in missing]
+    if not missing:
+        return MirrorResult(total, message="every synced course is still in the source")
+    share = len(missing) / total
+    if share > max_share:
+        return MirrorResult(
+            total, keys, refused=True,
+            message=(
+                f"mirror refused: {len(missing)} of {total} synced courses ({share:.0%}) are missing "
+                f"from this load, more than the allowed {max_share:.0%}. If the source really "
+                "dropped them, raise the threshold (--mirror-max-share) for one run."
+            ),
+        )
+    if dry_run:
+        return MirrorResult(total, keys, message=f"dry run: would archive {len(keys)} courses")
+    ids = {k: i for k, i in missing if i}
+    unknown = [k for k in keys if k not in ids]
+    if unknown:
+        found = ctx.client.batch_read(object_type, unknown, id_property=settings.id_property)
+        ids.update({k: str(r["id"]) for k, r in found.items()})
+    if ids:
+        ctx.client.batch_archive(object_type, sorted(set(ids.values())))
+    staging.forget(object_type, keys)
+    staging.add_run_counts(
+        load_ids[-1], "(mirror)", object_type, RunCounts(archived=len(ids)),
+        started_at=datetime.now(timezone.utc),
+    )
+    return MirrorResult(total, keys, archived=len(ids), message=f"archived {len(ids)} courses missing from the source")

@@ -1,1 +1,41 @@
-"""hubspot_courses_destination (exports are added once the client lands)."""
+"""A dlt destination that upserts course rows into HubSpot's Courses object (0-410).
+
+    import dlt
+    from hubspot_courses_destination import hubspot_courses
+
+    pipeline = dlt.pipeline("lms_to_hubspot", destination=hubspot_courses(id_property="lms_course_key"))
+
+Nothing is imported lazily and nothing happens at import time; the sandbox lives in
+``hubspot_courses_destination.sandbox`` and is only imported when used.
+"""
+
+from .destination import BATCH_SIZE, hubspot_courses
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DailyLimitExceededError,
+    HubSpotError,
+    HubSpotTerminalError,
+    HubSpotTransientError,
+    MissingScopesError,
+    ObjectNotActivatedError,
+    PreflightError,
+    RequestRejectedError,
+)
+
+__all__ = [
+    "hubspot_courses",
+    "BATCH_SIZE",
+    "HubSpotError",
+    "HubSpotTerminalError",
+    "HubSpotTransientError",
+    "AuthenticationError",
+    "MissingScopesError",
+    "DailyLimitExceededError",
+    "ObjectNotActivatedError",
+    "ConfigurationError",
+    "PreflightError",
+    "RequestRejectedError",
+]
+
+__version__ = "0.1.0"

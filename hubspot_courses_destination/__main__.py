@@ -48,7 +48,7 @@ def _list(path: str, limit: int | None, as_json: bool) -> int:
     if not os.path.exists(path):
         print(f"no staging database at {path}: nothing was synced with this staging_path yet")
         return 0
-    with Staging(path, read_only=True) as staging:
+    with Staging(path) as staging:
         rows = staging.open_rejections(limit=limit)
     if as_json:
         for r in rows:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from .config import DestinationSettings
 from .staging import RunCounts, Staging
-from .sync import context_for
+from .sync import context_for, found_ids
 
 __all__ = ["MirrorResult", "archive_missing", "DEFAULT_MAX_ARCHIVE_SHARE"]
 
@@ -65,8 +65,7 @@ def archive_missing(
     ids = {k: i for k, i in missing if i}
     unknown = [k for k in keys if k not in ids]
     if unknown:
-        found = ctx.client.batch_read(object_type, unknown, id_property=settings.id_property)
-        ids.update({k: str(r["id"]) for k, r in found.items()})
+        ids.update(found_ids(ctx.client, settings, unknown))
     if ids:
         ctx.client.batch_archive(object_type, sorted(set(ids.values())))
     staging.forget(object_type, keys)

@@ -390,18 +390,20 @@ class Staging:
         return {f: int(v) for f, v in zip(SUMMARY_FIELDS, row)}
 
     def top_rejections(self, load_ids: Iterable[str], limit: int = 5) -> list[tuple[str, int]]:
-        """The most frequent rejection reasons of these loads, as (reason, count)."""
+        """The most frequent rejection reasons of these loads: ("CATEGORY/CODE: example", count)."""
         ids = list(load_ids)
         if not ids:
             return []
         rows = self._query(
-            "SELECT category || ' ' || coalesce(code, '') || ': ' || "
-            "coalesce(regexp_replace(message, '''[^'']*''|\"[^\"]*\"', '…', 'g'), '') AS reason, "
-            "count(*) AS n FROM rejected_rows WHERE load_id IN (SELECT unnest(?)) "
-            "AND category <> 'SUPERSEDED' GROUP BY reason ORDER BY n DESC, reason LIMIT ?",
+            "SELECT category, code, min(message), count(*) AS n FROM rejected_rows "
+            "WHERE load_id IN (SELECT unnest(?)) AND category <> 'SUPERSEDED' "
+            "GROUP BY category, code ORDER BY n DESC, category LIMIT ?",
             (ids, limit),
         )
-        return [(r, int(n)) for r, n in rows]
+        return [
+            (f"{cat}{'/' + code if code and code != cat else ''}: {msg or ''}", int(n))
+            for cat, code, msg, n in rows
+        ]
 
     def runs(self) -> Iterator[dict[str, Any]]:
         cols = ("load_id", "source_table", "object_type", "dry_run", "started_at", "finished_at",

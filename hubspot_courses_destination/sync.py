@@ -177,6 +177,18 @@ def _reconcile(
     return synced, rejected, created, updated
 
 
+def found_ids(client: HubSpotClient, settings: DestinationSettings, keys: Sequence[str]) -> dict[str, str]:
+    """HubSpot record ids of these keys, read by the id property (unknown keys are left out)."""
+    records = client.batch_read(
+        settings.object_type, keys, id_property=settings.id_property, properties=[settings.id_property]
+    )
+    return {
+        str(r["properties"][settings.id_property]): str(r["id"])
+        for r in records
+        if (r.get("properties") or {}).get(settings.id_property)
+    }
+
+
 def _archive(ctx: SyncContext, rows: Sequence[MappedRow]) -> int:
     """Archive rows flagged with dlt's ``hard_delete`` hint; unknown keys are looked up first.
 
@@ -187,9 +199,7 @@ def _archive(ctx: SyncContext, rows: Sequence[MappedRow]) -> int:
     ids = ctx.staging.hubspot_ids(s.object_type, keys)
     unknown = [k for k in keys if k not in ids]
     if unknown:
-        found = ctx.client.batch_read(s.object_type, unknown, id_property=s.id_property)
-        for key, record in found.items():
-            ids[key] = str(record["id"])
+        ids.update(found_ids(ctx.client, s, unknown))
     if ids:
         ctx.client.batch_archive(s.object_type, sorted(set(ids.values())))
     ctx.staging.forget(s.object_type, keys)

@@ -2,8 +2,8 @@
 
 No sleeping happens here: :func:`next_wait_s` only computes, so it is tested as a table.
 Waits follow HubSpot's guidance (hubspot-api notes §5.5): 429 burst -> wait for the window
-(``Retry-After`` if sent, else the ``X-HubSpot-RateLimit-Interval-Milliseconds`` window,
-else ``rate_limit_wait_s``); 423 -> at least ``locked_wait_s`` (HubSpot's locks last 2 s);
+(``Retry-After`` if sent, else ``rate_limit_wait_s`` capped by the server's
+``X-HubSpot-RateLimit-Interval-Milliseconds`` window); 423 -> at least ``locked_wait_s`` (HubSpot's locks last 2 s);
 5xx and transport failures -> exponential backoff with jitter.
 """
 
@@ -27,7 +27,8 @@ class RetryPolicy:
         max_backoff_s: cap for one exponential wait (not for a server-given ``Retry-After``).
         max_total_wait_s: give up rather than wait longer than this in total for one request.
         jitter_s: a uniform random ``[0, jitter_s)`` added to every wait.
-        rate_limit_wait_s: wait after a burst 429 that names no ``Retry-After`` or window.
+        rate_limit_wait_s: wait after a burst 429 without ``Retry-After`` (at most the
+            server's announced window).
         locked_wait_s: minimum wait after a 423 Locked.
         respect_retry_after: honour ``Retry-After`` when the server sends it.
     """
@@ -66,7 +67,11 @@ def next_wait_s(policy: RetryPolicy, attempt: int, verdict: Verdict, rng: random
         # The server said when; exponential growth would only delay. Jitter spreads threads.
         return verdict.retry_after_s + jitter
     if verdict.reason is Reason.RATE_LIMITED:
-        window = verdict.interval_s if verdict.interval_s is not None else policy.rate_limit_wait_s
+        # Wait for the window to roll on. The server's interval header bounds it; the policy
+        # value caps it (and is what a short test policy shortens).
+        window = policy.rate_limit_wait_s
+        if verdict.interval_s is not None:
+            window = min(window, verdict.interval_s)
         return window + jitter
     if verdict.reason is Reason.LOCKED:
         return max(policy.locked_wait_s, exponential) + jitter

@@ -117,6 +117,7 @@ GATEWAY_HTML = "<html>502 Bad Gateway</html>"
         (404, {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "x"}, {}, Action.FAIL, Reason.REJECTED, {}),
         (409, {"status": "error", "category": "CONFLICT", "message": "x"}, {}, Action.FAIL, Reason.REJECTED, {}),
         (400, {"status": "error", "category": "OBJECT_NOT_ACTIVATED", "message": "x"}, {}, Action.FAIL, Reason.NOT_ACTIVATED, {}),
+        (403, {"status": "error", "category": "OBJECT_NOT_ENABLED", "message": "x"}, {}, Action.FAIL, Reason.NOT_ACTIVATED, {}),
         # the correlation id falls back to the response header
         (400, {"category": "VALIDATION_ERROR"}, {"X-HubSpot-Correlation-Id": "hdr-cid"}, Action.FAIL, Reason.REJECTED, {"correlation_id": "hdr-cid"}),
     ],

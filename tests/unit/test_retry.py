@@ -42,6 +42,7 @@ def v(reason: Reason, **kw: object) -> Verdict:
         (1, v(Reason.RATE_LIMITED, status=429), 10.0),
         (3, v(Reason.RATE_LIMITED, status=429), 10.0),
         (1, v(Reason.RATE_LIMITED, status=429, interval_s=2.5), 2.5),
+        (1, v(Reason.RATE_LIMITED, status=429, interval_s=30.0), 10.0),  # the policy caps the window
         (1, v(Reason.RATE_LIMITED, status=429, interval_s=10.0, retry_after_s=3.0), 3.0),
         (1, v(Reason.RATE_LIMITED, status=429, retry_after_s=0.0), 0.0),
         (1, v(Reason.RATE_LIMITED, status=429, retry_after_s=40.0), 40.0),  # honoured beyond max_backoff_s
@@ -59,6 +60,8 @@ def test_retry_after_can_be_ignored_by_policy() -> None:
     policy = RetryPolicy(backoff_base_s=1.0, jitter_s=0.0, respect_retry_after=False)
     assert next_wait_s(policy, 2, v(Reason.SERVER_ERROR, retry_after_s=30.0), random.Random(0)) == 2.0
     assert next_wait_s(policy, 1, v(Reason.RATE_LIMITED, retry_after_s=30.0, interval_s=10.0), random.Random(0)) == 10.0
+    short = RetryPolicy(jitter_s=0.0, rate_limit_wait_s=0.05)
+    assert next_wait_s(short, 1, v(Reason.RATE_LIMITED, interval_s=10.0), random.Random(0)) == 0.05
 
 
 def test_jitter_is_bounded_and_reproducible() -> None:

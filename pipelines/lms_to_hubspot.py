@@ -250,7 +250,7 @@ class Target:
 
 
 @contextlib.contextmanager
-def open_target(args: argparse.Namespace) -> Iterator[Target]:
+def open_target(args: argparse.Namespace, id_property: str) -> Iterator[Target]:
     use_sandbox = args.sandbox or not hubspot_token_configured()
     name = "sandbox" if use_sandbox else "hubspot"
     # separate state per target: sandbox hashes must never make the real portal skip rows
@@ -268,6 +268,9 @@ def open_target(args: argparse.Namespace) -> Iterator[Target]:
     # the courses of the first (and the staging hashes stay true), like a real portal would
     sandbox_db = staging_path.parent / "sandbox-portal.duckdb"
     with Sandbox(db_path=str(sandbox_db)) as sandbox:
+        if not any(p["name"] == id_property for p in sandbox.properties()):
+            # what a HubSpot admin does once per portal (the destination could also create it)
+            sandbox.create_property(id_property, label="LMS course key", has_unique_value=True)
         print(
             "=" * 78
             + "\nNo HubSpot token configured: running against the EMBEDDED SANDBOX at "
@@ -377,7 +380,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise UsageError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
         id_property = _conf(args.id_property, "destination.hubspot_courses.id_property", DEFAULT_ID_PROPERTY)
         data = build_source(args, source, id_property)
-        with open_target(args) as target:
+        with open_target(args, id_property) as target:
             print(
                 f"Source: {source}. Pipeline {args.pipeline_name!r}, state in "
                 f"{_rel(target.pipelines_dir)} and {_rel(target.staging_path)}."

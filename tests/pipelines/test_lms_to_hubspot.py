@@ -1,0 +1,196 @@
+"""The job end to end: real dlt pipelines, a real sandbox over HTTP, real SQLite/CSV/HTTP sources.
+
+Runs with no token use the job's embedded sandbox (records persisted in the state dir, read
+back here). Runs "with a token" point the job's real-API path at a sandbox this test owns, via
+the same env vars a user sets for HubSpot, so its request log can be inspected.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import OULAD_CSV, PROJECT_ROOT, SAMPLE_DIR
+from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
+
+import lms_to_hubspot
+
+SCRIPT = PROJECT_ROOT / "pipelines" / "lms_to_hubspot.py"
+
+
+def summary(out: str) -> Dict[str, int]:
+    """The numbers of the printed summary."""
+    fields = ("rows seen", "created", "updated", "unchanged", "rejected", "requests", "429s")
+    return {f: int(re.search(rf"^  {f}\s+(\d+)", out, re.M).group(1)) for f in fields}
+
+
+def expected_sample() -> Dict[str, str]:
+    """key -> name of every bundled course, read straight from the files."""
+    expected = {
+        f"mit-sloan:{c['Course_Id']}": c["Title"]
+        for c in json.loads((SAMPLE_DIR / "mit_open_learning" / "test_sloan_courses.json").read_text("utf-8"))
+    }
+    with OULAD_CSV.open(newline="") as f:
+        for r in csv.DictReader(f):
+            expected[f"oulad:{r['code_module']}-{r['code_presentation']}"] = (
+                f"{r['code_module']} {r['code_presentation']}"
+            )
+    return expected
+
+
+def names_by_key(records: list, id_property: str = "lms_course_key") -> Dict[str, str]:
+    return {r["properties"][id_property]: r["properties"].get("hs_course_name") for r in records}
+
+
+@pytest.fixture
+def portal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A sandbox standing in for a real portal: the job sees a configured token and API URL."""
+    with Sandbox() as sb:
+        monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN", DEFAULT_TOKEN)
+        monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__API_BASE_URL", sb.url)
+        yield sb
+
+
+def upserted_inputs(sb: Sandbox) -> int:
+    return sum(e.n_inputs or 0 for e in sb.request_log if e.path.endswith("/batch/upsert"))
+
+
+# ------------------------------------------------------------------ the default run
+
+
+def test_default_run_on_a_fresh_checkout_fills_the_embedded_sandbox(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DESTINATION__", "SOURCES__"))}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--state-dir", str(tmp_path / "state")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "EMBEDDED SANDBOX" in proc.stdout
+    expected = expected_sample()
+    assert summary(proc.stdout)["created"] == len(expected) == 121
+    with Sandbox(db_path=str(tmp_path / "state" / "sandbox" / "sandbox-portal.duckdb")) as sb:
+        assert names_by_key(sb.records()) == expected
+        key_prop = next(p for p in sb.properties() if p["name"] == "lms_course_key")
+        assert key_prop["hasUniqueValue"] is True
+
+
+def test_second_default_run_finds_everything_unchanged(tmp_path: Path, capsys) -> None:
+    args = ["--state-dir", str(tmp_path / "state")]
+    assert lms_to_hubspot.main(args) == 0
+    capsys.readouterr()
+    assert lms_to_hubspot.main(args) == 0
+    out = capsys.readouterr().out
+    assert summary(out)["unchanged"] == 121 and summary(out)["created"] == 0
+    assert "Sandbox now holds 121 live course record(s)." in out
+
+
+# ------------------------------------------------------------------ sources against a "portal"
+
+
+def test_moodle_path_second_run_sends_only_modified_courses(portal: Sandbox, moodle_url, tmp_path, capsys) -> None:
+    args = ["--source", "moodle", "--moodle-url", moodle_url, "--state-dir", str(tmp_path / "state")]
+    assert lms_to_hubspot.main(args) == 0
+    out = capsys.readouterr().out
+    assert "Target: the HubSpot API" in out and "EMBEDDED SANDBOX" not in out
+    assert summary(out)["created"] == 3
+    assert names_by_key(portal.records()) == {
+        "moodle:2": "Biology & Chemistry 101", "moodle:3": "Statistics", "moodle:4": "Café Ünïcode – Ελληνικά",
+    }
+    engine = sa.create_engine(moodle_url)
+    with engine.begin() as con:
+        con.exec_driver_sql("UPDATE mdl_course SET fullname='Biology 102', timemodified=1700000900 WHERE id=2")
+    engine.dispose()
+    portal.reset_log()
+    assert lms_to_hubspot.main(args) == 0
+    out = capsys.readouterr().out
+    assert summary(out)["rows seen"] == 1 and summary(out)["updated"] == 1
+    assert upserted_inputs(portal) == 1
+    assert names_by_key(portal.records())["moodle:2"] == "Biology 102"
+
+    portal.reset_log()  # --full-resync: the cursor is reset and the hashes are ignored
+    assert lms_to_hubspot.main(args + ["--full-resync"]) == 0
+    assert summary(capsys.readouterr().out)["rows seen"] == 3
+    assert upserted_inputs(portal) == 3
+
+
+def test_canvas_path(portal: Sandbox, canvas_server, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SOURCES__CANVAS__ACCESS_TOKEN", canvas_server.token)
+    rc = lms_to_hubspot.main([
+        "--source", "canvas", "--canvas-base-url", canvas_server.url, "--canvas-account-id", "1",
+        "--state-dir", str(tmp_path / "state"),
+    ])
+    assert rc == 0
+    assert summary(capsys.readouterr().out)["created"] == 5
+    names = names_by_key(portal.records())
+    assert sorted(names) == [f"canvas:{1000 + i}" for i in range(1, 6)]
+    assert names["canvas:1002"] == "ING303-1 24H Systemtenking og innovasjon for ingeniører"
+
+
+def test_csv_path_on_the_oulad_file(portal: Sandbox, tmp_path, capsys) -> None:
+    rc = lms_to_hubspot.main(["--source", "csv", "--csv-path", str(OULAD_CSV),
+                              "--id-property", "external_course_id", "--state-dir", str(tmp_path / "s")])
+    assert rc == 0
+    assert summary(capsys.readouterr().out)["created"] == 22
+    names = names_by_key(portal.records(), "external_course_id")
+    assert names["oulad:AAA-2013J"] == "AAA 2013J" and len(names) == 22
+
+
+def test_dry_run_writes_nothing(portal: Sandbox, tmp_path, capsys) -> None:
+    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(OULAD_CSV), "--dry-run",
+                                "--state-dir", str(tmp_path / "s")]) == 0
+    assert "dry run" in capsys.readouterr().out
+    assert portal.records() == []
+
+
+# ------------------------------------------------------------------ failures and usage
+
+
+def test_bad_token_fails_with_exit_1_and_the_next_run_finishes_the_pending_package(
+    portal: Sandbox, tmp_path, monkeypatch, capsys
+) -> None:
+    args = ["--source", "csv", "--csv-path", str(OULAD_CSV), "--state-dir", str(tmp_path / "s")]
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN", "pat-na1-not-a-token")
+    assert lms_to_hubspot.main(args) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "next run retries it" in err
+    assert portal.records() == []
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN", DEFAULT_TOKEN)
+    assert lms_to_hubspot.main(args) == 0
+    out = capsys.readouterr().out
+    assert "Finishing load packages left pending" in out
+    assert len(portal.records()) == 22
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--source", "moodle"], "--moodle-url"),
+        (["--source", "csv"], "--csv-path"),
+        (["--source", "csv", "--csv-path", "/nonexistent/courses.csv"], "not found"),
+        (["--source", "canvas", "--canvas-base-url", "http://127.0.0.1:9"], "missing configuration"),
+    ],
+)
+def test_missing_configuration_exits_2(argv, message, tmp_path, capsys) -> None:
+    assert lms_to_hubspot.main(argv + ["--state-dir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_explains_every_flag(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        lms_to_hubspot.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    parser = lms_to_hubspot.build_parser()
+    for action in parser._actions:
+        for flag in action.option_strings:
+            assert flag in out
+        assert action.help, action.option_strings

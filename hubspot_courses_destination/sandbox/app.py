@@ -96,7 +96,7 @@ class Sandbox:
         self._server = make_server(self, self.host, self.port)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
             name=f"hubspot-sandbox-{self.port}", daemon=True,
         )
         self._thread.start()

@@ -79,14 +79,19 @@ class Store:
 
     def save_properties(self, defs: Iterable[PropertyDef]) -> None:
         defs = list(defs)
+        if not defs:
+            return
         with self.lock:
             self._con.execute("BEGIN")
             try:
-                for d in defs:
-                    self._con.execute("DELETE FROM property_definitions WHERE name = ?", [d.name])
-                    self._con.execute(
-                        "INSERT INTO property_definitions VALUES (?, ?)", [d.name, json.dumps(d.to_json())]
-                    )
+                self._con.execute(
+                    "DELETE FROM property_definitions WHERE name IN (SELECT unnest(?::VARCHAR[]))",
+                    [[d.name for d in defs]],
+                )
+                params = [x for d in defs for x in (d.name, json.dumps(d.to_json()))]
+                self._con.execute(
+                    "INSERT INTO property_definitions VALUES " + ",".join(["(?, ?)"] * len(defs)), params
+                )
                 self._con.execute("COMMIT")
             except Exception:
                 self._con.execute("ROLLBACK")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -300,7 +301,14 @@ def make_pipeline(args: argparse.Namespace, target: Target, id_property: str) ->
         dest_kwargs["api_base_url"] = target.api_base_url
     if target.access_token:
         dest_kwargs["access_token"] = target.access_token
-    pipeline_kwargs: dict = {"progress": "log"} if args.progress else {}
+    pipeline_kwargs: dict = {}
+    if args.progress:  # dlt's own progress lines, plus the sink's per-batch lines
+        pipeline_kwargs["progress"] = dlt.progress.log(log_period=10, dump_system_stats=False)
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+        sink_log = logging.getLogger("hubspot_courses_destination")
+        sink_log.addHandler(handler)
+        sink_log.setLevel(logging.INFO)
     return dlt.pipeline(
         pipeline_name=args.pipeline_name,
         destination=hubspot_courses(**dest_kwargs),

@@ -41,13 +41,22 @@ def target_columns(
     delete_columns: list[str] = []
     excluded = set(settings.exclude_columns)
     for name, column in columns.items():
+        base = _variant_base(name, column)
         if column.get("hard_delete"):
             delete_columns.append(name)
-        elif name not in excluded:
-            send[name] = settings.property_map.get(name, name)
+        elif base not in excluded:
+            send[name] = settings.property_map.get(base, base)
     id_column = settings.id_column
     send.setdefault(id_column, settings.id_property)
     return send, delete_columns
+
+
+def _variant_base(name: str, column: Mapping[str, Any]) -> str:
+    """dlt stores a value whose type differs from the column's in a variant column
+    ``<name>▶v_<type>`` (e.g. a list in one row, text in another); it feeds the same property."""
+    if column.get("variant") and "▶v_" in name:
+        return name.rsplit("▶v_", 1)[0]
+    return name
 
 
 def _label(name: str) -> str:
@@ -135,7 +144,9 @@ class PropertyCatalog:
                 "id_property to it"
             )
         missing = sorted({p for p in send.values() if p not in specs and p != s.id_property})
-        by_property = {p: c for c, p in send.items()}
+        by_property: dict[str, str] = {}
+        for column_name, prop in send.items():  # the first column wins: variants come later
+            by_property.setdefault(prop, column_name)
         if missing and s.create_missing_properties:
             for name in missing:
                 column = columns.get(by_property[name], {})

@@ -48,10 +48,14 @@ class SyncContext:
             requests_per_10s=settings.requests_per_10s,
             max_concurrency=settings.max_concurrency,
         )
-        self.staging = Staging.shared(settings.staging_path)
         self._catalogs: dict[str, PropertyCatalog] = {}
         self._state_checked: set[str] = set()
         self._lock = threading.Lock()
+
+    @property
+    def staging(self) -> Staging:
+        """Looked up per use: the file may have been closed (and reopened) in between."""
+        return Staging.shared(self.settings.staging_path)
 
     def catalog(self, load_id: str) -> PropertyCatalog:
         with self._lock:

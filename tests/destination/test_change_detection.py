@@ -1,0 +1,113 @@
+"""Send only what changed: hashes, full resync, dry run, lost state, mirror, replay."""
+
+from __future__ import annotations
+
+import os
+
+import dlt
+
+from hubspot_courses_destination.config import DestinationSettings
+from hubspot_courses_destination.mirror import archive_missing
+from hubspot_courses_destination.replay import replay_rejections
+from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
+from hubspot_courses_destination.staging import Staging
+
+from .conftest import ID, by_key, upsert_inputs
+
+
+def _rows(n: int, *, changed: dict[int, str] | None = None) -> list[dict]:
+    changed = changed or {}
+    return [{ID: f"c{i:04d}", "hs_course_name": changed.get(i, f"Course {i}"), "seats": i % 50} for i in range(n)]
+
+
+def test_unchanged_rerun_sends_nothing_and_one_change_sends_one_input(sandbox, make_pipeline, staging):
+    pipeline = make_pipeline()
+    pipeline.run(_rows(250), table_name="courses")
+    assert upsert_inputs(sandbox) == 250
+    sandbox.reset_log()
+
+    info = pipeline.run(_rows(250), table_name="courses")
+    assert sandbox.count_requests("POST", "/batch/upsert") == 0
+    assert staging().load_summary(info.loads_ids)["unchanged"] == 250
+
+    info = pipeline.run(_rows(250, changed={7: "Course 7, revised"}), table_name="courses")
+    upserts = [e for e in sandbox.request_log if e.path.endswith("/batch/upsert")]
+    assert [e.n_inputs for e in upserts] == [1]
+    assert by_key(sandbox)["c0007"]["hs_course_name"] == "Course 7, revised"
+    summary = staging().load_summary(info.loads_ids)
+    assert (summary["updated"], summary["unchanged"]) == (1, 249)
+
+
+def test_full_resync_sends_everything_again(sandbox, make_pipeline):
+    make_pipeline().run(_rows(120), table_name="courses")
+    sandbox.reset_log()
+    make_pipeline(full_resync=True).run(_rows(120), table_name="courses")
+    assert upsert_inputs(sandbox) == 120
+
+
+def test_dry_run_predicts_and_writes_nothing(sandbox, make_pipeline, staging):
+    make_pipeline().run(_rows(10), table_name="courses")
+    before = by_key(sandbox)
+    sandbox.reset_log()
+    rows = _rows(12, changed={3: "Renamed"}) + [{ID: "bad", "hs_course_name": "x", "seats": "many"}]
+    info = make_pipeline(dry_run=True).run(rows, table_name="courses")
+    assert sandbox.count_requests("POST", "/batch/upsert") == 0
+    assert by_key(sandbox) == before
+    summary = staging().load_summary(info.loads_ids)
+    assert (summary["created"], summary["updated"], summary["unchanged"], summary["rejected"]) == (2, 1, 9, 1)
+    assert staging().open_rejections() == []  # a dry run records nothing but its summary
+
+
+def test_lost_staging_is_rebuilt_from_hubspot_without_upserts(sandbox, make_pipeline, staging_path):
+    make_pipeline().run(_rows(230), table_name="courses")
+    Staging.close_shared(staging_path)
+    os.remove(staging_path)
+    sandbox.reset_log()
+
+    make_pipeline().run(_rows(230), table_name="courses")
+    assert sandbox.count_requests("POST", "/batch/upsert") == 0
+    # the rebuild listed the portal: 230 records at 100 per page
+    assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 3
+    assert Staging.shared(staging_path).synced_count("0-410") == 230
+
+
+def test_mirror_archives_missing_courses_and_refuses_past_threshold(sandbox, make_pipeline, staging_path):
+    pipeline = make_pipeline()
+    pipeline.run(_rows(20), table_name="courses")
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path,
+        create_missing_properties=True,
+    )
+    # one course dropped from the snapshot: 5 % <= 10 %
+    info = pipeline.run([r for r in _rows(20) if r[ID] != "c0005"], table_name="courses")
+    result = archive_missing(settings, info.loads_ids, max_share=0.1)
+    assert (result.refused, result.archived, result.missing) == (False, 1, ["c0005"])
+    assert "c0005" not in by_key(sandbox) and len(by_key(sandbox)) == 19
+
+    # a truncated extract (half the courses) must not empty HubSpot
+    info = pipeline.run(_rows(20)[10:], table_name="courses")
+    result = archive_missing(settings, info.loads_ids, max_share=0.1)
+    assert result.refused and result.archived == 0 and "refused" in result.message
+    assert len(by_key(sandbox)) == 19
+
+
+def test_replay_after_adding_the_missing_option(sandbox, make_pipeline, staging_path, staging):
+    sandbox.create_property(ID, has_unique_value=True)
+    sandbox.create_property("level", type="enumeration", field_type="select",
+                            options=[{"label": "Beginner", "value": "beginner"}])
+    make_pipeline().run([{ID: "a", "hs_course_name": "A", "level": "beginner"},
+                         {ID: "b", "hs_course_name": "B", "level": "Expert"}], table_name="courses")
+    assert [r["record_key"] for r in staging().open_rejections()] == ["b"]
+
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path,
+    )
+    result = replay_rejections(settings)  # still failing: nothing changed in HubSpot
+    assert (result.attempted, result.fixed, result.still_rejected) == (1, 0, 1)
+    assert [r["record_key"] for r in staging().open_rejections()] == ["b"]  # one open record, not two
+
+    sandbox.add_option("level", label="Expert", value="expert")  # the fix, made in HubSpot
+    result = replay_rejections(settings)
+    assert (result.attempted, result.fixed, result.still_rejected) == (1, 1, 0)
+    assert by_key(sandbox)["b"]["level"] == "expert"
+    assert staging().open_rejections() == []

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional
 import dlt
 from dlt.common.schema import TTableSchema
 from dlt.common.typing import TDataItems, TSecretStrValue
+from dlt.common.utils import simple_repr, without_none
 
 from .config import (
     COURSES_OBJECT_TYPE,
@@ -83,6 +84,17 @@ def hubspot_courses(
     )
     load_id = dlt.current.load_package_state()["load_id"]
     sync_batch(_rows(items), table, load_id, settings)
+
+
+def _repr_without_secrets(self: Any) -> str:
+    """dlt's Destination repr prints explicit arguments, the access token included."""
+    params = {**self.spec(), **self.config_params}
+    params["access_token"] = "***" if params.get("access_token") else None
+    return simple_repr(self.destination_type, **without_none(params))
+
+
+# the class dlt synthesised for this destination; instances are what users print or log
+hubspot_courses._factory.__repr__ = _repr_without_secrets  # type: ignore[attr-defined]
 
 
 def _rows(items: TDataItems) -> List[Dict[str, Any]]:

@@ -1,0 +1,90 @@
+"""Server lifecycle, keep-alive, the CLI, and DuckDB persistence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
+
+from sandbox_helpers import KEY, Api, course
+
+PROPS = "/crm/v3/properties/0-410"
+
+
+def test_start_returns_url_on_free_port_and_stop_closes_it() -> None:
+    a, b = Sandbox(), Sandbox()
+    url_a, url_b = a.start(), b.start()
+    try:
+        assert url_a.startswith("http://127.0.0.1:") and url_a != url_b
+        assert a.url == url_a and a.port > 0
+        assert Api(url_a).get(PROPS).status_code == 200
+    finally:
+        a.stop()
+        b.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url_a + PROPS, timeout=2)
+    with pytest.raises(RuntimeError):
+        _ = a.url
+
+
+def test_keep_alive_reuses_one_connection(sb: Sandbox, api: Api) -> None:
+    for _ in range(5):
+        assert api.get(PROPS).status_code == 200
+    api.post("/crm/v3/objects/0-410/batch/archive", {"inputs": []})  # a 204 keeps the connection too
+    api.get(PROPS)
+    assert len({e.client_port for e in sb.request_log}) == 1
+    assert all(e.status in (200, 204) for e in sb.request_log)
+
+
+def test_request_log_and_reset(keyed: Sandbox, api: Api) -> None:
+    api.upsert([course("a"), course("b")])
+    api.get(PROPS)
+    (entry,) = [e for e in keyed.request_log if e.method == "POST"]
+    assert (entry.path, entry.status, entry.n_inputs, entry.fault) == (
+        "/crm/v3/objects/0-410/batch/upsert", 200, 2, None)
+    assert keyed.count_requests("POST", "/batch/upsert") == 1
+    assert keyed.count_requests("GET", "/batch/upsert") == 0
+    assert keyed.count_requests("POST", "/batch/upsert", status=400) == 0
+    keyed.reset_log()
+    assert keyed.request_log == [] and keyed.count_requests("GET", PROPS) == 0
+
+
+def test_unknown_route_is_404_json(sb: Sandbox, api: Api) -> None:
+    r = api.get("/crm/v3/nothing/here")
+    assert r.status_code == 404 and r.json()["status"] == "error"
+
+
+def test_records_persist_in_duckdb_file(tmp_path: Path) -> None:
+    db = str(tmp_path / "sandbox.duckdb")
+    with Sandbox(db_path=db) as sb:
+        sb.create_property(KEY, has_unique_value=True)
+        first = Api(sb.url).upsert([course("c-1", hs_enrollment_capacity="3")]).json()["results"][0]
+    with Sandbox(db_path=db) as sb:
+        assert sb.record_by(KEY, "c-1")["id"] == first["id"]
+        again = Api(sb.url).upsert([course("c-1"), course("c-2")]).json()["results"]
+        by_key = {r["properties"][KEY]: r for r in again}
+        assert by_key["c-1"]["new"] is False and by_key["c-1"]["id"] == first["id"]
+        assert by_key["c-2"]["new"] is True and int(by_key["c-2"]["id"]) > int(first["id"])
+
+
+def test_cli_serves_until_terminated(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hubspot_courses_destination.sandbox", "--port", "0",
+         "--token", "pat-na1-cli", "--rate-limit-per-10s", "7", "--db", str(tmp_path / "cli.duckdb")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert "listening on http://127.0.0.1:" in line, line + proc.stderr.read()  # type: ignore[union-attr]
+        url = line.strip().rsplit(" ", 1)[-1]
+        r = Api(url, "pat-na1-cli").get(PROPS)
+        assert r.status_code == 200 and r.headers["X-HubSpot-RateLimit-Max"] == "7"
+        assert Api(url, DEFAULT_TOKEN).get(PROPS).status_code == 401  # --token replaces the default
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

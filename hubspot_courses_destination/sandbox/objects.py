@@ -61,7 +61,8 @@ def _parse_inputs(body: Any, model: str, required: tuple[str, ...]) -> list[dict
     inputs = body["inputs"]
     if len(inputs) > MAX_BATCH_INPUTS:
         # hubspot-api.md §1.1: a 400 for 101 inputs [OBS]. GUESS: the message, modelled on the
-        # observed propertiesWithHistory one ("The maximum number of inputs supported ...").
+        # observed propertiesWithHistory one ("The maximum number of inputs supported ...");
+        # GUESS: the same cap and answer for batch read and batch archive.
         raise _validation_error(
             f"The maximum number of inputs supported in a batch request is {MAX_BATCH_INPUTS}."
             f" Received {len(inputs)} inputs."

@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 import struct
+import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +63,25 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     sandbox: "Sandbox"
 
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def track(self, conn: socket.socket, is_open: bool) -> None:
+        with self._open_lock:
+            (self._open.add if is_open else self._open.discard)(conn)
+
+    def close_connections(self) -> None:
+        """Cut idle keep-alive connections, so a stopped sandbox really stops answering."""
+        with self._open_lock:
+            conns = list(self._open)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 class Handler(BaseHTTPRequestHandler):
     """One instance per connection; `handle_one_request` runs once per request on it."""
@@ -73,9 +93,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.server.track(self.connection, True)
         # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus the client's
         # delayed ACK add ~40 ms to every keep-alive request.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Silence the stdlib's per-request stderr line; the request log is the record."""
@@ -114,6 +139,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             sb._sleep_latency()
             if token is None or not sb._token_known(token):
+                # GUESS: a 401 is attributed to no app, so it counts against no limit.
                 headers.update(sb._limits.peek(token))
                 status = 401
                 self._send(401, unauthenticated_body(), headers, correlation_id)

@@ -32,6 +32,15 @@ def test_start_returns_url_on_free_port_and_stop_closes_it() -> None:
         _ = a.url
 
 
+def test_stop_cuts_open_keep_alive_connections() -> None:
+    sb = Sandbox()
+    api = Api(sb.start())
+    assert api.get(PROPS).status_code == 200
+    sb.stop()
+    with pytest.raises(requests.ConnectionError):
+        api.get(PROPS)
+
+
 def test_keep_alive_reuses_one_connection(sb: Sandbox, api: Api) -> None:
     for _ in range(5):
         assert api.get(PROPS).status_code == 200

@@ -85,13 +85,13 @@ def test_write_then_drop_neither_duplicates_nor_loses(sandbox: Sandbox, client: 
 
 
 def test_slow_answer_past_read_timeout_is_retried(sandbox: Sandbox, make_client: Callable[..., HubSpotClient]) -> None:
-    client = make_client(sandbox, read_timeout_s=0.3)
-    sandbox.faults.add("slow", times=1, path_contains=UPSERT, delay_ms=800)
+    client = make_client(sandbox, read_timeout_s=0.2)
+    sandbox.faults.add("slow", times=1, path_contains=UPSERT, delay_ms=500)
     outcomes = client.batch_upsert(COURSES, ID_PROPERTY, rows(20))
     assert all(o.ok for o in outcomes)
     assert len(sandbox.records()) == 20
-    # the slow attempt is logged only when its 800 ms are over, after the retry
-    assert settle(sandbox, quiet_s=0.9).count_requests("POST", UPSERT) == 2
+    # the slow attempt is logged only when its 500 ms are over, after the retry
+    assert settle(sandbox, quiet_s=0.6).count_requests("POST", UPSERT) == 2
     assert client.stats.transport_errors == 1 and client.stats.requests_sent == 2
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from conftest import OULAD_CSV, SAMPLE_DIR, create_moodle_db
+from lms_support import OULAD_CSV, SAMPLE_DIR, create_moodle_db
 from sources.canvas import canvas_source
 from sources.csv_export import csv_courses
 from sources.moodle import moodle_courses

@@ -19,7 +19,7 @@ from typing import Dict, Iterator
 import pytest
 import sqlalchemy as sa
 
-from conftest import OULAD_CSV, PROJECT_ROOT, SAMPLE_DIR
+from lms_support import OULAD_CSV, PROJECT_ROOT, SAMPLE_DIR
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 
 import lms_to_hubspot

@@ -1,0 +1,161 @@
+"""Test helpers for the job's tests (a Moodle schema, a Canvas look-alike server, paths).
+
+Kept out of conftest.py so test modules can import them by a name no other test folder uses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Dict, List
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import sqlalchemy as sa
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PIPELINES_DIR = PROJECT_ROOT / "pipelines"
+if str(PIPELINES_DIR) not in sys.path:  # the job is a script folder, imported like the script does
+    sys.path.insert(0, str(PIPELINES_DIR))
+
+SAMPLE_DIR = PIPELINES_DIR / "sample_data"
+OULAD_CSV = SAMPLE_DIR / "oulad" / "courses.csv"
+
+
+# ------------------------------------------------------------------ Moodle (SQLite)
+
+MDL_COURSE_DDL = """
+CREATE TABLE {prefix}course (
+    id INTEGER PRIMARY KEY,
+    category INTEGER NOT NULL DEFAULT 0,
+    sortorder INTEGER NOT NULL DEFAULT 0,
+    fullname VARCHAR(1333) NOT NULL,
+    shortname VARCHAR(255) NOT NULL,
+    idnumber VARCHAR(100) NOT NULL DEFAULT '',
+    summary TEXT,
+    summaryformat INTEGER NOT NULL DEFAULT 0,
+    format VARCHAR(21) NOT NULL DEFAULT 'topics',
+    startdate INTEGER NOT NULL DEFAULT 0,
+    enddate INTEGER NOT NULL DEFAULT 0,
+    visible INTEGER NOT NULL DEFAULT 1,
+    lang VARCHAR(30) NOT NULL DEFAULT '',
+    theme VARCHAR(50) NOT NULL DEFAULT '',
+    timecreated INTEGER NOT NULL DEFAULT 0,
+    timemodified INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+# a Moodle site as the database holds it: the front page is course 1
+MOODLE_ROWS: List[Dict[str, Any]] = [
+    dict(id=1, category=0, fullname="Moodle Demo Site", shortname="demo", format="site",
+         summary="<p>Front page</p>", summaryformat=1, timemodified=1_700_000_000),
+    dict(id=2, category=1, fullname="Biology &amp; Chemistry 101", shortname="BIO101",
+         idnumber="SIS-BIO-101", summary="<p>Cells, <b>molecules</b> &amp; life.</p><p>Week&nbsp;1: intro</p>",
+         summaryformat=1, startdate=1_725_148_800, enddate=0, visible=1, lang="en",
+         timemodified=1_700_000_100),
+    dict(id=3, category=1,
+         fullname='<span lang="en" class="multilang">Statistics</span><span lang="de" class="multilang">Statistik</span>',
+         shortname="STAT", summary="Plain text <not html>", summaryformat=2,
+         startdate=1_725_148_800, enddate=1_735_603_200, visible=0, timemodified=1_700_000_200),
+    dict(id=4, category=2, fullname="Café Ünïcode – Ελληνικά", shortname="UNI",
+         summary=None, summaryformat=0, timemodified=1_700_000_300),
+]
+
+
+def create_moodle_db(url: str, rows: List[Dict[str, Any]] = MOODLE_ROWS, prefix: str = "mdl_") -> sa.Engine:
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        con.exec_driver_sql(MDL_COURSE_DDL.format(prefix=prefix))
+        table = sa.Table(f"{prefix}course", sa.MetaData(), autoload_with=con)
+        for row in rows:  # one by one: rows set different columns, like Moodle's defaults
+            con.execute(sa.insert(table).values(**row))
+    return engine
+
+
+# ------------------------------------------------------------------ Canvas (local HTTP)
+
+
+def canvas_course(i: int, **overrides: Any) -> Dict[str, Any]:
+    course = {
+        "id": 1000 + i,
+        "name": f"Course {i}",
+        "course_code": f"C{i:03d}",
+        "workflow_state": "available",
+        "account_id": 1,
+        "start_at": None,
+        "end_at": None,
+        "enrollment_term_id": 7,
+        "uuid": f"uuid-{i}",
+        "is_public": None,
+        "term": {"id": 7, "name": "Fall 2024", "start_at": "2024-09-02T06:00:00Z", "end_at": None},
+    }
+    course.update(overrides)
+    return course
+
+
+class CanvasServer:
+    """Serves /api/v1/accounts/1/courses like Canvas: bearer auth, per_page, Link headers."""
+
+    def __init__(self, courses: List[Dict[str, Any]], token: str = "canvas-test-token") -> None:
+        self.courses = courses
+        self.token = token
+        self.requests: List[Dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                server.handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        parsed = urlparse(h.path)
+        query = parse_qs(parsed.query)
+        self.requests.append({"path": parsed.path, "query": query, "auth": h.headers.get("Authorization")})
+        if h.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._send(h, 401, {"errors": [{"message": "Invalid access token."}]})
+        if parsed.path != "/api/v1/accounts/1/courses":
+            return self._send(h, 404, {"errors": [{"message": "The specified resource does not exist."}]})
+        per_page = int(query.get("per_page", ["10"])[0])
+        page = int(query.get("page", ["1"])[0])
+        chunk = self.courses[(page - 1) * per_page : page * per_page]
+        last = max(1, -(-len(self.courses) // per_page))
+
+        def link(p: int) -> str:
+            q = {k: v for k, v in query.items() if k != "page"}
+            return f"{self.url}{parsed.path}?{urlencode({**q, 'page': p}, doseq=True)}"
+
+        links = [f'<{link(page)}>; rel="current"', f'<{link(1)}>; rel="first"', f'<{link(last)}>; rel="last"']
+        if page < last:
+            links.insert(1, f'<{link(page + 1)}>; rel="next"')
+        if page > 1:
+            links.insert(1, f'<{link(page - 1)}>; rel="prev"')
+        self._send(h, 200, chunk, {"Link": ",".join(links)})
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, status: int, body: Any, headers: Dict[str, str] = {}) -> None:
+        data = json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+    def __enter__(self) -> "CanvasServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+

@@ -461,7 +461,10 @@ class HubSpotClient:
                 response = self._session.request(
                     method, url, json=json_body, params=params, timeout=self.timeouts_s
                 )
-            except requests.RequestException as exc:
+            except BaseException as exc:
+                if not isinstance(exc, requests.RequestException):
+                    self.rate_limiter.release(permit)  # never leak budget on an unexpected error
+                    raise
                 verdict = classify_exception(exc)
                 if verdict is None:
                     self.rate_limiter.release(permit)

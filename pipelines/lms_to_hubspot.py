@@ -260,7 +260,8 @@ def open_target(args: argparse.Namespace, id_property: str) -> Iterator[Target]:
     staging_path = args.staging_path or state_dir / "staging.duckdb"
     staging_path.parent.mkdir(parents=True, exist_ok=True)
     if not use_sandbox:
-        print(f"Target: the HubSpot API (token from {TOKEN_KEY}).")
+        api = _conf(None, "destination.hubspot_courses.api_base_url", "https://api.hubapi.com")
+        print(f"Target: the HubSpot API at {api} (token from {TOKEN_KEY}).")
         yield Target(name, None, None, pipelines_dir, staging_path)
         return
     from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
@@ -274,7 +275,8 @@ def open_target(args: argparse.Namespace, id_property: str) -> Iterator[Target]:
             sandbox.create_property(id_property, label="LMS course key", has_unique_value=True)
         print(
             "=" * 78
-            + "\nNo HubSpot token configured: running against the EMBEDDED SANDBOX at "
+            + f"\n{'--sandbox given' if args.sandbox else 'No HubSpot token configured'}: "
+            "running against the EMBEDDED SANDBOX at "
             f"{sandbox.url}\n(records kept in {_rel(sandbox_db)}). Nothing is sent to HubSpot. "
             f"To target a portal, set\n{TOKEN_KEY} in .dlt/secrets.toml or the env var "
             "DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN.\n" + "=" * 78

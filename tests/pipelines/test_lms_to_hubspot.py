@@ -194,3 +194,13 @@ def test_help_explains_every_flag(capsys) -> None:
         for flag in action.option_strings:
             assert flag in out
         assert action.help, action.option_strings
+
+
+@pytest.mark.xfail(reason="destination: sync._send reads .requests/.responses_429 from the plain list "
+                          "client.batch_upsert returns, so sync_runs records 0 requests", strict=False)
+def test_summary_counts_the_requests_the_portal_saw(portal: Sandbox, tmp_path, capsys) -> None:
+    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(OULAD_CSV),
+                                "--state-dir", str(tmp_path / "s")]) == 0
+    upserts = portal.count_requests("POST", "/batch/upsert")
+    assert upserts >= 1
+    assert summary(capsys.readouterr().out)["requests"] >= upserts

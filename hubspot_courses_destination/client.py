@@ -26,7 +26,7 @@ import time
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Sequence
 from urllib.parse import quote
 
 import requests
@@ -58,6 +58,7 @@ from hubspot_courses_destination.retry import RetryPolicy, next_wait_s, should_r
 __all__ = [
     "HubSpotClient",
     "ClientStats",
+    "UpsertResult",
     "UpsertRow",
     "RowOutcome",
     "PropertyError",
@@ -116,6 +117,21 @@ class _Counters:
     def snapshot(self) -> ClientStats:
         with self._lock:
             return ClientStats(responses_by_status=dict(self._by_status), **self._values)
+
+
+class UpsertResult(List[RowOutcome]):
+    """:meth:`HubSpotClient.batch_upsert` outcomes in input order, plus what the call cost.
+
+    The client's ``stats`` are shared by every thread; these figures belong to one call,
+    so a caller running several calls at once can still attribute requests correctly.
+    """
+
+    def __init__(self, outcomes: Iterable[RowOutcome] = (), stats: ClientStats | None = None) -> None:
+        super().__init__(outcomes)
+        stats = stats or ClientStats()
+        self.requests: int = stats.requests_sent
+        self.responses_429: int = stats.rate_limited_429
+        self.retries: int = stats.retries
 
 
 class _AmbiguousWrite(Exception):
@@ -236,7 +252,7 @@ class HubSpotClient:
 
     # -- batch upsert ---------------------------------------------------------------------
 
-    def batch_upsert(self, object_type: str, id_property: str, rows: Iterable[UpsertRow]) -> list[RowOutcome]:
+    def batch_upsert(self, object_type: str, id_property: str, rows: Iterable[UpsertRow]) -> UpsertResult:
         """Create or update records by their unique ``id_property`` value.
 
         Rows are sent in chunks of at most 100, concurrently (up to ``max_concurrency``),
@@ -250,7 +266,8 @@ class HubSpotClient:
             rows: the rows; keys must be unique (de-duplicate first).
 
         Returns:
-            One :class:`RowOutcome` per input row, in input order, matched by trace id.
+            One :class:`RowOutcome` per input row, in input order, matched by trace id, as an
+            :class:`UpsertResult` that also counts this call's requests, 429s and retries.
 
         Raises:
             ValueError: for duplicate or empty keys or duplicate caller-given trace ids.
@@ -259,14 +276,17 @@ class HubSpotClient:
         """
         prepared = _prepare_rows(rows)
         if not prepared:
-            return []
+            return UpsertResult()
         chunks = [prepared[i : i + BATCH_LIMIT] for i in range(0, len(prepared), BATCH_LIMIT)]
         path = f"/crm/v3/objects/{_seg(object_type)}/batch/upsert"
-        results = self._run_chunks(lambda chunk: self._upsert_chunk(path, id_property, chunk), chunks)
+        call = _Counters()
+        results = self._run_chunks(lambda chunk: self._upsert_chunk(path, id_property, chunk, call), chunks)
         by_key = {outcome.key: outcome for chunk_outcomes in results for outcome in chunk_outcomes}
-        return [by_key[row.key] for row in prepared]
+        return UpsertResult((by_key[row.key] for row in prepared), call.snapshot())
 
-    def _upsert_chunk(self, path: str, id_property: str, chunk: Sequence[UpsertRow]) -> list[RowOutcome]:
+    def _upsert_chunk(
+        self, path: str, id_property: str, chunk: Sequence[UpsertRow], call: _Counters | None = None
+    ) -> list[RowOutcome]:
         outcomes: list[RowOutcome] = []
         pending: Sequence[UpsertRow] = chunk
         for resend in range(OMITTED_ROW_RESENDS + 1):
@@ -281,7 +301,7 @@ class HubSpotClient:
                     for row in pending
                 ]
             }
-            _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in pending])
+            _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in pending], call=call)
             found, missing = match_upsert_results(body, pending, id_property)
             outcomes.extend(found)
             if not missing:
@@ -437,6 +457,7 @@ class HubSpotClient:
         params: Mapping[str, Any] | None = None,
         safe_to_repeat: bool = True,
         row_keys: Sequence[str] = (),
+        call: _Counters | None = None,
     ) -> tuple[int, Any]:
         """Send one request with rate limiting, classification and retries.
 
@@ -448,6 +469,7 @@ class HubSpotClient:
             _AmbiguousWrite: ``safe_to_repeat=False`` and the outcome is unknown.
         """
         url = self.api_base_url + path
+        counters = (self._counters,) if call is None else (self._counters, call)
         attempt = 0
         waited_s = 0.0
         while True:
@@ -457,7 +479,8 @@ class HubSpotClient:
             headers: Mapping[str, str] | None = None
             started = time.monotonic()
             try:
-                self._counters.add("requests_sent")
+                for c in counters:
+                    c.add("requests_sent")
                 response = self._session.request(
                     method, url, json=json_body, params=params, timeout=self.timeouts_s
                 )
@@ -479,7 +502,8 @@ class HubSpotClient:
                 headers = response.headers
                 body = _json_or_none(response)
                 verdict = classify(response.status_code, body, response.headers, now_epoch_s=time.time())
-                self._counters.status(response.status_code)
+                for c in counters:
+                    c.status(response.status_code)
                 status_text = str(response.status_code)
             self.rate_limiter.release(permit, headers)
             elapsed_ms = (time.monotonic() - started) * 1000
@@ -506,7 +530,8 @@ class HubSpotClient:
                 self.retry_policy.max_attempts - 1,
                 wait_s,
             )
-            self._counters.add("retries")
+            for c in counters:
+                c.add("retries")
             self._counters.add("retry_wait_s", wait_s)
             waited_s += wait_s
             if verdict.reason is Reason.RATE_LIMITED:

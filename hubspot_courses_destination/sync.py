@@ -148,7 +148,7 @@ def _send(client: HubSpotClient, settings: DestinationSettings, rows: Sequence[M
         return _Sent([], 0, 0)
     inputs = [UpsertRow(key=r.key, properties=r.properties) for r in rows]
     result = client.batch_upsert(settings.object_type, settings.id_property, inputs)
-    return _Sent(list(result), getattr(result, "requests", 0), getattr(result, "responses_429", 0))
+    return _Sent(list(result), result.requests, result.responses_429)
 
 
 def _rejected(r: RowRejection, *, resolved: bool = False) -> RejectedRecord:

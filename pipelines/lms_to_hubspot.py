@@ -373,12 +373,15 @@ def failure_message(exc: BaseException) -> str:
             break
         root = nxt
     step = getattr(exc, "step", "run")
-    return (
-        f"The run FAILED at dlt's {step} step: {type(root).__name__}: {root}\n"
-        "Nothing is lost: dlt keeps the unfinished load package and the next run retries it "
-        "before extracting new data (rows already sent are upserted again, which is safe). "
-        "Fix the cause above and run again, or run with --drop-pending to discard the package."
-    )
+    if step == "load":
+        after = (
+            "Nothing is lost: dlt keeps the unfinished load package and the next run retries it "
+            "before extracting new data (rows already sent are upserted again, which is safe). "
+            "Fix the cause above and run again, or run with --drop-pending to discard the package."
+        )
+    else:
+        after = "Nothing was sent to HubSpot in this run. Fix the cause above and run again."
+    return f"The run FAILED at dlt's {step} step: {type(root).__name__}: {root}\n{after}"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -70,17 +70,25 @@ def map_oulad_course(row: Dict[str, Any]) -> CourseRow:
     )
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "y", "t"), ("0", "false", "no", "n", "f")
+
+
 def _parse_typed(name: str, value: Optional[str]) -> Any:
+    """Parse a known property's string to its type; a value that does not parse stays a string,
+    so the destination rejects that one row with HubSpot's reason instead of the run failing."""
     value = blank_to_none(value)
     if value is None:
         return None
     data_type = COURSE_COLUMNS.get(name, {}).get("data_type")
-    if data_type == "timestamp":
-        return parse_iso_datetime(value)
-    if data_type == "bool":
-        return value.strip().lower() in ("1", "true", "yes", "y", "t")
-    if data_type == "bigint":
-        return int(Decimal(value))
+    try:
+        if data_type == "timestamp":
+            return parse_iso_datetime(value)
+        if data_type == "bool" and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        if data_type == "bigint":
+            return int(Decimal(value))
+    except (ValueError, ArithmeticError):
+        pass
     return value
 
 

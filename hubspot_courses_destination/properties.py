@@ -170,9 +170,13 @@ class PropertyCatalog:
     def _create(self, name: str, dlt_type: str | None, *, unique: bool = False) -> PropertySpec:
         assert self._specs is not None
         body = property_create_body(name, dlt_type, self._settings.property_group, unique=unique)
-        created = self._client.create_property(self._settings.object_type, body)
-        spec = PropertySpec.from_hubspot(created)
+        if self._settings.dry_run:
+            # a dry run writes nothing to HubSpot, not even a property: coerce as if created
+            spec = PropertySpec.from_hubspot({**body, "hasUniqueValue": unique})
+            log.info("dry run: would create HubSpot property %s (%s/%s)", spec.name, spec.type, spec.field_type)
+        else:
+            spec = PropertySpec.from_hubspot(self._client.create_property(self._settings.object_type, body))
+            log.info("created HubSpot property %s (%s/%s)", spec.name, spec.type, spec.field_type)
         self._specs[spec.name] = spec
-        log.info("created HubSpot property %s (%s/%s)", spec.name, spec.type, spec.field_type)
         return spec
 

@@ -74,7 +74,7 @@ class SyncContext:
         100 records in the portal (README "Lost state").
         """
         s = self.settings
-        if not s.rebuild_state or s.full_resync:
+        if not s.rebuild_state or s.full_resync or s.dry_run:
             return
         with self._lock:
             if load_id in self._state_checked:

@@ -58,6 +58,15 @@ def test_dry_run_predicts_and_writes_nothing(sandbox, make_pipeline, staging):
     assert staging().open_rejections() == []  # a dry run records nothing but its summary
 
 
+def test_dry_run_creates_no_property_and_sends_nothing_on_a_fresh_portal(sandbox, make_pipeline, staging):
+    before = {p["name"] for p in sandbox.properties()}
+    info = make_pipeline(dry_run=True).run(_rows(5), table_name="courses")
+    assert {p["name"] for p in sandbox.properties()} == before
+    assert sandbox.records() == []
+    assert [e.method for e in sandbox.request_log if e.method != "GET"] == []
+    assert staging().load_summary(info.loads_ids)["created"] == 5
+
+
 def test_lost_staging_is_rebuilt_from_hubspot_without_upserts(sandbox, make_pipeline, staging_path):
     make_pipeline().run(_rows(230), table_name="courses")
     Staging.close_shared(staging_path)

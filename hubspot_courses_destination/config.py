@@ -55,6 +55,7 @@ class DestinationSettings:
     full_resync: bool = False
     dry_run: bool = False
     rebuild_state: bool = True
+    clear_nulls: bool = False
 
     @classmethod
     def from_values(cls, **values: Any) -> "DestinationSettings":

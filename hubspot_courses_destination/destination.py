@@ -60,6 +60,7 @@ def hubspot_courses(
     full_resync: bool = False,
     dry_run: bool = False,
     rebuild_state: bool = True,
+    clear_nulls: bool = False,
 ) -> None:
     """Upsert course rows into HubSpot; every row ends synced, unchanged or in ``rejected_rows``.
 
@@ -81,6 +82,7 @@ def hubspot_courses(
         full_resync=full_resync,
         dry_run=dry_run,
         rebuild_state=rebuild_state,
+        clear_nulls=clear_nulls,
     )
     load_id = dlt.current.load_package_state()["load_id"]
     sync_batch(_rows(items), table, load_id, settings)

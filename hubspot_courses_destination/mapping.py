@@ -353,11 +353,13 @@ def map_row(
     column_to_property: Mapping[str, str],
     properties: Mapping[str, PropertySpec],
     delete_columns: Sequence[str] = (),
+    clear_nulls: bool = False,
 ) -> MappedRow | RowRejection:
     """Turn one dlt row into an upsert input, or say why it cannot be sent.
 
     ``column_to_property`` lists the columns to send (the id column included, so the key is
-    also written to the id property on create); other columns are not sent. Coercion
+    also written to the id property on create); other columns are not sent. A None leaves
+    the property untouched in HubSpot, or clears it (``""``) with ``clear_nulls``. Coercion
     errors are collected for every property so one rejection names all of them.
     """
     key = _key_text(row.get(id_column))
@@ -373,6 +375,8 @@ def map_row(
     for column, prop_name in column_to_property.items():
         value = row.get(column)
         if value is None:
+            if clear_nulls and prop_name not in out:
+                out[prop_name] = ""
             continue
         spec = properties.get(prop_name)
         if spec is None:  # preflight guarantees this does not happen; be explicit anyway
@@ -383,7 +387,7 @@ def map_row(
         except CoercionError as exc:
             problems.append(f"{prop_name}: {exc}")
             continue
-        if coerced is not None:
+        if coerced is not None and (coerced != "" or prop_name not in out):
             out[prop_name] = coerced
     if problems:
         return RowRejection(key, "COERCION_ERROR", "INVALID_VALUE", "; ".join(problems), row)

@@ -245,7 +245,7 @@ def sync_batch(
         plan = plan_batch(
             rows, object_type=settings.object_type, id_column=settings.id_column,
             id_property=settings.id_property, column_to_property=send, properties=specs,
-            delete_columns=delete_columns,
+            delete_columns=delete_columns, clear_nulls=settings.clear_nulls,
         )
 
     to_send = list(plan.upserts)

@@ -72,3 +72,24 @@ def test_missing_properties_are_created_from_dlt_column_types(sandbox, make_pipe
     assert props["meta"]["type"] == "string"
     record = by_key(sandbox)["c1"]
     assert record["published"] == "true" and record["opens_at"] == "2025-01-06T09:00:00.000Z"
+
+
+def test_none_leaves_values_alone_unless_clear_nulls(sandbox, tmp_path, staging_path):
+    import dlt
+
+    from hubspot_courses_destination import hubspot_courses
+    from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
+
+    def pipeline(**extra):
+        # the same pipeline name and directory: dlt keeps the column in its schema even when
+        # a later load has only nulls in it, as a nightly job would
+        dest = hubspot_courses(access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID,
+                               staging_path=staging_path, create_missing_properties=True, **extra)
+        return dlt.pipeline("clear_nulls", destination=dest, pipelines_dir=str(tmp_path / "p"))
+
+    pipeline().run([{ID: "c1", "hs_course_name": "Intro", "course_end": "2025-06-30"}], table_name="courses")
+    pipeline().run([{ID: "c1", "hs_course_name": "Intro", "course_end": None}], table_name="courses")
+    assert by_key(sandbox)["c1"]["course_end"] == "2025-06-30"  # partial update: untouched
+
+    pipeline(clear_nulls=True).run([{ID: "c1", "hs_course_name": "Intro", "course_end": None}], table_name="courses")
+    assert by_key(sandbox)["c1"].get("course_end") in (None, "")  # the LMS cleared it; so does HubSpot

@@ -199,3 +199,12 @@ def test_property_spec_from_hubspot_reads_read_only_and_options():
 )
 def test_hubspot_type_for_dlt_column(dlt_type, expected):
     assert hubspot_type_for_dlt_column(dlt_type) == expected
+
+
+def test_clear_nulls_sends_empty_string_for_none_but_not_for_variants_with_values():
+    kw = {**MAP_KW, "column_to_property": {**MAP_KW["column_to_property"], "level▶v_text": "level"}}
+    row = {"lms_key": "k", "name": None, "capacity": 3, "level▶v_text": "beginner"}
+    kept = map_row(row, **kw)
+    assert kept.properties == {"lms_key": "k", "capacity": "3", "level": "beginner"}
+    cleared = map_row(row, clear_nulls=True, **kw)
+    assert cleared.properties == {"lms_key": "k", "hs_course_name": "", "capacity": "3", "level": "beginner"}

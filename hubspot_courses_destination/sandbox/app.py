@@ -168,6 +168,19 @@ class Sandbox:
         except ApiError as e:
             raise ValueError(e.body["message"]) from e
 
+    def add_option(self, property_name: str, *, label: str, value: str) -> dict[str, Any]:
+        """Add an option to an enumeration property, as a PATCH in HubSpot would (e.g. the fix
+        for an INVALID_OPTION rejection). Returns the updated property JSON."""
+        prop = self._registry.get(property_name)
+        if prop is None:
+            raise ValueError(f"no property {property_name}")
+        options = [*prop.options, {"label": label, "value": value, "displayOrder": len(prop.options),
+                                   "hidden": False}]
+        try:
+            return self._registry.update(property_name, {"options": options}).to_json()
+        except ApiError as e:
+            raise ValueError(e.body["message"]) from e
+
     def properties(self) -> list[dict[str, Any]]:
         """All live property definitions, as the Properties API returns them."""
         return self._registry.list_json()["results"]

@@ -171,6 +171,58 @@ def _bad_request(message: str) -> ApiError:
     return ApiError(400, error_body("VALIDATION_ERROR", message))
 
 
+def _parse_options(name: str, options_in: Any) -> list[dict[str, Any]]:
+    """`OptionInput` list -> stored options; label and value are required strings (§3)."""
+    if not isinstance(options_in, list):
+        raise _bad_request(f"Options of property {name} must be a list")
+    options = []
+    for i, opt in enumerate(options_in):
+        if not isinstance(opt, dict) or not isinstance(opt.get("label"), str) \
+                or not isinstance(opt.get("value"), str):
+            raise _bad_request(f"Option {i} of property {name} needs a string label and value")
+        options.append({
+            "label": opt["label"], "value": opt["value"],
+            "displayOrder": int(opt.get("displayOrder", i)), "hidden": bool(opt.get("hidden", False)),
+            **({"description": opt["description"]} if "description" in opt else {}),
+        })
+    return options
+
+
+def apply_property_update(prop: PropertyDef, body: Any, now: str) -> PropertyDef:
+    """Apply a `PropertyUpdate` (PATCH, hubspot-api.md §3) to a copy of `prop`.
+
+    GUESS: HubSpot-defined definitions refuse changes except options; hasUniqueValue "can't be
+    changed" (§3) so it is refused; the messages are invented.
+    """
+    if not isinstance(body, dict):
+        raise _bad_request("Invalid input JSON: expected an object")
+    if "hasUniqueValue" in body and bool(body["hasUniqueValue"]) != prop.has_unique_value:
+        raise _bad_request(f"hasUniqueValue of property {prop.name} cannot be changed once set")
+    allowed = {"options"} if prop.read_only_definition else {
+        "label", "description", "groupName", "options", "displayOrder", "hidden", "formField", "type", "fieldType",
+    }
+    refused = sorted(set(body) - allowed - {"hasUniqueValue"})
+    if refused:
+        raise _bad_request(f"Cannot update {refused} of property {prop.name}")
+    new = PropertyDef(**{**prop.__dict__, "options": list(prop.options)})
+    new.label = str(body.get("label", new.label))
+    new.description = str(body.get("description", new.description))
+    new.group_name = str(body.get("groupName", new.group_name))
+    new.display_order = int(body.get("displayOrder", new.display_order))
+    new.hidden = bool(body.get("hidden", new.hidden))
+    new.form_field = bool(body.get("formField", new.form_field))
+    new.type = str(body.get("type", new.type))
+    new.field_type = str(body.get("fieldType", new.field_type))
+    if new.type not in VALID_FIELD_TYPES or new.field_type not in VALID_FIELD_TYPES[new.type]:
+        raise _bad_request(f"fieldType {new.field_type!r} is not valid for type {new.type!r}")
+    if "options" in body:
+        new.options = _parse_options(prop.name, body["options"])  # the list is replaced
+    if new.type == "enumeration" and not new.options:
+        raise _bad_request(f"Options are required for enumeration property {prop.name}")
+    new.updated_at = now
+    return new
+
+
 def parse_property_create(
     body: Any, existing: Mapping[str, PropertyDef], now: str
 ) -> PropertyDef:
@@ -210,16 +262,7 @@ def parse_property_create(
     if type_ == "enumeration" and not options_in:
         # hubspot-api.md §3: options "required for enumerated properties". GUESS: message.
         raise _bad_request(f"Options are required for enumeration property {name}")
-    options = []
-    for i, opt in enumerate(options_in):
-        if not isinstance(opt, dict) or not isinstance(opt.get("label"), str) \
-                or not isinstance(opt.get("value"), str):
-            raise _bad_request(f"Option {i} of property {name} needs a string label and value")
-        options.append({
-            "label": opt["label"], "value": opt["value"],
-            "displayOrder": int(opt.get("displayOrder", i)), "hidden": bool(opt.get("hidden", False)),
-            **({"description": opt["description"]} if "description" in opt else {}),
-        })
+    options = _parse_options(name, options_in)
     if name in existing:
         # GUESS: 409 for a duplicate name (hubspot-api.md §3 "A fake should ... answer a duplicate
         # with 409"); category CONFLICT as in §1.4's table.

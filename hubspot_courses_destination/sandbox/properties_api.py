@@ -10,7 +10,13 @@ import threading
 from typing import Any
 
 from .bodies import ApiError, error_body, now_iso
-from .catalog import OBJECT_TYPE_ID, PropertyDef, parse_property_create, seed_properties
+from .catalog import (
+    OBJECT_TYPE_ID,
+    PropertyDef,
+    apply_property_update,
+    parse_property_create,
+    seed_properties,
+)
 from .store import Store
 
 
@@ -51,6 +57,17 @@ class PropertyRegistry:
             self._store.set_unique_properties(unique)
         return prop
 
+    def update(self, name: str, body: Any) -> PropertyDef:
+        """PATCH a property (hubspot-api.md §3: PATCH -> 200); 404 if it does not exist."""
+        with self._lock:
+            current = self._defs.get(name)
+            if current is None or current.archived:
+                raise _property_not_found(name)
+            prop = apply_property_update(current, body, now_iso())
+            self._defs[name] = prop
+            self._store.save_properties([prop])
+        return prop
+
     # -- endpoints ----------------------------------------------------------------------------
     def list_json(self, archived: bool = False) -> dict[str, Any]:
         """`CollectionResponsePropertyNoPaging` (§3); archived=true lists archived ones only."""
@@ -61,9 +78,13 @@ class PropertyRegistry:
     def get_json(self, name: str) -> dict[str, Any]:
         p = self.get(name)
         if p is None:
-            # GUESS: status 404 is documented nowhere for properties; body wording invented.
-            raise ApiError(404, error_body(
-                "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {OBJECT_TYPE_ID}",
-                context={"propertyName": [name]},
-            ))
+            raise _property_not_found(name)
         return p.to_json()
+
+
+def _property_not_found(name: str) -> ApiError:
+    # GUESS: status 404 is documented nowhere for properties; body wording invented.
+    return ApiError(404, error_body(
+        "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {OBJECT_TYPE_ID}",
+        context={"propertyName": [name]},
+    ))

@@ -54,10 +54,6 @@ _ENABLEMENT_ONE = re.compile(r"^/crm/v3/object-library/enablement/([^/]+)$")
 _ENABLEMENT = "/crm/v3/object-library/enablement"
 
 
-class _Drop(Exception):
-    """Close the connection without answering."""
-
-
 class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -126,60 +122,58 @@ class Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         split = urlsplit(self.path)
         path = split.path.rstrip("/") or "/"
-        query = parse_qs(split.query)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         correlation_id = str(uuid.uuid4())
         body, body_error = _parse_json(raw)
         n_inputs = len(body["inputs"]) if isinstance(body, dict) and isinstance(body.get("inputs"), list) else None
         # hubspot-api.md §5.3: correlation id on every response ([OBS] x-request-id alongside).
         headers = {"x-hubspot-correlation-id": correlation_id, "x-request-id": correlation_id}
-        fault_kind: str | None = None
-        status: int | None = None
         token = _bearer(self.headers.get("Authorization"))
-        try:
-            sb._sleep_latency()
-            if token is None or not sb._token_known(token):
-                # GUESS: a 401 is attributed to no app, so it counts against no limit.
-                headers.update(sb._limits.peek(token))
-                status = 401
-                self._send(401, unauthenticated_body(), headers, correlation_id)
-                return
-            decision = sb._limits.check(token)
-            headers.update(decision.headers)
-            if not decision.allowed:
-                status = 429
-                out = daily_body(str(uuid.uuid4())) if decision.policy == "DAILY" \
-                    else ten_secondly_body(sb._app_id(token), sb.portal_id)
-                self._send(429, out, headers, correlation_id)
-                return
-            fault = sb.faults.take(method, path)
-            if fault is not None:
-                fault_kind = fault.kind
-                if fault.kind == "reset":
-                    raise _Drop()  # nothing processed
-                if fault.kind == "slow":
-                    time.sleep(fault.delay_ms / 1000)
-                elif fault.kind != "write_then_drop":
-                    status = int(fault.kind)
-                    self._send(status, _fault_body(fault.kind, sb), headers, correlation_id)
-                    return
-            try:
-                status, out = self._route(sb, method, path, query, token, body, body_error)
-            except ApiError as e:
-                status, out = e.status, e.body
-            except Exception:  # a sandbox bug must still answer, like HubSpot's 500s do
-                logger.exception("sandbox error on %s %s", method, path)
-                status, out = 500, error_body("INTERNAL_ERROR", "Internal error in the sandbox")
-            if fault_kind == "write_then_drop":
-                status = None
-                raise _Drop()  # the write above is applied; the answer is lost
-            self._send(status, out, headers, correlation_id)
-        except _Drop:
-            status = None
+        status, out, fault_kind = self._answer(sb, method, path, parse_qs(split.query), token, body,
+                                               body_error, headers)
+        # Logged before answering, so a client that has its answer always finds the entry.
+        sb._log(method, path, status, n_inputs, fault_kind, token, correlation_id,
+                self.client_address[1], (time.monotonic() - started) * 1000)
+        if status is None:
             self._drop()
-        finally:
-            sb._log(method, path, status, n_inputs, fault_kind, token, correlation_id,
-                    self.client_address[1], (time.monotonic() - started) * 1000)
+        else:
+            self._send(status, out, headers, correlation_id)
+
+    def _answer(
+        self, sb: "Sandbox", method: str, path: str, query: dict[str, list[str]], token: str | None,
+        body: Any, body_error: ApiError | None, headers: dict[str, str],
+    ) -> tuple[int | None, dict[str, Any] | None, str | None]:
+        """(status, body, fault kind) for one request; status None means drop the connection.
+        Order: latency, auth, rate limits, faults, then the endpoint itself."""
+        sb._sleep_latency()
+        if token is None or not sb._token_known(token):
+            # GUESS: a 401 is attributed to no app, so it counts against no limit.
+            headers.update(sb._limits.peek(token))
+            return 401, unauthenticated_body(), None
+        decision = sb._limits.check(token)
+        headers.update(decision.headers)
+        if not decision.allowed:
+            out = daily_body(str(uuid.uuid4())) if decision.policy == "DAILY" \
+                else ten_secondly_body(sb._app_id(token), sb.portal_id)
+            return 429, out, None
+        fault = sb.faults.take(method, path)
+        if fault is not None:
+            if fault.kind == "reset":
+                return None, None, fault.kind  # nothing processed
+            if fault.kind == "slow":
+                time.sleep(fault.delay_ms / 1000)
+            elif fault.kind != "write_then_drop":
+                return int(fault.kind), _fault_body(fault.kind, sb), fault.kind
+        try:
+            status, out = self._route(sb, method, path, query, token, body, body_error)
+        except ApiError as e:
+            status, out = e.status, e.body
+        except Exception:  # a sandbox bug must still answer, like HubSpot's 500s do
+            logger.exception("sandbox error on %s %s", method, path)
+            status, out = 500, error_body("INTERNAL_ERROR", "Internal error in the sandbox")
+        if fault is not None and fault.kind == "write_then_drop":
+            return None, None, fault.kind  # the write above is applied; the answer is lost
+        return status, out, fault.kind if fault is not None else None
 
     def _route(
         self, sb: "Sandbox", method: str, path: str, query: dict[str, list[str]], token: str,
@@ -222,10 +216,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise object_type_unknown(m[1])
             return 200, {"enablement": sb.object_enabled}
         if m := _PROPERTY_ONE.match(path):
-            _allow(method, "GET")
-            need(READ_PROPERTIES)
+            _allow(method, "GET", "PATCH")
             object_type(m[1], objects=False)
-            return 200, sb._registry.get_json(m[2])
+            if method == "GET":
+                need(READ_PROPERTIES)
+                return 200, sb._registry.get_json(m[2])
+            need(WRITE_PROPERTIES)
+            return 200, sb._registry.update(m[2], json_body()).to_json()
         if m := _PROPERTIES.match(path):
             _allow(method, "GET", "POST")
             object_type(m[1], objects=False)

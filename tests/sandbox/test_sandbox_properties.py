@@ -124,3 +124,27 @@ def test_object_library_enablement(sb: Sandbox, api: Api) -> None:
     assert sb.records() == []
     sb.set_object_enabled(True)
     assert api.upsert([course("c-1")]).status_code == 200
+
+
+def test_patch_property_replaces_options_and_keeps_unique_flag(sb: Sandbox, api: Api) -> None:
+    sb.create_property("lms_course_key", has_unique_value=True)
+    sb.create_property("level", type="enumeration", field_type="select",
+                       options=[{"label": "Beginner", "value": "beginner"}])
+    assert api.upsert([course("c-1", level="expert")]).status_code == 400
+    r = api.session.patch(api.base_url + f"{PROPS}/level", json={"options": [
+        {"label": "Beginner", "value": "beginner", "hidden": False},
+        {"label": "Expert", "value": "expert", "hidden": False}]})
+    assert r.status_code == 200 and [o["value"] for o in r.json()["options"]] == ["beginner", "expert"]
+    assert api.upsert([course("c-1", level="expert")]).status_code == 200
+    frozen = api.session.patch(api.base_url + f"{PROPS}/lms_course_key", json={"hasUniqueValue": False})
+    assert frozen.status_code == 400 and api.get(f"{PROPS}/lms_course_key").json()["hasUniqueValue"] is True
+    assert api.session.patch(api.base_url + f"{PROPS}/nope", json={"label": "x"}).status_code == 404
+
+
+def test_add_option_helper(sb: Sandbox, api: Api) -> None:
+    sb.create_property("lms_course_key", has_unique_value=True)
+    assert api.upsert([course("c-1", hs_pipeline_stage="archived_stage")]).status_code == 400
+    sb.add_option("hs_pipeline_stage", label="Archived", value="archived_stage")
+    assert api.upsert([course("c-1", hs_pipeline_stage="archived_stage")]).status_code == 200
+    with pytest.raises(ValueError):
+        sb.add_option("no_such_property", label="x", value="x")

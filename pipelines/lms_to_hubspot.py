@@ -137,6 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
         "reset incremental cursors (Moodle's timemodified)",
     )
     dst.add_argument(
+        "--mirror",
+        action="store_true",
+        help="treat this run as a full snapshot: archive courses synced earlier that the source "
+        "no longer has (refused when more than --mirror-max-share of them would go)",
+    )
+    dst.add_argument(
+        "--mirror-max-share",
+        type=float,
+        default=0.1,
+        metavar="SHARE",
+        help="mirror safety threshold: the largest share of synced courses one run may archive "
+        "(default: %(default)s)",
+    )
+    dst.add_argument(
         "--dry-run",
         action="store_true",
         help="extract, map and diff, but write nothing to HubSpot",
@@ -289,9 +303,8 @@ def open_target(args: argparse.Namespace, id_property: str) -> Iterator[Target]:
 # the run
 
 
-def make_pipeline(args: argparse.Namespace, target: Target, id_property: str) -> dlt.Pipeline:
-    from hubspot_courses_destination import hubspot_courses
-
+def destination_kwargs(args: argparse.Namespace, target: Target, id_property: str) -> dict:
+    """Explicit destination settings; everything else resolves from dlt config."""
     dest_kwargs: dict = {
         "id_property": id_property,
         "staging_path": str(target.staging_path),
@@ -303,6 +316,13 @@ def make_pipeline(args: argparse.Namespace, target: Target, id_property: str) ->
         dest_kwargs["api_base_url"] = target.api_base_url
     if target.access_token:
         dest_kwargs["access_token"] = target.access_token
+    return dest_kwargs
+
+
+def make_pipeline(args: argparse.Namespace, target: Target, id_property: str) -> dlt.Pipeline:
+    from hubspot_courses_destination import hubspot_courses
+
+    dest_kwargs = destination_kwargs(args, target, id_property)
     pipeline_kwargs: dict = {}
     if args.progress:  # dlt's own progress lines, plus the sink's per-batch lines
         pipeline_kwargs["progress"] = dlt.progress.log(log_period=10, dump_system_stats=False)
@@ -326,7 +346,7 @@ def run_pipeline(pipeline: dlt.Pipeline, data: Any, args: argparse.Namespace) ->
     if pipeline.has_pending_data:
         if args.drop_pending:
             print("Dropping load packages left pending by an earlier failed run (--drop-pending).")
-            pipeline.drop_pending_packages()
+            pipeline.abort_packages()
         else:
             # dlt would load the pending packages and silently skip `data`: do both, in order
             print("Finishing load packages left pending by an earlier run first.")
@@ -362,6 +382,17 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
             f"{_rel(target.staging_path)}"
         )
     print("\n".join(lines))
+
+
+def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids: Sequence[str]) -> bool:
+    """Archive courses this full snapshot no longer has; False when the threshold refused."""
+    from hubspot_courses_destination.config import settings_from_dlt_config
+    from hubspot_courses_destination.mirror import archive_missing
+
+    settings = settings_from_dlt_config(**destination_kwargs(args, target, id_property))
+    result = archive_missing(settings, load_ids, max_share=args.mirror_max_share, dry_run=args.dry_run)
+    print(f"Mirror: {result.message}")
+    return not result.refused
 
 
 def failure_message(exc: BaseException) -> str:
@@ -401,6 +432,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             pipeline = make_pipeline(args, target, id_property)
             load_ids = run_pipeline(pipeline, data, args)
             print_summary(target, load_ids, time.monotonic() - started, args.dry_run)
+            if args.mirror and not mirror(args, target, id_property, load_ids):
+                return 1
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -88,8 +88,13 @@ class DestinationSettings:
 
     @property
     def token_fingerprint(self) -> str:
-        """A short hash to tell tokens apart in caches and logs without revealing them."""
+        """A short hash to tell tokens apart without revealing them."""
         return hashlib.sha256(self.access_token.encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def portal_fingerprint(self) -> str:
+        """Which portal and token a staging file's ``sync_state`` describes."""
+        return hashlib.sha256(f"{self.api_base_url.rstrip('/')}\n{self.access_token}".encode("utf-8")).hexdigest()[:16]
 
 
 def _validate(v: Mapping[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from .config import DestinationSettings
 from .staging import RunCounts, Staging
-from .sync import context_for, found_ids
+from .sync import archive_keys, context_for
 
 __all__ = ["MirrorResult", "archive_missing", "DEFAULT_MAX_ARCHIVE_SHARE"]
 
@@ -39,14 +39,19 @@ def archive_missing(
     max_share: float = DEFAULT_MAX_ARCHIVE_SHARE,
     dry_run: bool = False,
 ) -> MirrorResult:
-    """Archive synced courses absent from ``load_ids``; refuse past ``max_share``."""
+    """Archive courses of the tables these loads delivered that they no longer contain.
+
+    Only the source tables ``load_ids`` delivered are considered, so a snapshot of one
+    LMS never archives another's courses (or courses only known from a state rebuild).
+    """
     if not load_ids:
         return MirrorResult(0, refused=True, message="no load ids: nothing was loaded, nothing to mirror")
     ctx = context_for(settings)
     staging: Staging = ctx.staging
     object_type = settings.object_type
-    total = staging.synced_count(object_type)
-    missing = staging.not_seen_in(object_type, load_ids)
+    tables = staging.tables_of(load_ids)
+    total = staging.synced_count_in(object_type, tables)
+    missing = staging.not_seen_in(object_type, load_ids, tables)
     keys = [k for k, _ in missing]
     if not missing:
         return MirrorResult(total, message="every synced course is still in the source")
@@ -62,15 +67,9 @@ def archive_missing(
         )
     if dry_run:
         return MirrorResult(total, keys, message=f"dry run: would archive {len(keys)} courses")
-    ids = {k: i for k, i in missing if i}
-    unknown = [k for k in keys if k not in ids]
-    if unknown:
-        ids.update(found_ids(ctx.client, settings, unknown))
-    if ids:
-        ctx.client.batch_archive(object_type, sorted(set(ids.values())))
-    staging.forget(object_type, keys)
-    staging.add_run_counts(
-        load_ids[-1], "(mirror)", object_type, RunCounts(archived=len(ids)),
+    archived = archive_keys(ctx, keys)
+    staging.put_run_counts(
+        load_ids[-1], "(mirror)", "mirror", object_type, RunCounts(archived=archived),
         started_at=datetime.now(timezone.utc),
     )
-    return MirrorResult(total, keys, archived=len(ids), message=f"archived {len(ids)} courses missing from the source")
+    return MirrorResult(total, keys, archived=archived, message=f"archived {archived} courses missing from the source")

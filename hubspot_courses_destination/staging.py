@@ -61,9 +61,16 @@ _SCHEMA = (
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS staging_meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS sync_runs (
         load_id VARCHAR NOT NULL,
         source_table VARCHAR NOT NULL,
+        batch_id VARCHAR NOT NULL,
         object_type VARCHAR,
         dry_run BOOLEAN DEFAULT FALSE,
         started_at TIMESTAMPTZ,
@@ -76,7 +83,7 @@ _SCHEMA = (
         archived BIGINT DEFAULT 0,
         requests BIGINT DEFAULT 0,
         responses_429 BIGINT DEFAULT 0,
-        PRIMARY KEY (load_id, source_table)
+        PRIMARY KEY (load_id, source_table, batch_id)
     )
     """,
 )
@@ -109,23 +116,18 @@ INSERT INTO rejected_rows (object_type, source_table, record_key, category, code
                            property_errors, row_json, load_id, rejected_at, resolved_at)
 SELECT ?, ?, k, c, cd, m, pe, rj, ?, ?, CASE WHEN res THEN ? ELSE NULL END
 FROM (SELECT unnest(?) AS k, unnest(?) AS c, unnest(?) AS cd, unnest(?) AS m,
-             unnest(?) AS pe, unnest(?) AS rj, unnest(?) AS res)
+             unnest(?) AS pe, unnest(?) AS rj, unnest(?) AS res) AS new
+WHERE NOT EXISTS (
+    SELECT 1 FROM rejected_rows r
+    WHERE r.load_id = ? AND r.category = new.c AND r.row_json = new.rj
+      AND r.record_key IS NOT DISTINCT FROM new.k
+)
 """
 
-_ADD_RUN_COUNTS = """
-INSERT INTO sync_runs AS r (load_id, source_table, object_type, dry_run, started_at, finished_at,
-    rows_seen, created, updated, unchanged, rejected, archived, requests, responses_429)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (load_id, source_table) DO UPDATE SET
-    finished_at = excluded.finished_at,
-    rows_seen = r.rows_seen + excluded.rows_seen,
-    created = r.created + excluded.created,
-    updated = r.updated + excluded.updated,
-    unchanged = r.unchanged + excluded.unchanged,
-    rejected = r.rejected + excluded.rejected,
-    archived = r.archived + excluded.archived,
-    requests = r.requests + excluded.requests,
-    responses_429 = r.responses_429 + excluded.responses_429
+_PUT_RUN_COUNTS = """
+INSERT OR REPLACE INTO sync_runs (load_id, source_table, batch_id, object_type, dry_run, started_at,
+    finished_at, rows_seen, created, updated, unchanged, rejected, archived, requests, responses_429)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
@@ -241,6 +243,21 @@ class Staging:
         with self._lock:
             return self._con.execute(sql, params).fetchall()
 
+    # ------------------------------------------------------------------ staging_meta
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM staging_meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._query("INSERT OR REPLACE INTO staging_meta VALUES (?, ?)", (key, value))
+
+    def clear_sync_state(self, object_type: str) -> int:
+        """Forget every synced key of an object type (the state belongs to another portal)."""
+        n = self.synced_count(object_type)
+        self._query("DELETE FROM sync_state WHERE object_type = ?", (object_type,))
+        return n
+
     # ------------------------------------------------------------------ sync_state
 
     def known_hashes(self, object_type: str, keys: Sequence[str]) -> dict[str, str]:
@@ -286,25 +303,43 @@ class Staging:
                 self._con.execute("ROLLBACK")
                 raise
 
-    def mark_seen(self, object_type: str, load_id: str, keys: Sequence[str]) -> None:
-        """Note that these keys are still in the source (mirror mode archives the others)."""
+    def mark_seen(self, object_type: str, source_table: str, load_id: str, keys: Sequence[str]) -> None:
+        """Note that these keys are still in this source table (mirror archives the others)."""
         if keys:
             self._query(
-                "UPDATE sync_state SET last_seen_load_id = ? "
+                "UPDATE sync_state SET last_seen_load_id = ?, source_table = ? "
                 "WHERE object_type = ? AND record_key IN (SELECT unnest(?))",
-                (load_id, object_type, list(keys)),
+                (load_id, source_table, object_type, list(keys)),
             )
 
-    def not_seen_in(self, object_type: str, load_ids: Sequence[str]) -> list[tuple[str, str | None]]:
-        """(key, HubSpot id) of synced courses that none of ``load_ids`` delivered."""
+    def not_seen_in(
+        self, object_type: str, load_ids: Sequence[str], source_tables: Sequence[str]
+    ) -> list[tuple[str, str | None]]:
+        """(key, HubSpot id) of courses synced from ``source_tables`` that no load delivered.
+
+        Scoped to the tables so a Moodle snapshot never archives Canvas courses, nor courses
+        only known from a rebuild, which no table has claimed yet.
+        """
         return [
             (k, i) for k, i in self._query(
-                "SELECT record_key, hubspot_id FROM sync_state WHERE object_type = ? AND "
-                "(last_seen_load_id IS NULL OR last_seen_load_id NOT IN (SELECT unnest(?))) "
+                "SELECT record_key, hubspot_id FROM sync_state WHERE object_type = ? "
+                "AND source_table IN (SELECT unnest(?)) "
+                "AND (last_seen_load_id IS NULL OR last_seen_load_id NOT IN (SELECT unnest(?))) "
                 "ORDER BY record_key",
-                (object_type, list(load_ids)),
+                (object_type, list(source_tables), list(load_ids)),
             )
         ]
+
+    def synced_count_in(self, object_type: str, source_tables: Sequence[str]) -> int:
+        return int(self._query(
+            "SELECT count(*) FROM sync_state WHERE object_type = ? AND source_table IN (SELECT unnest(?))",
+            (object_type, list(source_tables)),
+        )[0][0])
+
+    def resolve_keys(self, object_type: str, keys: Sequence[str]) -> None:
+        """Close open rejections of keys whose synced content is current again."""
+        if keys:
+            self._query(_RESOLVE_REJECTIONS, (_now(), object_type, list(keys)))
 
     def forget(self, object_type: str, keys: Sequence[str]) -> None:
         """Drop keys from ``sync_state`` (after they were archived in HubSpot)."""
@@ -324,6 +359,7 @@ class Staging:
     def record_rejections(
         self, object_type: str, source_table: str, load_id: str, rejections: Sequence[RejectedRecord]
     ) -> None:
+        """Store rejections; a batch dlt delivers twice (resume after a crash) is stored once."""
         if not rejections:
             return
         now = _now()
@@ -338,6 +374,7 @@ class Staging:
                 [json.dumps(list(r.property_errors)) if r.property_errors else None for r in rejections],
                 [row_to_json(r.row) for r in rejections],
                 [r.resolved for r in rejections],
+                load_id,
             ),
         )
 
@@ -364,17 +401,25 @@ class Staging:
 
     # ------------------------------------------------------------------ sync_runs
 
-    def add_run_counts(
-        self, load_id: str, source_table: str, object_type: str, counts: RunCounts, *,
+    def put_run_counts(
+        self, load_id: str, source_table: str, batch_id: str, object_type: str, counts: RunCounts, *,
         dry_run: bool = False, started_at: datetime | None = None,
     ) -> None:
+        """Store one batch's counts; a batch re-delivered by dlt replaces, never adds to, its row."""
         now = _now()
         self._query(
-            _ADD_RUN_COUNTS,
-            (load_id, source_table, object_type, dry_run, started_at or now, now,
+            _PUT_RUN_COUNTS,
+            (load_id, source_table, batch_id, object_type, dry_run, started_at or now, now,
              counts.rows_seen, counts.created, counts.updated, counts.unchanged, counts.rejected,
              counts.archived, counts.requests, counts.responses_429),
         )
+
+    def tables_of(self, load_ids: Iterable[str]) -> list[str]:
+        """The source tables these loads delivered rows of."""
+        return [t for (t,) in self._query(
+            "SELECT DISTINCT source_table FROM sync_runs WHERE load_id IN (SELECT unnest(?)) ORDER BY 1",
+            (list(load_ids),),
+        )]
 
     def load_summary(self, load_ids: Iterable[str]) -> dict[str, int]:
         """Totals over ``load_ids`` (a pipeline run may produce several load packages)."""
@@ -404,9 +449,3 @@ class Staging:
             (f"{cat}{'/' + code if code and code != cat else ''}: {msg or ''}", int(n))
             for cat, code, msg, n in rows
         ]
-
-    def runs(self) -> Iterator[dict[str, Any]]:
-        cols = ("load_id", "source_table", "object_type", "dry_run", "started_at", "finished_at",
-                *SUMMARY_FIELDS)
-        for r in self._query(f"SELECT {', '.join(cols)} FROM sync_runs ORDER BY started_at"):
-            yield dict(zip(cols, r))

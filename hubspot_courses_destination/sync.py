@@ -8,6 +8,7 @@ for one bad row would keep the load package pending and block every later run).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -74,17 +75,38 @@ class SyncContext:
         100 records in the portal (README "Lost state").
         """
         s = self.settings
-        if not s.rebuild_state or s.full_resync or s.dry_run:
+        if s.dry_run:
             return
         with self._lock:
             if load_id in self._state_checked:
                 return
             self._state_checked.add(load_id)
-            if self.staging.synced_count(s.object_type) > 0:
+            self._bind_portal()
+            if not s.rebuild_state or s.full_resync or self.staging.synced_count(s.object_type) > 0:
                 return
             rows = rebuilt_state(self.client, s, sorted(set(send.values())), specs)
             self.staging.mark_synced(s.object_type, "(rebuilt from HubSpot)", load_id, rows)
             log.info("rebuilt sync_state from HubSpot: %d courses already there", len(rows))
+
+
+    def _bind_portal(self) -> None:
+        """Tie the staging file to one portal (API URL + token fingerprint).
+
+        ``sync_state`` says what *a* portal holds; against another portal (a test portal's
+        staging file used for production) it would skip every row as unchanged and send
+        nothing. On a mismatch the state is dropped, and rebuilt from the new portal.
+        """
+        s, staging = self.settings, self.staging
+        portal = s.portal_fingerprint
+        bound = staging.get_meta(f"portal:{s.object_type}")
+        if bound is not None and bound != portal:
+            dropped = staging.clear_sync_state(s.object_type)
+            log.warning(
+                "staging file %s was last used with another HubSpot portal or token; dropped its "
+                "sync_state (%d courses) so nothing is skipped by mistake", s.staging_path, dropped,
+            )
+        if bound != portal:
+            staging.set_meta(f"portal:{s.object_type}", portal)
 
 
 def rebuilt_state(
@@ -193,13 +215,13 @@ def found_ids(client: HubSpotClient, settings: DestinationSettings, keys: Sequen
     }
 
 
-def _archive(ctx: SyncContext, rows: Sequence[MappedRow]) -> int:
-    """Archive rows flagged with dlt's ``hard_delete`` hint; unknown keys are looked up first.
+def archive_keys(ctx: SyncContext, keys: Sequence[str]) -> int:
+    """Archive the HubSpot records of these keys and forget them in ``sync_state``.
 
-    Returns how many HubSpot records were archived (keys HubSpot never had are no-ops).
+    Ids come from staging, else from a batch read by the id property; keys HubSpot never
+    had are no-ops. Returns how many records were archived.
     """
     s = ctx.settings
-    keys = [r.key for r in rows]
     ids = ctx.staging.hubspot_ids(s.object_type, keys)
     unknown = [k for k in keys if k not in ids]
     if unknown:
@@ -215,6 +237,15 @@ def _keys_seen(plan: BatchPlan) -> list[str]:
     keys = {r.key for r in plan.upserts}
     keys.update(r.key for r in plan.rejections if r.key is not None)
     return sorted(keys)
+
+
+def batch_id(rows: Sequence[Mapping[str, Any]], id_column: str) -> str:
+    """Identity of a dlt batch: dlt re-delivers the same rows after a crash, and their
+    counts must replace, not add to, the first delivery's (at-least-once delivery)."""
+    digest = hashlib.sha1(str(len(rows)).encode())
+    for row in rows:
+        digest.update(b"\x1f" + str(row.get(id_column)).encode("utf-8", "replace"))
+    return digest.hexdigest()[:16]
 
 
 def sync_batch(
@@ -249,10 +280,12 @@ def sync_batch(
         )
 
     to_send = list(plan.upserts)
+    unchanged: list[str] = []
     if not settings.full_resync and to_send:
         known = ctx.staging.known_hashes(settings.object_type, [r.key for r in to_send])
+        unchanged = [r.key for r in to_send if known.get(r.key) == r.content_hash]
         to_send = [r for r in to_send if known.get(r.key) != r.content_hash]
-        counts.unchanged = len(plan.upserts) - len(to_send)
+        counts.unchanged = len(unchanged)
 
     rejections = [_rejected(r, resolved=r.category == "SUPERSEDED") for r in plan.rejections]
     if settings.dry_run:
@@ -262,6 +295,7 @@ def sync_batch(
         counts.created = len(to_send) - counts.updated
         counts.archived = len(plan.archives)
         counts.rejected = len(rejections)
+        ctx.staging.mark_seen(settings.object_type, table_name, load_id, _keys_seen(plan))
     else:
         sent = _send(ctx.client, settings, to_send)
         synced, hubspot_rejections, counts.created, counts.updated = _reconcile(to_send, sent.outcomes)
@@ -269,15 +303,17 @@ def sync_batch(
         counts.requests, counts.responses_429 = sent.requests, sent.responses_429
         ctx.staging.mark_synced(settings.object_type, table_name, load_id, synced)
         ctx.staging.record_rejections(settings.object_type, table_name, load_id, rejections)
-        ctx.staging.mark_seen(settings.object_type, load_id, _keys_seen(plan))
+        ctx.staging.mark_seen(settings.object_type, table_name, load_id, _keys_seen(plan))
+        # the source is back to what HubSpot holds: an older rejection of the key is moot
+        ctx.staging.resolve_keys(settings.object_type, unchanged)
         counts.rejected = len(rejections)
         if plan.archives:
-            _archive(ctx, plan.archives)
-            counts.archived = len(plan.archives)
+            counts.archived = archive_keys(ctx, [r.key for r in plan.archives])
+            counts.unchanged += len(plan.archives) - counts.archived  # never in HubSpot: no-op
 
-    ctx.staging.add_run_counts(
-        load_id, table_name, settings.object_type, counts, dry_run=settings.dry_run,
-        started_at=started_at,
+    ctx.staging.put_run_counts(
+        load_id, table_name, batch_id(rows, settings.id_column), settings.object_type, counts,
+        dry_run=settings.dry_run, started_at=started_at,
     )
     log.info(
         "%s%s: %d rows -> created %d, updated %d, unchanged %d, rejected %d, archived %d "

@@ -120,3 +120,46 @@ def test_replay_after_adding_the_missing_option(sandbox, make_pipeline, staging_
     assert (result.attempted, result.fixed, result.still_rejected) == (1, 1, 0)
     assert by_key(sandbox)["b"]["level"] == "expert"
     assert staging().open_rejections() == []
+
+
+def test_staging_used_with_another_portal_does_not_skip_rows(make_pipeline, staging_path):
+    from hubspot_courses_destination.sandbox import Sandbox
+
+    make_pipeline().run(_rows(5), table_name="courses")  # portal A (the fixture's sandbox)
+    with Sandbox(rate_limit_per_10s=1000) as production:
+        make_pipeline(api_base_url=production.url).run(_rows(5), table_name="courses")
+        assert len(by_key(production)) == 5  # not skipped as "unchanged"
+
+
+def test_mirror_never_archives_another_source_tables_courses(sandbox, make_pipeline, staging_path):
+    pipeline = make_pipeline()
+    canvas = [{ID: f"canvas:{i}", "hs_course_name": f"Canvas {i}"} for i in range(3)]
+    pipeline.run(canvas, table_name="canvas_courses")
+    pipeline.run(_rows(40), table_name="moodle_courses")
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path,
+    )
+    info = pipeline.run(_rows(39), table_name="moodle_courses")  # c0039 left the Moodle snapshot
+    result = archive_missing(settings, info.loads_ids, max_share=0.1)
+    assert result.missing == ["c0039"] and result.archived == 1
+    assert {f"canvas:{i}" for i in range(3)} <= set(by_key(sandbox))
+
+
+def test_dry_run_mirror_predicts_without_refusing(sandbox, make_pipeline, staging_path):
+    make_pipeline().run(_rows(20), table_name="courses")
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path,
+    )
+    info = make_pipeline(dry_run=True).run(_rows(19), table_name="courses")
+    result = archive_missing(settings, info.loads_ids, max_share=0.1, dry_run=True)
+    assert (result.refused, result.missing, result.archived) == (False, ["c0019"], 0)
+    assert len(by_key(sandbox)) == 20
+
+
+def test_a_rejection_is_closed_when_the_source_returns_to_the_synced_content(sandbox, make_pipeline, staging):
+    pipeline = make_pipeline()
+    pipeline.run([{ID: "a", "hs_course_name": "A", "seats": 3}], table_name="courses")
+    pipeline.run([{ID: "a", "hs_course_name": "A", "seats": "lots"}], table_name="courses")
+    assert [r["record_key"] for r in staging().open_rejections()] == ["a"]
+    pipeline.run([{ID: "a", "hs_course_name": "A", "seats": 3}], table_name="courses")  # unchanged again
+    assert staging().open_rejections() == []  # a later replay must not write the stale "lots" row

@@ -78,7 +78,7 @@ def test_real_catalogue_data_loads_in_several_batches(sandbox, make_pipeline, st
     assert all((e.n_inputs or 0) <= 100 for e in sandbox.request_log)
 
 
-def test_hard_delete_hint_archives_the_course(sandbox, make_pipeline):
+def test_hard_delete_hint_archives_the_course(sandbox, make_pipeline, staging):
     import dlt
 
     pipeline = make_pipeline()
@@ -87,6 +87,9 @@ def test_hard_delete_hint_archives_the_course(sandbox, make_pipeline):
         [{ID: "a", "hs_course_name": "A", "is_deleted": True}, {ID: "zz-never-synced", "is_deleted": True}],
         name="courses", columns={"is_deleted": {"hard_delete": True, "data_type": "bool"}},
     )
-    pipeline.run(deleted)
+    info = pipeline.run(deleted)
     assert set(by_key(sandbox)) == {"b"}
+    summary = staging().load_summary(info.loads_ids)
+    # the never-synced key is a no-op, counted as unchanged rather than archived
+    assert (summary["archived"], summary["unchanged"], summary["rows_seen"]) == (1, 1, 2)
     assert "is_deleted" not in {p["name"] for p in sandbox.properties()}

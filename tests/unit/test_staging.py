@@ -33,14 +33,36 @@ def test_sync_state_upsert_keeps_first_synced_and_resolves_rejections(tmp_path):
 
 def test_run_counts_accumulate_per_load_and_table(tmp_path):
     with Staging(str(tmp_path / "s.duckdb")) as st:
-        st.add_run_counts("L1", "courses", "0-410", RunCounts(rows_seen=10, created=8, rejected=2, requests=1))
-        st.add_run_counts("L1", "courses", "0-410", RunCounts(rows_seen=5, updated=5, requests=1, responses_429=1))
-        st.add_run_counts("L1", "runs", "0-410", RunCounts(rows_seen=1, unchanged=1))
-        st.add_run_counts("L2", "courses", "0-410", RunCounts(rows_seen=99))
+        st.put_run_counts("L1", "courses", "b1", "0-410", RunCounts(rows_seen=10, created=8, rejected=2, requests=1))
+        st.put_run_counts("L1", "courses", "b2", "0-410", RunCounts(rows_seen=5, updated=5, requests=1, responses_429=1))
+        st.put_run_counts("L1", "runs", "b1", "0-410", RunCounts(rows_seen=1, unchanged=1))
+        st.put_run_counts("L2", "courses", "b1", "0-410", RunCounts(rows_seen=99))
+        # dlt re-delivers batch b2 after a crash: its counts replace the first delivery's
+        st.put_run_counts("L1", "courses", "b2", "0-410", RunCounts(rows_seen=5, updated=5, requests=1, responses_429=1))
         summary = st.load_summary(["L1"])
         assert summary == {"rows_seen": 16, "created": 8, "updated": 5, "unchanged": 1, "rejected": 2,
                            "archived": 0, "requests": 2, "responses_429": 1}
         assert st.load_summary([])["rows_seen"] == 0
+
+
+def test_rejections_of_a_redelivered_batch_are_stored_once(tmp_path):
+    with Staging(str(tmp_path / "s.duckdb")) as st:
+        recs = [RejectedRecord("k", "VALIDATION_ERROR", "INVALID_OPTION", "bad", {"a": 1}),
+                RejectedRecord(None, "MISSING_KEY", "MISSING_KEY", "empty", {"a": 2})]
+        st.record_rejections("0-410", "courses", "L1", recs)
+        st.record_rejections("0-410", "courses", "L1", recs)  # the same batch again
+        assert len(st.open_rejections()) == 2
+        st.record_rejections("0-410", "courses", "L2", recs[:1])  # a later load: a new record
+        assert len(st.open_rejections()) == 3
+
+
+def test_mirror_candidates_are_scoped_to_source_tables(tmp_path):
+    with Staging(str(tmp_path / "s.duckdb")) as st:
+        st.mark_synced("0-410", "moodle", "L1", [SyncedRow("m1", "1", "h"), SyncedRow("m2", "2", "h")])
+        st.mark_synced("0-410", "canvas", "L1", [SyncedRow("c1", "3", "h")])
+        st.mark_seen("0-410", "moodle", "L2", ["m1"])
+        assert st.not_seen_in("0-410", ["L2"], ["moodle"]) == [("m2", "2")]
+        assert st.synced_count_in("0-410", ["moodle"]) == 2
 
 
 def test_top_rejections_groups_reasons_and_skips_superseded(tmp_path):

@@ -42,6 +42,10 @@ _EPOCH_MS_THRESHOLD = 100_000_000_000
 one side only. Moodle stores seconds; HubSpot and JavaScript exports store milliseconds.
 """
 
+_EPOCH_MIN = 1_000_000_000
+"""Smaller numbers are not taken as epochs (1e9 s is September 2001): ``2024`` or
+``20240101`` from a SIS export would otherwise become a day in 1970 without a word."""
+
 _NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
 _TRUE_STRINGS = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE_STRINGS = frozenset({"false", "no", "n", "0", "off"})
@@ -186,6 +190,20 @@ def _to_bool(value: Any) -> str:
     raise CoercionError(f"{_preview(value)} is not a boolean (use true/false)")
 
 
+def _number_to_temporal(value: int | float | Decimal) -> date | datetime:
+    """An 8-digit number is a compact ``YYYYMMDD`` date; a large one an epoch; else an error."""
+    if isinstance(value, int) and 19000101 <= value <= 29991231:
+        try:
+            return datetime.strptime(str(value), "%Y%m%d").date()
+        except ValueError:
+            pass
+    if value < _EPOCH_MIN:
+        raise CoercionError(
+            f"{value!r} is neither an epoch timestamp (seconds or milliseconds) nor a YYYYMMDD date"
+        )
+    return _epoch_to_datetime(float(value) if isinstance(value, Decimal) else value)
+
+
 def _epoch_to_datetime(value: int | float) -> datetime:
     seconds = value / 1000 if abs(value) >= _EPOCH_MS_THRESHOLD else value
     try:
@@ -201,11 +219,11 @@ def _parse_temporal(value: Any) -> date | datetime:
     if isinstance(value, bool):
         raise CoercionError(f"{value!r} is not a date")
     if isinstance(value, (int, float, Decimal)):
-        return _epoch_to_datetime(float(value) if isinstance(value, Decimal) else value)
+        return _number_to_temporal(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit():
-            return _epoch_to_datetime(int(text))
+        if text.isdigit():
+            return _number_to_temporal(int(text))
         try:
             if len(text) == 10:
                 return date.fromisoformat(text)

@@ -62,6 +62,8 @@ CEST = timezone(timedelta(hours=2))
         (1714521600, DATE, "2024-05-01"),  # epoch seconds (Moodle)
         (1714521600000, DATE, "2024-05-01"),  # epoch milliseconds
         ("1714521600000", DATE, "2024-05-01"),
+        ("20240501", DATE, "2024-05-01"),  # compact SIS date, not an epoch in 1970
+        (20240501, DATETIME, "2024-05-01T00:00:00.000Z"),
         (datetime(2024, 5, 1, 12, 0, tzinfo=CEST), DATETIME, "2024-05-01T10:00:00.000Z"),
         (datetime(2024, 5, 1, 12, 0), DATETIME, "2024-05-01T12:00:00.000Z"),  # naive = UTC
         (date(2024, 5, 1), DATETIME, "2024-05-01T00:00:00.000Z"),
@@ -93,6 +95,9 @@ def test_to_hubspot_value(value, prop, expected):
         ("May 1st", DATE, "ISO 8601"),
         ("2024-13-01", DATE, "ISO 8601"),
         (10**20, DATETIME, "epoch"),
+        ("2024", DATE, "neither an epoch"),
+        (12345, DATETIME, "neither an epoch"),
+        ("-5", DATE, "ISO 8601"),
         ("expert", LEVEL, "not one of the options"),
         (["a", "z"], TAGS, "not one of the options"),
         (["a"], LEVEL, "single option"),

@@ -37,6 +37,7 @@ from hubspot_courses_destination.errors import (
     HubSpotError,
     HubSpotTerminalError,
     HubSpotTransientError,
+    RequestRejectedError,
 )
 from hubspot_courses_destination.ratelimit import RateLimiter, limiter_for
 from hubspot_courses_destination.responses import (
@@ -52,6 +53,7 @@ from hubspot_courses_destination.responses import (
     error_for,
     match_upsert_results,
     missing_outcome,
+    parse_property_errors,
 )
 from hubspot_courses_destination.retry import RetryPolicy, next_wait_s, should_retry
 
@@ -210,6 +212,7 @@ class HubSpotClient:
         self._counters = _Counters()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(max_concurrency)
 
     @staticmethod
     def _new_session(max_concurrency: int) -> requests.Session:
@@ -290,18 +293,13 @@ class HubSpotClient:
         outcomes: list[RowOutcome] = []
         pending: Sequence[UpsertRow] = chunk
         for resend in range(OMITTED_ROW_RESENDS + 1):
-            payload = {
-                "inputs": [
-                    {
-                        "id": row.key,
-                        "idProperty": id_property,
-                        "objectWriteTraceId": row.trace_id,
-                        "properties": dict(row.properties),
-                    }
-                    for row in pending
-                ]
-            }
-            _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in pending], call=call)
+            payload = _upsert_payload(pending, id_property)
+            try:
+                _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in pending], call=call)
+            except RequestRejectedError as exc:
+                if not _refused_for_its_rows(exc):
+                    raise
+                return outcomes + self._isolate_refused_rows(path, id_property, pending, call, exc)
             found, missing = match_upsert_results(body, pending, id_property)
             outcomes.extend(found)
             if not missing:
@@ -318,6 +316,55 @@ class HubSpotClient:
             pending = missing
         outcomes.extend(missing_outcome(row) for row in pending)
         return outcomes
+
+    def _isolate_refused_rows(
+        self,
+        path: str,
+        id_property: str,
+        rows: Sequence[UpsertRow],
+        call: _Counters | None,
+        error: RequestRejectedError,
+    ) -> list[RowOutcome]:
+        """HubSpot refused a whole chunk with a 400: halve it until the rows at fault are found.
+
+        With a unique trace id per input HubSpot answers bad values with a 207, so this is
+        the fallback for whole-batch 400s we do not foresee. Raising instead would leave the
+        dlt package pending and block every later run on one row (the poison-row trap).
+        When both halves are refused exactly like the whole, the refusal is not about a row
+        (e.g. a portal-wide setting) and is raised as it is.
+        """
+        if len(rows) == 1:
+            row = rows[0]
+            logger.warning("POST %s: HubSpot refused row %s on its own (%s)", path, row.key, error.category)
+            return [RowOutcome(
+                key=row.key, trace_id=row.trace_id, status="rejected", category=error.category,
+                code=None, message=error.hubspot_message,
+                property_errors=parse_property_errors(error.hubspot_message),
+            )]
+        mid = len(rows) // 2
+        outcomes: list[RowOutcome] = []
+        refused: list[tuple[Sequence[UpsertRow], RequestRejectedError]] = []
+        for half in (rows[:mid], rows[mid:]):
+            try:
+                outcomes += self._upsert_chunk_once(path, id_property, half, call)
+            except RequestRejectedError as exc:
+                if not _refused_for_its_rows(exc):
+                    raise
+                refused.append((half, exc))
+        if len(refused) == 2 and all(e.hubspot_message == error.hubspot_message for _, e in refused):
+            raise error
+        for half, exc in refused:
+            outcomes += self._isolate_refused_rows(path, id_property, half, call, exc)
+        return outcomes
+
+    def _upsert_chunk_once(
+        self, path: str, id_property: str, rows: Sequence[UpsertRow], call: _Counters | None
+    ) -> list[RowOutcome]:
+        """One upsert request, no isolation: a 400 propagates to the caller."""
+        payload = _upsert_payload(rows, id_property)
+        _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in rows], call=call)
+        found, missing = match_upsert_results(body, rows, id_property)
+        return found + [missing_outcome(row) for row in missing]
 
     # -- other object calls -----------------------------------------------------------------
 
@@ -474,37 +521,39 @@ class HubSpotClient:
         waited_s = 0.0
         while True:
             attempt += 1
-            permit = self.rate_limiter.acquire()
-            self._counters.add("limiter_wait_s", permit.waited_s)
-            headers: Mapping[str, str] | None = None
-            started = time.monotonic()
-            try:
-                for c in counters:
-                    c.add("requests_sent")
-                response = self._session.request(
-                    method, url, json=json_body, params=params, timeout=self.timeouts_s
-                )
-            except BaseException as exc:
-                if not isinstance(exc, requests.RequestException):
-                    self.rate_limiter.release(permit)  # never leak budget on an unexpected error
-                    raise
-                verdict = classify_exception(exc)
-                if verdict is None:
-                    self.rate_limiter.release(permit)
-                    raise HubSpotTerminalError(
-                        f"{method} {path} could not be sent ({type(exc).__name__}); check api_base_url",
-                        row_keys=row_keys,
-                    ) from None
-                self._counters.add("transport_errors")
-                status_text = type(exc).__name__
-                body = None
-            else:
-                headers = response.headers
-                body = _json_or_none(response)
-                verdict = classify(response.status_code, body, response.headers, now_epoch_s=time.time())
-                for c in counters:
-                    c.status(response.status_code)
-                status_text = str(response.status_code)
+            # at most max_concurrency requests in flight, whichever thread sends them
+            with self._in_flight:
+                permit = self.rate_limiter.acquire()
+                self._counters.add("limiter_wait_s", permit.waited_s)
+                headers: Mapping[str, str] | None = None
+                started = time.monotonic()
+                try:
+                    for c in counters:
+                        c.add("requests_sent")
+                    response = self._session.request(
+                        method, url, json=json_body, params=params, timeout=self.timeouts_s
+                    )
+                except BaseException as exc:
+                    if not isinstance(exc, requests.RequestException):
+                        self.rate_limiter.release(permit)  # never leak budget on an unexpected error
+                        raise
+                    verdict = classify_exception(exc)
+                    if verdict is None:
+                        self.rate_limiter.release(permit)
+                        raise HubSpotTerminalError(
+                            f"{method} {path} could not be sent ({type(exc).__name__}); check api_base_url",
+                            row_keys=row_keys,
+                        ) from None
+                    self._counters.add("transport_errors")
+                    status_text = type(exc).__name__
+                    body = None
+                else:
+                    headers = response.headers
+                    body = _json_or_none(response)
+                    verdict = classify(response.status_code, body, response.headers, now_epoch_s=time.time())
+                    for c in counters:
+                        c.status(response.status_code)
+                    status_text = str(response.status_code)
             self.rate_limiter.release(permit, headers)
             elapsed_ms = (time.monotonic() - started) * 1000
             logger.debug("%s %s -> %s (%.0f ms, attempt %d)", method, path, status_text, elapsed_ms, attempt)
@@ -567,6 +616,21 @@ class HubSpotClient:
             terminal = [e for e in errors if isinstance(e, HubSpotTerminalError)]
             raise (terminal or errors)[0]  # type: ignore[misc]
         return [f.result() for f in futures]
+
+
+def _upsert_payload(rows: Sequence[UpsertRow], id_property: str) -> dict[str, Any]:
+    """The batch/upsert body: ``idProperty`` and a unique trace id on every input (§1.1, §1.2)."""
+    return {
+        "inputs": [
+            {"id": r.key, "idProperty": id_property, "objectWriteTraceId": r.trace_id, "properties": dict(r.properties)}
+            for r in rows
+        ]
+    }
+
+
+def _refused_for_its_rows(exc: RequestRejectedError) -> bool:
+    """A 400 VALIDATION_ERROR on upsert may be about one input; other refusals never are."""
+    return exc.status == 400 and exc.category == "VALIDATION_ERROR"
 
 
 def _prepare_rows(rows: Iterable[UpsertRow]) -> list[UpsertRow]:

@@ -1,6 +1,6 @@
 """The dlt destination ``hubspot_courses``: glue between dlt and ``sync.sync_batch``.
 
-Decorator choices, each deliberate (see notes on dlt 1.31 in the README):
+Decorator choices, each deliberate (dlt 1.31 behaviour):
 
 - ``batch_size=1000``: one call = ten HubSpot requests sent concurrently behind the shared
   rate limiter; dlt records its resume offset after every call, and upsert is idempotent,
@@ -9,6 +9,10 @@ Decorator choices, each deliberate (see notes on dlt 1.31 in the README):
   which the mapper coerces by HubSpot property type.
 - ``max_table_nesting=0`` and ``naming_convention="direct"``: column names must match
   HubSpot property names as written, and lists stay in one row (multi-select values).
+- ``loader_parallelism_strategy="table-sequential"``: two load jobs of one table (dlt's
+  file rotation) could send two versions of a key at once and record them in the other
+  order; one job per table at a time keeps ``sync_state`` equal to what HubSpot holds.
+  Throughput is unaffected: the concurrency is inside a batch (the client's thread pool).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ BATCH_SIZE = 1000
     naming_convention="direct",
     max_table_nesting=0,
     skip_dlt_columns_and_tables=True,
+    loader_parallelism_strategy="table-sequential",
 )
 def hubspot_courses(
     items: TDataItems,

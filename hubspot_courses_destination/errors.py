@@ -51,6 +51,8 @@ class HubSpotError(DestinationException):
         self.sub_category = sub_category
         self.correlation_id = correlation_id
         self.row_keys = tuple(row_keys)
+        self.hubspot_message: str | None = None
+        """HubSpot's own message (shortened), when the error came from a response."""
 
     def __str__(self) -> str:
         parts = [self.message]

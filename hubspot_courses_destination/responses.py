@@ -433,7 +433,9 @@ def error_for(
             "This is usually temporary; the load can be retried later.",
             **kw,
         )
-    return RequestRejectedError(f"HubSpot refused {where} with status {verdict.status}{hubspot_says}", **kw)
+    rejected = RequestRejectedError(f"HubSpot refused {where} with status {verdict.status}{hubspot_says}", **kw)
+    rejected.hubspot_message = verdict.message
+    return rejected
 
 
 # -- batch upsert results -------------------------------------------------------------------

@@ -88,7 +88,8 @@ def test_whole_request_refusal_is_terminal_with_hubspot_metadata(sandbox: Sandbo
     assert err.row_keys == ("c-00000", "c-00001")
     assert "non-unique" in str(err)
     assert sandbox.records() == []
-    assert settle(sandbox).count_requests("POST", UPSERT) == 1  # no retry
+    # no retry: one request, then both halves refused the same way -> not about a row, raised
+    assert settle(sandbox).count_requests("POST", UPSERT) == 3
 
 
 def test_object_not_activated(sandbox: Sandbox, client: HubSpotClient) -> None:

@@ -31,3 +31,18 @@ def test_each_call_counts_its_own_requests_and_429s():
         ).batch_upsert("0-410", "k", [UpsertRow("c1", {"hs_course_name": "x"})])
         assert (retried.requests, retried.responses_429, retried.retries) == (2, 1, 1)
         client.close()
+
+
+def test_max_concurrency_holds_across_caller_threads():
+    """Small batches run on the caller's thread; the cap must hold for them too (dlt runs
+    up to 20 load jobs at once). Six one-chunk calls, 200 ms each, two at a time: three waves."""
+    import time
+
+    with Sandbox(rate_limit_per_10s=1000, latency_ms=200) as sb:
+        sb.create_property("k", has_unique_value=True)
+        client = HubSpotClient(DEFAULT_TOKEN, sb.url, requests_per_10s=1000, max_concurrency=2)
+        started = time.monotonic()
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda i: client.batch_upsert("0-410", "k", [UpsertRow(f"t{i}", {"hs_course_name": "x"})]), range(6)))
+        assert time.monotonic() - started >= 0.45  # 3 waves x >= 160 ms (latency jitter): can only be slower
+        client.close()

@@ -446,6 +446,12 @@ class HubSpotClient:
         results = body.get("results") if isinstance(body, Mapping) else None
         return list(results) if isinstance(results, list) else []
 
+    def list_property_groups(self, object_type: str) -> list[dict[str, Any]]:
+        """The object's property groups (a created property must name one)."""
+        _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}/groups")
+        results = body.get("results") if isinstance(body, Mapping) else None
+        return list(results) if isinstance(results, list) else []
+
     def get_property(self, object_type: str, name: str) -> dict[str, Any] | None:
         """One property definition, or ``None`` if the object has no such property."""
         try:

@@ -27,6 +27,7 @@ class _PropertyClient(Protocol):
     def is_object_enabled(self, object_type: str) -> bool: ...
     def list_properties(self, object_type: str) -> list[dict[str, Any]]: ...
     def create_property(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def list_property_groups(self, object_type: str) -> list[dict[str, Any]]: ...
 
 
 def target_columns(
@@ -99,6 +100,7 @@ class PropertyCatalog:
         self._lock = threading.Lock()
         self._specs: dict[str, PropertySpec] | None = None
         self._checked: set[tuple[str, ...]] = set()
+        self._group_checked = False
 
     def _load(self) -> dict[str, PropertySpec]:
         object_type = self._settings.object_type
@@ -167,8 +169,24 @@ class PropertyCatalog:
         if problems:
             raise PreflightError("HubSpot preflight failed, nothing was sent:\n  - " + "\n  - ".join(problems))
 
+    def _check_group(self) -> None:
+        """Fail before creating anything if ``property_group`` is not a group of the object
+        (HubSpot refuses such a property; the default group's name is a documented guess)."""
+        if self._group_checked:
+            return
+        group = self._settings.property_group
+        names = sorted(g.get("name", "") for g in self._client.list_property_groups(self._settings.object_type))
+        if group not in names:
+            raise PreflightError(
+                f"HubSpot preflight failed, nothing was sent: property_group {group!r} does not exist "
+                f"on {self._settings.object_type}, so missing properties cannot be created there. "
+                f"Set property_group to one of: {', '.join(names) or '(none listed)'}"
+            )
+        self._group_checked = True
+
     def _create(self, name: str, dlt_type: str | None, *, unique: bool = False) -> PropertySpec:
         assert self._specs is not None
+        self._check_group()
         body = property_create_body(name, dlt_type, self._settings.property_group, unique=unique)
         if self._settings.dry_run:
             # a dry run writes nothing to HubSpot, not even a property: coerce as if created

@@ -35,6 +35,10 @@ PROPERTY_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_UNIQUE_PROPERTIES = 10
 # GUESS: the group name of the default course properties is not documented.
 DEFAULT_GROUP = "course_information"
+# GUESS: the property groups a portal's Courses object starts with (GET .../groups, §3).
+PROPERTY_GROUPS: tuple[dict[str, Any], ...] = (
+    {"name": DEFAULT_GROUP, "label": "Course information", "displayOrder": -1, "archived": False},
+)
 
 
 @dataclass
@@ -242,6 +246,9 @@ def parse_property_create(
             f" attributes are not set {missing}".replace("'", "")
         )
     name, type_, field_type = body["name"], body["type"], body["fieldType"]
+    if body["groupName"] not in {g["name"] for g in PROPERTY_GROUPS}:
+        # GUESS: HubSpot refuses an unknown groupName; the wording is ours (hubspot-api.md §8).
+        raise _bad_request(f"Property group {body['groupName']!r} does not exist for object type 0-410")
     if not PROPERTY_NAME_RE.match(name):
         # GUESS: name rule and message (hubspot-api.md §3 "Property name rules ... UNCONFIRMED").
         raise _bad_request(

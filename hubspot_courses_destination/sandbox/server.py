@@ -29,7 +29,7 @@ from .bodies import (
     ten_secondly_body,
     unauthenticated_body,
 )
-from .catalog import OBJECT_TYPE_ALIASES, OBJECT_TYPE_ID
+from .catalog import OBJECT_TYPE_ALIASES, OBJECT_TYPE_ID, PROPERTY_GROUPS
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -48,6 +48,7 @@ WRITE_PROPERTIES = ["crm.schemas.courses.write"]
 _BATCH = re.compile(r"^/crm/v3/objects/([^/]+)/batch/(upsert|read|archive)$")
 _OBJECT_ONE = re.compile(r"^/crm/v3/objects/([^/]+)/([^/]+)$")
 _OBJECTS = re.compile(r"^/crm/v3/objects/([^/]+)$")
+_PROPERTY_GROUPS = re.compile(r"^/crm/v3/properties/([^/]+)/groups$")
 _PROPERTY_ONE = re.compile(r"^/crm/v3/properties/([^/]+)/([^/]+)$")
 _PROPERTIES = re.compile(r"^/crm/v3/properties/([^/]+)$")
 _ENABLEMENT_ONE = re.compile(r"^/crm/v3/object-library/enablement/([^/]+)$")
@@ -215,6 +216,11 @@ class Handler(BaseHTTPRequestHandler):
             if m[1] not in OBJECT_TYPE_ALIASES:
                 raise object_type_unknown(m[1])
             return 200, {"enablement": sb.object_enabled}
+        if m := _PROPERTY_GROUPS.match(path):
+            _allow(method, "GET")
+            object_type(m[1], objects=False)
+            need(READ_PROPERTIES)
+            return 200, {"results": [dict(g) for g in PROPERTY_GROUPS]}
         if m := _PROPERTY_ONE.match(path):
             _allow(method, "GET", "PATCH")
             object_type(m[1], objects=False)

@@ -93,3 +93,11 @@ def test_invalid_settings_fail_before_any_request(sandbox, make_pipeline):
     cause = _run_expecting(make_pipeline, ConfigurationError, id_property="Course Key")
     assert "id_property" in str(cause)
     assert sandbox.request_log == []
+
+
+def test_unknown_property_group_fails_before_creating_anything(sandbox, make_pipeline):
+    before = {p["name"] for p in sandbox.properties()}
+    cause = _run_expecting(make_pipeline, PreflightError, property_group="no_such_group")
+    assert "no_such_group" in str(cause) and "course_information" in str(cause)
+    assert {p["name"] for p in sandbox.properties()} == before
+    assert sandbox.count_requests("POST", "/batch/upsert") == 0

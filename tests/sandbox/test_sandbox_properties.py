@@ -148,3 +148,12 @@ def test_add_option_helper(sb: Sandbox, api: Api) -> None:
     assert api.upsert([course("c-1", hs_pipeline_stage="archived_stage")]).status_code == 200
     with pytest.raises(ValueError):
         sb.add_option("no_such_property", label="x", value="x")
+
+
+def test_property_groups_are_listed_and_an_unknown_group_is_refused(sb: Sandbox, api: Api) -> None:
+    groups = api.get(PROPS + "/groups")
+    assert groups.status_code == 200
+    assert [g["name"] for g in groups.json()["results"]] == ["course_information"]
+    refused = api.post(PROPS, _create(api, name="x_prop", hasUniqueValue=False, groupName="nope"))
+    assert refused.status_code == 400 and "nope" in refused.json()["message"]
+    assert "x_prop" not in {p["name"] for p in sb.properties()}

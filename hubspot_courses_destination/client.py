@@ -494,6 +494,21 @@ class HubSpotClient:
         assert last_error is not None  # the loop only repeats after an ambiguous failure
         raise last_error
 
+    def portal_id(self) -> int | None:
+        """The portal (hub) id, from ``GET /account-info/v3/details``; None if not readable.
+
+        Used to tell portals apart in local state. Which scope this needs for a private app
+        is not in our notes (a guess: none beyond a valid token), so a 403/404 is not fatal.
+        """
+        try:
+            _, body = self._send("GET", "/account-info/v3/details")
+        except HubSpotTerminalError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        value = body.get("portalId") if isinstance(body, Mapping) else None
+        return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
     def is_object_enabled(self, object_type: str) -> bool:
         """Whether the object (e.g. courses, 0-410) is activated in the portal's object library."""
         _, body = self._send("GET", f"/crm/v3/object-library/enablement/{_seg(object_type)}")

@@ -40,6 +40,7 @@ _SCHEMA = (
         last_synced_at TIMESTAMPTZ,
         last_load_id VARCHAR,
         last_seen_load_id VARCHAR,
+        rebuilt_values VARCHAR,
         PRIMARY KEY (object_type, record_key)
     )
     """,
@@ -95,7 +96,7 @@ SUMMARY_FIELDS = (
 
 _UPSERT_SYNCED = """
 INSERT INTO sync_state AS s
-SELECT ?, k, h_id, h, ?, ?, ?, ?, ?
+SELECT ?, k, h_id, h, ?, ?, ?, ?, ?, NULL
 FROM (SELECT unnest(?) AS k, unnest(?) AS h_id, unnest(?) AS h)
 ON CONFLICT (object_type, record_key) DO UPDATE SET
     hubspot_id = COALESCE(excluded.hubspot_id, s.hubspot_id),
@@ -103,7 +104,8 @@ ON CONFLICT (object_type, record_key) DO UPDATE SET
     source_table = excluded.source_table,
     last_synced_at = excluded.last_synced_at,
     last_load_id = excluded.last_load_id,
-    last_seen_load_id = excluded.last_seen_load_id
+    last_seen_load_id = excluded.last_seen_load_id,
+    rebuilt_values = NULL
 """
 
 _RESOLVE_REJECTIONS = """
@@ -262,14 +264,37 @@ class Staging:
 
     def known_hashes(self, object_type: str, keys: Sequence[str]) -> dict[str, str]:
         """The content hash last synced for each of ``keys`` that HubSpot holds."""
+        return {k: h for k, (h, _) in self.known_state(object_type, keys).items() if h is not None}
+
+    def known_state(
+        self, object_type: str, keys: Sequence[str]
+    ) -> dict[str, tuple[str | None, dict[str, str] | None]]:
+        """Per key: the hash last synced, or (after a rebuild) the values HubSpot holds."""
         if not keys:
             return {}
         rows = self._query(
-            "SELECT record_key, content_hash FROM sync_state "
+            "SELECT record_key, content_hash, rebuilt_values FROM sync_state "
             "WHERE object_type = ? AND record_key IN (SELECT unnest(?))",
             (object_type, list(keys)),
         )
-        return {k: h for k, h in rows}
+        return {k: (h, json.loads(v) if v else None) for k, h, v in rows}
+
+    def mark_rebuilt(
+        self, object_type: str, load_id: str, records: Sequence[tuple[str, str, dict[str, str]]]
+    ) -> None:
+        """Record (key, HubSpot id, values) read back from HubSpot; no hash yet: the first
+        row of each key is compared with the values it would send (see ``sync.py``)."""
+        if not records:
+            return
+        now = _now()
+        self._query(
+            "INSERT OR REPLACE INTO sync_state (object_type, record_key, hubspot_id, content_hash, "
+            "source_table, first_synced_at, last_synced_at, last_load_id, last_seen_load_id, rebuilt_values) "
+            "SELECT ?, k, i, NULL, '(rebuilt from HubSpot)', ?, ?, ?, NULL, v "
+            "FROM (SELECT unnest(?) AS k, unnest(?) AS i, unnest(?) AS v)",
+            (object_type, now, now, load_id, [r[0] for r in records], [r[1] for r in records],
+             [json.dumps(r[2], sort_keys=True) for r in records]),
+        )
 
     def hubspot_ids(self, object_type: str, keys: Sequence[str]) -> dict[str, str]:
         if not keys:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from .client import HubSpotClient, RowOutcome, UpsertRow
 from .config import DestinationSettings
@@ -67,12 +68,13 @@ class SyncContext:
                 catalog = self._catalogs[load_id]
             return catalog
 
-    def ensure_state(self, load_id: str, send: Mapping[str, str], specs: Mapping[str, PropertySpec]) -> None:
-        """Rebuild ``sync_state`` from HubSpot when the staging file is new or empty.
+    def ensure_state(self, load_id: str, specs: Mapping[str, PropertySpec]) -> None:
+        """Bind the staging file to the portal, and rebuild ``sync_state`` from HubSpot when
+        the file is new or empty.
 
         A fresh CI runner or a lost staging file would otherwise re-send every course. The
-        rebuild lists the object's records with the synced properties: one read request per
-        100 records in the portal (README "Lost state").
+        rebuild lists the object's records with every writable property: one read request
+        per 100 records in the portal (README "Lost state").
         """
         s = self.settings
         if s.dry_run:
@@ -84,63 +86,90 @@ class SyncContext:
             self._bind_portal()
             if not s.rebuild_state or s.full_resync or self.staging.synced_count(s.object_type) > 0:
                 return
-            rows = rebuilt_state(self.client, s, sorted(set(send.values())), specs)
-            self.staging.mark_synced(s.object_type, "(rebuilt from HubSpot)", load_id, rows)
-            log.info("rebuilt sync_state from HubSpot: %d courses already there", len(rows))
-
+            records = rebuilt_state(self.client, s, specs)
+            self.staging.mark_rebuilt(s.object_type, load_id, records)
+            log.info("rebuilt sync_state from HubSpot: %d courses already there", len(records))
 
     def _bind_portal(self) -> None:
-        """Tie the staging file to one portal (API URL + token fingerprint).
+        """Tie the staging file to one portal.
 
         ``sync_state`` says what *a* portal holds; against another portal (a test portal's
         staging file used for production) it would skip every row as unchanged and send
         nothing. On a mismatch the state is dropped, and rebuilt from the new portal.
         """
         s, staging = self.settings, self.staging
-        portal = s.portal_fingerprint
+        portal = portal_identity(self.client, s)
         bound = staging.get_meta(f"portal:{s.object_type}")
         if bound is not None and bound != portal:
             dropped = staging.clear_sync_state(s.object_type)
             log.warning(
-                "staging file %s was last used with another HubSpot portal or token; dropped its "
-                "sync_state (%d courses) so nothing is skipped by mistake", s.staging_path, dropped,
+                "staging file %s was last used with another HubSpot portal; dropped its sync_state "
+                "(%d courses) so nothing is skipped by mistake", s.staging_path, dropped,
             )
         if bound != portal:
             staging.set_meta(f"portal:{s.object_type}", portal)
 
 
+def portal_identity(client: HubSpotClient, settings: DestinationSettings) -> str:
+    """The API host and the portal (hub) id; the token fingerprint when the id is unreadable.
+
+    The id survives token rotation, so a new token does not cost a rebuild.
+    """
+    host = urlsplit(settings.api_base_url).hostname or settings.api_base_url
+    portal_id = client.portal_id()
+    return f"{host}/{portal_id}" if portal_id is not None else f"{host}/token:{settings.token_fingerprint}"
+
+
 def rebuilt_state(
     client: HubSpotClient,
     settings: DestinationSettings,
-    property_names: Sequence[str],
     specs: Mapping[str, PropertySpec],
-) -> list[SyncedRow]:
-    """Hash each HubSpot record's properties the way the mapper hashes a row.
+) -> list[tuple[str, str, dict[str, str]]]:
+    """(key, HubSpot id, values) of every record, values coerced the way rows are.
 
-    Values are passed through the same coercion, so HubSpot's formats (e.g. a datetime
-    without milliseconds) hash like ours; a record that differs is simply sent again.
+    Values go through the same coercion as rows, so HubSpot's formats (e.g. a datetime
+    without milliseconds) compare like ours. Every writable property is read because each
+    source table sends its own set; the comparison happens per row, over what it sends.
     """
-    out: list[SyncedRow] = []
-    for record in client.iter_records(settings.object_type, properties=list(property_names)):
+    names = sorted(n for n, spec in specs.items() if not spec.read_only)
+    out: list[tuple[str, str, dict[str, str]]] = []
+    for record in client.iter_records(settings.object_type, properties=names):
         props = record.get("properties") or {}
         key = props.get(settings.id_property)
         if not key:
             continue
         values: dict[str, str] = {}
-        for name in property_names:
+        for name in names:
             raw = props.get(name)
-            spec = specs.get(name)
-            if raw in (None, "") or spec is None:
+            if raw in (None, ""):
                 continue
             try:
-                coerced = to_hubspot_value(raw, spec)
+                coerced = to_hubspot_value(raw, specs[name])
             except CoercionError:
                 coerced = str(raw)
             if coerced is not None:
                 values[name] = coerced
         values[settings.id_property] = str(key)
-        out.append(SyncedRow(str(key), str(record["id"]), content_hash(settings.object_type, str(key), values)))
+        out.append((str(key), str(record["id"]), values))
     return out
+
+
+def unchanged_keys(
+    object_type: str, rows: Sequence[MappedRow], known: Mapping[str, tuple[str | None, dict[str, str] | None]]
+) -> list[MappedRow]:
+    """Rows HubSpot already holds: same hash as last synced, or, after a rebuild, the same
+    values for every property the row sends."""
+    same: list[MappedRow] = []
+    for row in rows:
+        synced_hash, rebuilt = known.get(row.key, (None, None))
+        if synced_hash is not None:
+            if synced_hash == row.content_hash:
+                same.append(row)
+        elif rebuilt is not None:
+            held = {p: rebuilt[p] for p in row.properties if p in rebuilt}
+            if content_hash(object_type, row.key, held) == row.content_hash:
+                same.append(row)
+    return same
 
 
 _contexts: dict[tuple[Any, ...], SyncContext] = {}
@@ -272,7 +301,7 @@ def sync_batch(
         columns = table.get("columns") or {}
         specs = ctx.catalog(load_id).ensure(columns)  # preflight: raises before any write
         send, delete_columns = target_columns(columns, settings)
-        ctx.ensure_state(load_id, send, specs)
+        ctx.ensure_state(load_id, specs)
         plan = plan_batch(
             rows, object_type=settings.object_type, id_column=settings.id_column,
             id_property=settings.id_property, column_to_property=send, properties=specs,
@@ -280,11 +309,12 @@ def sync_batch(
         )
 
     to_send = list(plan.upserts)
-    unchanged: list[str] = []
+    unchanged: list[MappedRow] = []
     if not settings.full_resync and to_send:
-        known = ctx.staging.known_hashes(settings.object_type, [r.key for r in to_send])
-        unchanged = [r.key for r in to_send if known.get(r.key) == r.content_hash]
-        to_send = [r for r in to_send if known.get(r.key) != r.content_hash]
+        known = ctx.staging.known_state(settings.object_type, [r.key for r in to_send])
+        unchanged = unchanged_keys(settings.object_type, to_send, known)
+        same = {r.key for r in unchanged}
+        to_send = [r for r in to_send if r.key not in same]
         counts.unchanged = len(unchanged)
 
     rejections = [_rejected(r, resolved=r.category == "SUPERSEDED") for r in plan.rejections]
@@ -304,8 +334,12 @@ def sync_batch(
         ctx.staging.mark_synced(settings.object_type, table_name, load_id, synced)
         ctx.staging.record_rejections(settings.object_type, table_name, load_id, rejections)
         ctx.staging.mark_seen(settings.object_type, table_name, load_id, _keys_seen(plan))
-        # the source is back to what HubSpot holds: an older rejection of the key is moot
-        ctx.staging.resolve_keys(settings.object_type, unchanged)
+        # rows found equal to a rebuilt record get their hash; mark_synced also closes any
+        # open rejection of the key: the source is back to what HubSpot holds
+        ctx.staging.mark_synced(
+            settings.object_type, table_name, load_id,
+            [SyncedRow(r.key, None, r.content_hash) for r in unchanged],
+        )
         counts.rejected = len(rejections)
         if plan.archives:
             counts.archived = archive_keys(ctx, [r.key for r in plan.archives])

@@ -33,8 +33,14 @@ if str(HERE) not in sys.path:  # `pipelines/` is a folder of scripts, not an ins
     sys.path.insert(0, str(HERE))
 
 import dlt  # noqa: E402
-from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
+from dlt.common.configuration.exceptions import (  # noqa: E402
+    ConfigFieldMissingException,
+    ConfigProviderException,
+)
 from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
+
+from hubspot_courses_destination.config import settings_from_dlt_config  # noqa: E402
+from hubspot_courses_destination.errors import ConfigurationError  # noqa: E402
 
 from sources.common import DEFAULT_ID_PROPERTY  # noqa: E402
 
@@ -201,11 +207,21 @@ def _conf(flag_value: Any, key: str, default: Any = None, secret: bool = False) 
 
 
 def hubspot_token_configured() -> bool:
-    """A HubSpot token in any dlt provider (secrets.toml, env, vaults). Asked at run time only."""
-    try:
-        return bool(dlt.secrets.get(TOKEN_KEY))
-    except Exception:  # a provider that cannot be read counts as "not configured"
-        return False
+    """A HubSpot token in any dlt provider (secrets.toml, env, vaults). Asked at run time only.
+
+    A broken secrets file raises (dlt's ConfigProviderException, exit 2), and a destination
+    section in the secrets without ``access_token`` (a typo) is a usage error: either would
+    otherwise switch a scheduled run to the embedded sandbox and report success forever.
+    """
+    if dlt.secrets.get(TOKEN_KEY):
+        return True
+    section = dlt.secrets.get(TOKEN_KEY.rsplit(".", 1)[0])
+    if section:
+        raise UsageError(
+            f"the secrets have a [{TOKEN_KEY.rsplit('.', 1)[0]}] section ({', '.join(sorted(section))}) "
+            "but no access_token: check the key's spelling, or remove the section to use the sandbox"
+        )
+    return False
 
 
 def build_source(args: argparse.Namespace, source: str, id_property: str) -> Any:
@@ -371,7 +387,8 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
         f"  updated      {s.get('updated', 0):>8}",
         f"  unchanged    {s.get('unchanged', 0):>8}   (same content as last synced: not sent)",
         f"  rejected     {s.get('rejected', 0):>8}",
-        f"  requests     {s.get('requests', 0):>8}   (HubSpot API calls)",
+        f"  archived     {s.get('archived', 0):>8}",
+        f"  requests     {s.get('requests', 0):>8}   (upsert calls to HubSpot; preflight reads not counted)",
         f"  429s         {s.get('responses_429', 0):>8}   (rate-limited, retried)",
     ]
     if s.get("rejected"):
@@ -386,7 +403,6 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
 
 def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids: Sequence[str]) -> bool:
     """Archive courses this full snapshot no longer has; False when the threshold refused."""
-    from hubspot_courses_destination.config import settings_from_dlt_config
     from hubspot_courses_destination.mirror import archive_missing
 
     settings = settings_from_dlt_config(**destination_kwargs(args, target, id_property))
@@ -398,8 +414,9 @@ def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids:
 def failure_message(exc: BaseException) -> str:
     """One paragraph: the root cause (e.g. HubSpot's 401) and what happens next."""
     root = exc
-    while root.__cause__ or root.__context__:
-        nxt = root.__cause__ or root.__context__
+    while True:
+        # an error raised "from None" hid its context on purpose (it may hold a header value)
+        nxt = root.__cause__ or (None if root.__suppress_context__ else root.__context__)
         if nxt is None or nxt is root:
             break
         root = nxt
@@ -422,6 +439,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         source = _conf(args.source, "lms_to_hubspot.source", "sample")
         if source not in SOURCES:
             raise UsageError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+        if args.mirror and source == "moodle" and not args.full_resync:
+            raise UsageError(
+                "--mirror needs a full snapshot, but the moodle source is incremental (only courses "
+                "modified since the last run are read): add --full-resync, or leave out --mirror"
+            )
         id_property = _conf(args.id_property, "destination.hubspot_courses.id_property", DEFAULT_ID_PROPERTY)
         data = build_source(args, source, id_property)
         with open_target(args, id_property) as target:
@@ -429,6 +451,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"Source: {source}. Pipeline {args.pipeline_name!r}, state in "
                 f"{_rel(target.pipelines_dir)} and {_rel(target.staging_path)}."
             )
+            # settings are checked now, not after extract and normalize inside the load step
+            settings_from_dlt_config(**destination_kwargs(args, target, id_property))
             pipeline = make_pipeline(args, target, id_property)
             load_ids = run_pipeline(pipeline, data, args)
             print_summary(target, load_ids, time.monotonic() - started, args.dry_run)
@@ -439,6 +463,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except ConfigFieldMissingException as exc:
         print(f"error: missing configuration: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigProviderException, ConfigurationError) as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
         return 2
     except PipelineStepFailed as exc:
         print(failure_message(exc), file=sys.stderr)

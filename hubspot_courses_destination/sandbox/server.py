@@ -206,6 +206,16 @@ class Handler(BaseHTTPRequestHandler):
             if op == "read":
                 return sb._objects.batch_read(json_body(), archived=archived)
             return sb._objects.batch_archive(json_body()), None
+        if path == "/account-info/v3/details":
+            _allow(method, "GET")
+            # GUESS: field set of HubSpot's account details; not in hubspot-api.md. No scope
+            # beyond a valid token is required here.
+            return 200, {
+                "portalId": sb.portal_id, "accountType": "STANDARD", "timeZone": "US/Eastern",
+                "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "-05:00",
+                "utcOffsetMilliseconds": -18000000, "uiDomain": "app.hubspot.com",
+                "dataHostingLocation": "na1",
+            }
         if path == _ENABLEMENT:
             _allow(method, "GET")
             # hubspot-api.md §4: {"enablementByObjectTypeId": {"0-410": false, ...}}.

@@ -19,7 +19,6 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract import DltResource
 
 #: The table every source writes to. The destination routes it to Courses (0-410).
-COURSES_TABLE = "courses"
 
 #: The column mappers emit for the unique-value id property. ``--id-property`` renames it.
 DEFAULT_ID_PROPERTY = "lms_course_key"
@@ -158,7 +157,8 @@ def as_course_resource(
     mapped = resource | dlt.transformer(
         _map_page,
         name=name or f"{resource.name}_courses",
-        table_name=COURSES_TABLE,
+        # one table per source: mirror mode archives only what this table's snapshot dropped
+        table_name=name or f"{resource.name}_courses",
         columns={id_property: {"data_type": "text", "nullable": False}},
         primary_key=id_property,
     )
@@ -166,7 +166,6 @@ def as_course_resource(
 
 
 __all__ = [
-    "COURSES_TABLE",
     "COURSE_COLUMNS",
     "DEFAULT_ID_PROPERTY",
     "CourseRow",

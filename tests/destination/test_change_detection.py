@@ -126,7 +126,7 @@ def test_staging_used_with_another_portal_does_not_skip_rows(make_pipeline, stag
     from hubspot_courses_destination.sandbox import Sandbox
 
     make_pipeline().run(_rows(5), table_name="courses")  # portal A (the fixture's sandbox)
-    with Sandbox(rate_limit_per_10s=1000) as production:
+    with Sandbox(rate_limit_per_10s=1000, portal_id=87654321) as production:
         make_pipeline(api_base_url=production.url).run(_rows(5), table_name="courses")
         assert len(by_key(production)) == 5  # not skipped as "unchanged"
 
@@ -163,3 +163,22 @@ def test_a_rejection_is_closed_when_the_source_returns_to_the_synced_content(san
     assert [r["record_key"] for r in staging().open_rejections()] == ["a"]
     pipeline.run([{ID: "a", "hs_course_name": "A", "seats": 3}], table_name="courses")  # unchanged again
     assert staging().open_rejections() == []  # a later replay must not write the stale "lots" row
+
+
+def test_rebuild_serves_tables_with_different_columns(sandbox, make_pipeline, staging_path):
+    """Each source table sends its own properties; the rebuilt state must match each of them."""
+    sloan = [{ID: f"s{i}", "hs_course_name": f"Sloan {i}", "course_url": f"https://x/{i}"} for i in range(30)]
+    oulad = [{ID: f"o{i}", "hs_course_name": f"OU {i}", "course_length_days": 260 + i} for i in range(20)]
+    pipeline = make_pipeline()
+    pipeline.run(oulad, table_name="oulad_courses")
+    pipeline.run(sloan, table_name="sloan_courses")
+    Staging.close_shared(staging_path)
+    os.remove(staging_path)
+    sandbox.reset_log()
+
+    pipeline.run(oulad, table_name="oulad_courses")
+    pipeline.run(sloan, table_name="sloan_courses")
+    assert sandbox.count_requests("POST", "/batch/upsert") == 0
+    # a changed row after the rebuild is still sent
+    pipeline.run([{**sloan[0], "hs_course_name": "Sloan 0, revised"}], table_name="sloan_courses")
+    assert upsert_inputs(sandbox) == 1

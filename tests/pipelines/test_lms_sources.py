@@ -26,7 +26,9 @@ def test_moodle_source_excludes_the_site_course_and_maps_quirks(capture_run, moo
     assert by_key["moodle:3"]["course_visible"] is False
     assert by_key["moodle:4"]["hs_course_name"] == "Café Ünïcode – Ελληνικά"
     # only course properties reach the destination, never Moodle's own columns
-    columns = set(captured.tables["courses"]["columns"])
+    (table,) = captured.tables.values()  # one table per source, named after it
+    assert table["name"].endswith("_courses")
+    columns = set(table["columns"])
     assert not columns & {"fullname", "summary", "timemodified", "startdate", "format"}
     assert columns >= {"lms_course_key", "hs_course_name", "course_start_date"}
 

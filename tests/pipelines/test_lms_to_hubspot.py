@@ -197,11 +197,31 @@ def test_bad_token_fails_with_exit_1_and_the_next_run_finishes_the_pending_packa
         (["--source", "csv"], "--csv-path"),
         (["--source", "csv", "--csv-path", "/nonexistent/courses.csv"], "not found"),
         (["--source", "canvas", "--canvas-base-url", "http://127.0.0.1:9"], "missing configuration"),
+        (["--source", "moodle", "--moodle-url", "sqlite://", "--mirror"], "--full-resync"),
     ],
 )
 def test_missing_configuration_exits_2(argv, message, tmp_path, capsys) -> None:
     assert lms_to_hubspot.main(argv + ["--state-dir", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "secrets, message",
+    [
+        ('[destination.hubspot_courses]\naccess_tokn = "pat-na1-typo"\n', "no access_token"),
+        ('[destination.hubspot_courses\naccess_token = "pat-na1-x"\n', "configuration"),
+    ],
+)
+def test_a_broken_secrets_file_fails_instead_of_syncing_into_the_sandbox(secrets, message, tmp_path) -> None:
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "secrets.toml").write_text(secrets)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DESTINATION__", "SOURCES__"))}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--state-dir", str(tmp_path / "state")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr
+    assert "EMBEDDED SANDBOX" not in proc.stdout
+    assert "pat-na1" not in proc.stdout + proc.stderr
 
 
 def test_help_explains_every_flag(capsys) -> None:

@@ -280,7 +280,7 @@ class HubSpotClient:
         prepared = _prepare_rows(rows)
         if not prepared:
             return UpsertResult()
-        chunks = [prepared[i : i + BATCH_LIMIT] for i in range(0, len(prepared), BATCH_LIMIT)]
+        chunks = _chunks(prepared)
         path = f"/crm/v3/objects/{_seg(object_type)}/batch/upsert"
         call = _Counters()
         results = self._run_chunks(lambda chunk: self._upsert_chunk(path, id_property, chunk, call), chunks)
@@ -398,7 +398,7 @@ class HubSpotClient:
             results = body.get("results") if isinstance(body, Mapping) else None
             return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
 
-        chunks = [id_list[i : i + BATCH_LIMIT] for i in range(0, len(id_list), BATCH_LIMIT)]
+        chunks = _chunks(id_list)
         return [record for chunk in self._run_chunks(read_chunk, chunks) for record in chunk]
 
     def batch_archive(self, object_type: str, record_ids: Iterable[str]) -> None:
@@ -409,7 +409,7 @@ class HubSpotClient:
         def archive_chunk(chunk: Sequence[str]) -> None:
             self._send("POST", path, json_body={"inputs": [{"id": value} for value in chunk]}, row_keys=chunk)
 
-        chunks = [id_list[i : i + BATCH_LIMIT] for i in range(0, len(id_list), BATCH_LIMIT)]
+        chunks = _chunks(id_list)
         self._run_chunks(archive_chunk, chunks)
 
     def iter_records(
@@ -637,6 +637,11 @@ class HubSpotClient:
             terminal = [e for e in errors if isinstance(e, HubSpotTerminalError)]
             raise (terminal or errors)[0]  # type: ignore[misc]
         return [f.result() for f in futures]
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    """Slices of at most ``BATCH_LIMIT``: HubSpot's object batch endpoints take 100 inputs (§1.1)."""
+    return [items[i : i + BATCH_LIMIT] for i in range(0, len(items), BATCH_LIMIT)]
 
 
 def _upsert_payload(rows: Sequence[UpsertRow], id_property: str) -> dict[str, Any]:

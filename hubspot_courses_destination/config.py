@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from .client import DEFAULT_API_BASE_URL
 from .errors import ConfigurationError
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
 ]
 
 COURSES_OBJECT_TYPE = "0-410"
-DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 DEFAULT_STAGING_PATH = "hubspot_courses_staging.duckdb"
 DEFAULT_PROPERTY_GROUP = "course_information"
 """Group for properties we create. GUESS: the default course group's internal name is not

@@ -7,6 +7,7 @@ look inside (request log, stored records) without going through HTTP.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -37,14 +38,15 @@ ALL_SCOPES = frozenset({
 @dataclass(frozen=True)
 class RequestLogEntry:
     """One request as the sandbox saw it. `status` is None when no answer was sent (a dropped
-    connection); `fault` names the injected fault, if any."""
+    connection); `fault` names the injected fault, if any; `token_hash` tells tokens apart
+    (a sha256 prefix: logs of the sandbox may end up in CI output)."""
 
     method: str
     path: str
     status: int | None
     n_inputs: int | None
     fault: str | None
-    token: str | None
+    token_hash: str | None
     correlation_id: str
     client_port: int
     duration_ms: float
@@ -244,6 +246,7 @@ class Sandbox:
              fault: str | None, token: str | None, correlation_id: str, client_port: int,
              duration_ms: float) -> None:
         with self._log_lock:
+            token_hash = hashlib.sha256(token.encode()).hexdigest()[:12] if token else None
             self._log_entries.append(RequestLogEntry(
-                method, path, status, n_inputs, fault, token, correlation_id, client_port, duration_ms,
+                method, path, status, n_inputs, fault, token_hash, correlation_id, client_port, duration_ms,
             ))

@@ -1,0 +1,43 @@
+"""python -m hubspot_courses_destination rejected list|retry, on a real staging file."""
+
+from __future__ import annotations
+
+import json
+
+from hubspot_courses_destination.__main__ import main
+from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
+
+from .conftest import ID, by_key
+
+
+def test_rejected_list_and_retry(sandbox, make_pipeline, staging_path, monkeypatch, capsys):
+    sandbox.create_property(ID, has_unique_value=True)
+    sandbox.create_property("level", type="enumeration", field_type="select",
+                            options=[{"label": "Beginner", "value": "beginner"}])
+    make_pipeline().run([{ID: "a", "hs_course_name": "A", "level": "Expert"},
+                         {ID: None, "hs_course_name": "keyless"}], table_name="courses")
+
+    assert main(["rejected", "list", "--staging", staging_path]) == 0
+    out = capsys.readouterr().out
+    assert "COERCION_ERROR" in out and "Expert" in out and "MISSING_KEY" in out
+    assert "1 can be retried" in out
+    assert main(["rejected", "list", "--staging", staging_path, "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["record_key"] for r in rows} == {"a", None}
+    assert json.loads(next(r for r in rows if r["record_key"] == "a")["row_json"])["level"] == "Expert"
+
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN", DEFAULT_TOKEN)
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__API_BASE_URL", sandbox.url)
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__ID_PROPERTY", ID)
+    assert main(["rejected", "retry", "--staging", staging_path]) == 1  # still failing
+    assert "0 now synced, 1 still rejected" in capsys.readouterr().out
+    sandbox.add_option("level", label="Expert", value="expert")
+    assert main(["rejected", "retry", "--staging", staging_path]) == 0
+    assert "1 now synced" in capsys.readouterr().out
+    assert by_key(sandbox)["a"]["level"] == "expert"
+    assert DEFAULT_TOKEN not in capsys.readouterr().out
+
+
+def test_list_without_a_staging_file(tmp_path, capsys):
+    assert main(["rejected", "list", "--staging", str(tmp_path / "none.duckdb")]) == 0
+    assert "nothing was synced" in capsys.readouterr().out

@@ -2,7 +2,7 @@
 
 Every row that enters ``sync_batch`` ends in exactly one of: synced (created/updated),
 unchanged (skipped by hash), archived, or recorded in ``rejected_rows`` with a reason.
-Only configuration problems raise; a row HubSpot refuses never does (DESIGN.md: raising
+Only configuration problems raise; a row HubSpot refuses never does (raising
 for one bad row would keep the load package pending and block every later run).
 """
 

@@ -1,6 +1,6 @@
 """Moodle: read ``mdl_course`` straight from the Moodle database with dlt's ``sql_database``.
 
-Moodle quirks handled here (see notes/lms-sources.md §1):
+Moodle quirks handled here (from Moodle's `lib/db/install.xml` and `course/externallib.php`):
 
 - dates are Unix epoch ints and ``0`` means "not set" (``enddate = 0`` is "no end date");
 - course id 1 is the site front page (``format = 'site'``), not a course: excluded in SQL;

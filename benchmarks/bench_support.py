@@ -254,6 +254,7 @@ def _serve_null(conn: Any, setup: Sequence[tuple[str, tuple, dict]]) -> None:
     unlimited window, so the client's limiter never waits.
     """
     import json
+    import socket
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -271,6 +272,12 @@ def _serve_null(conn: Any, setup: Sequence[tuple[str, tuple, dict]]) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # headers and body go out in two writes: without this, Nagle plus delayed ACKs
+            # add ~40 ms to every keep-alive request (the sandbox does the same)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, *a: Any) -> None:
             pass

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from hubspot_courses_destination import BATCH_SIZE
 from hubspot_courses_destination.sandbox import Sandbox
 from hubspot_courses_destination.staging import Staging
 
@@ -17,7 +18,8 @@ from .resume_job import expected_rows
 
 JOB = Path(__file__).with_name("resume_job.py")
 ROOT = Path(__file__).resolve().parents[2]
-N = 3000  # three dlt batches, thirty upsert requests
+N = 3 * BATCH_SIZE  # three dlt batches
+KILL_AFTER = BATCH_SIZE // 100 + 2  # upsert requests: the first batch done, the second under way
 
 
 def _start(sb: Sandbox, tmp_path: Path) -> subprocess.Popen:
@@ -32,7 +34,7 @@ def test_kill_9_mid_load_then_rerun_ends_exact(tmp_path):
     with Sandbox(rate_limit_per_10s=1000, latency_ms=40) as sb:
         proc = _start(sb, tmp_path)
         deadline = time.monotonic() + 60
-        while sb.count_requests("POST", "/batch/upsert") < 12 and time.monotonic() < deadline:
+        while sb.count_requests("POST", "/batch/upsert") < KILL_AFTER and time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise AssertionError("job ended before it could be killed:\n" + proc.stdout.read().decode())
             time.sleep(0.01)

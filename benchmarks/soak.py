@@ -4,8 +4,8 @@ The parent process runs the sandbox (threaded, in-process) with seeded faults on
 request: 5 % 5xx (502/503/504), 2 % connection resets, 1 % 423 Locked, 1 % "write then
 drop" (the write is applied, the answer lost), plus a burst of 429s every few seconds from a
 background thread. It launches the pipeline as child processes (``soak.py --child ...``)
-and kills a planned number of them with SIGKILL at seeded random moments, restarting
-until a run exits cleanly. A run that fails on its own (retries exhausted) is restarted
+and kills a planned number of them with SIGKILL at seeded random moments (2-12 s after the
+run started: in extract, normalize or load), restarting until a run exits cleanly. A run that fails on its own (retries exhausted) is restarted
 too and counted.
 
 Two phases over the same 20,000 keys: phase 1 creates them (3 kills planned), phase 2
@@ -154,19 +154,24 @@ class PhaseLog:
     killed: int = 0
     failed: int = 0
     kill_moments_s: list[float] = field(default_factory=list)
+    upserts_before_kill: list[int] = field(default_factory=list)
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
 
 
 def run_phase(url: str, workdir: str, n: int, phase: int, kills: int, rng: random.Random,
-              max_kill_s: float, max_runs: int = 30, verbose: bool = True) -> PhaseLog:
+              max_kill_s: float, max_runs: int = 30, verbose: bool = True, min_kill_s: float = 0.5,
+              upserts_so_far: Any = lambda: 0) -> PhaseLog:
+    """Run the child until it exits 0; kill the first ``kills`` runs at a random moment in
+    ``[min_kill_s, max_kill_s]`` after their start."""
     log = PhaseLog(phase)
     started = time.monotonic()
     cmd = [sys.executable, HERE, "--child", url, os.path.join(workdir, "staging.duckdb"),
            os.path.join(workdir, "pipelines"), str(n), str(phase)]
     while log.runs < max_runs:
         log.runs += 1
-        kill_at = rng.uniform(0.5, max_kill_s) if log.killed < kills else None
+        kill_at = rng.uniform(min_kill_s, max_kill_s) if log.killed < kills else None
+        upserts_before = upserts_so_far()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         run_started = time.monotonic()
         out = b""
@@ -180,8 +185,10 @@ def run_phase(url: str, workdir: str, n: int, phase: int, kills: int, rng: rando
             proc.communicate()
             log.killed += 1
             log.kill_moments_s.append(round(time.monotonic() - run_started, 2))
+            log.upserts_before_kill.append(upserts_so_far() - upserts_before)
             if verbose:
-                print(f"    phase {phase} run {log.runs}: killed at {log.kill_moments_s[-1]} s", file=sys.stderr, flush=True)
+                print(f"    phase {phase} run {log.runs}: killed at {log.kill_moments_s[-1]} s, after "
+                      f"{log.upserts_before_kill[-1]} upsert requests", file=sys.stderr, flush=True)
             continue
         if proc.returncode == 0:
             break
@@ -282,7 +289,7 @@ def verify(sb: Any, staging_path: str, expected: Model) -> dict[str, Any]:
 
 
 def soak(n: int = 20_000, *, seed: int = 20261129, kills: tuple[int, int] = (3, 2), latency_ms: float = 100,
-         burst_every_s: float | None = 30.0, burst_size: int = 3, max_kill_s: float = 10.0,
+         burst_every_s: float | None = 30.0, burst_size: int = 3, min_kill_s: float = 2.0, max_kill_s: float = 12.0,
          fault_rates: dict[str, float] | None = None,
          scheduled: tuple[tuple[str, int], ...] = ()) -> dict[str, Any]:
     """The soak; ``burst_every_s=None`` sends no 429 bursts, ``scheduled`` adds (kind, times)
@@ -313,7 +320,8 @@ def soak(n: int = 20_000, *, seed: int = 20261129, kills: tuple[int, int] = (3, 
             phases = []
             try:
                 for phase, k in ((1, kills[0]), (2, kills[1])):
-                    phases.append(run_phase(sb.url, workdir, n, phase, k, rng, max_kill_s))
+                    phases.append(run_phase(sb.url, workdir, n, phase, k, rng, max_kill_s, min_kill_s=min_kill_s,
+                                            upserts_so_far=lambda: sb.count_requests("POST", "/batch/upsert")))
             finally:
                 stop.set()
                 if bursts.is_alive():
@@ -337,7 +345,8 @@ def report(r: dict[str, Any]) -> list[str]:
              f"faults {json.dumps(r['fault_rates'])} + {r['burst_429']}"]
     for p in r["phases"]:
         lines.append(f"  phase {p['phase']}: {p['runs']} runs, {p['killed']} killed with SIGKILL at "
-                     f"{p['kill_moments_s']} s, {p['failed']} failed on their own; {p['seconds']:.0f} s")
+                     f"{p['kill_moments_s']} s (after {p['upserts_before_kill']} upserts of that run), "
+                     f"{p['failed']} failed on their own; {p['seconds']:.0f} s")
         for f in p["failures"][:3]:
             lines.append(f"    failed run: {f}")
     lines.append(f"  requests {r['requests']} ({r['upsert_requests']} upserts); injected {r['faults_injected']}; "
@@ -366,7 +375,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         child(url, staging, pipelines_dir, int(n), int(phase))
         return {}
     if args.quick:
-        r = soak(2_000, seed=args.seed, kills=(1, 1), latency_ms=20, burst_every_s=10, max_kill_s=3)
+        r = soak(2_000, seed=args.seed, kills=(1, 1), latency_ms=20, burst_every_s=10, min_kill_s=1.5, max_kill_s=4)
     else:
         r = soak(args.rows, seed=args.seed)
     for line in report(r):

@@ -59,7 +59,7 @@ def test_soak_model_counts_every_row():
 
 
 def test_soak_tiny_with_one_kill():
-    r = soak.soak(300, kills=(1, 0), latency_ms=0, burst_every_s=None, max_kill_s=1.0, fault_rates={},
+    r = soak.soak(300, kills=(1, 0), latency_ms=0, burst_every_s=None, min_kill_s=0.5, max_kill_s=1.0, fault_rates={},
                   scheduled=(("write_then_drop", 1), ("503", 1)))
     assert r["check"]["problems"] == [], r["check"]["problems"]
     assert sum(p["killed"] for p in r["phases"]) == 1

@@ -81,7 +81,7 @@ def _pipeline(kind: str, url: str, workdir: str, max_concurrency: int | None = N
 def run_pipeline(kind: str, n: int, url: str, workdir: str, steps: str = "all",
                  max_concurrency: int | None = None) -> dict[str, float]:
     """In a child process: ``steps`` is "all", "prepare" (extract+normalize) or "load"."""
-    import resource
+    from bench_support import peak_rss_kib
 
     pipeline = _pipeline(kind, url, workdir, max_concurrency)
     out: dict[str, float] = {}
@@ -90,7 +90,7 @@ def run_pipeline(kind: str, n: int, url: str, workdir: str, steps: str = "all",
         pipeline.extract(courses_resource(n))
         pipeline.normalize()
         out["prepare_s"] = time.monotonic() - t0
-        out["prepare_peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        out["prepare_peak_rss_kib"] = peak_rss_kib()
     if steps in ("all", "load"):
         t1 = time.monotonic()
         pipeline.load()

@@ -1,11 +1,13 @@
 """Run every benchmark and the soak, then print one summary (``make bench``).
 
-    .venv/bin/python benchmarks/run_all.py            # the figures in the README (~15 minutes)
+    .venv/bin/python benchmarks/run_all.py            # the figures in the README (~14 minutes)
     .venv/bin/python benchmarks/run_all.py --quick    # smoke run of every script (~1 minute)
     .venv/bin/python benchmarks/run_all.py --only pipeline,soak
 
-Parts: ``pipeline`` (bench_pipeline.py: throughput at 100 and 190 requests / 10 s, the plain
-sequential loop, the unchanged re-run), ``overhead`` (bench_overhead.py: against a no-op
+Parts: ``client`` (bench_client.py, a colleague's client-level benchmark, at 100 and 190
+requests / 10 s, without its sequential loop: ``pipeline`` has one), ``pipeline``
+(bench_pipeline.py: throughput at 100 and 190 requests / 10 s, the plain sequential loop,
+the unchanged re-run), ``overhead`` (bench_overhead.py: against a no-op
 destination at 100,000 rows; peak RSS at 100,000 and 1,000,000 rows), ``soak`` (soak.py:
 faults and kill -9s, every row checked). The 2 CPUs here are noisy; every ratio is
 measured side by side within one run. Exit code 1 if the soak found a problem.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -26,11 +29,25 @@ import bench_pipeline  # noqa: E402
 import soak  # noqa: E402
 from bench_support import mib, pct  # noqa: E402
 
-PARTS = ("pipeline", "overhead", "soak")
+PARTS = ("client", "pipeline", "overhead", "soak")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def client(quick: bool) -> list[str]:
+    """bench_client.py in its own process (it keeps its own argv); returns its output lines."""
+    lines: list[str] = []
+    for limit in (100, 190):
+        cmd = [sys.executable, os.path.join(HERE, "bench_client.py"), "--rate-limit-per-10s", str(limit),
+               "--skip-sequential"] + (["--rows", "2000"] if quick else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        print(out, end="", flush=True)
+        lines += [ln for ln in out.splitlines() if ln.startswith("HubSpotClient")]
+    return lines
 
 
 def summary(results: dict[str, Any]) -> list[str]:
     lines = ["", "=" * 100, "SUMMARY", "=" * 100]
+    lines += [f"client: {ln}" for ln in results.get("client", [])]
     for r in results.get("pipeline", []):
         p = r["pipeline"]
         sustained = p["sustained_share"]
@@ -76,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     for part in parts:
         print(f"\n##### {part}", flush=True)
         started = time.monotonic()
-        if part == "pipeline":
+        if part == "client":
+            results[part] = client(args.quick)
+        elif part == "pipeline":
             results[part] = bench_pipeline.main(quick)
         elif part == "overhead":
             results[part] = bench_overhead.main(quick)

@@ -66,7 +66,8 @@ def summary(results: dict[str, Any]) -> list[str]:
     if "overhead" in results:
         o = results["overhead"]["overhead"]
         lines.append(
-            f"overhead {o['rows']:,} rows: time ratio vs no-op {o['null']['time_ratio']:.2f} against a null HubSpot, "
+            f"overhead {o['rows']:,} rows: time ratio vs no-op {o['null']['time_ratio']:.2f} against a null HubSpot "
+            f"({o['null']['time_ratio_common_prepare']:.2f} with a common extract+normalize time), "
             f"{o['sandbox']['time_ratio']:.2f} against the sandbox (target <= 1.5); CPU ratio {o['null']['cpu_ratio']:.2f}; "
             f"peak RSS {mib(o['noop']['peak_rss_kib']):.0f} -> {mib(o['null']['hubspot_courses']['peak_rss_kib']):.0f} MiB"
         )

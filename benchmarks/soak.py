@@ -271,6 +271,8 @@ def verify(sb: Any, staging_path: str, expected: Model) -> dict[str, Any]:
                                        if r["record_key"] is not None).values() if n > 1)
     if twice:
         problems.append(f"{twice} rejections stored twice for the same key and load")
+    if superseded < expected.superseded:
+        problems.append(f"{superseded} SUPERSEDED rows recorded, expected at least {expected.superseded}")
     if set(state) != set(expected.courses):
         problems.append(f"sync_state has {len(state)} keys, expected {len(expected.courses)}")
     id_mismatch = sum(1 for k, rid in state.items() if k in records and str(records[k]["id"]) != str(rid))

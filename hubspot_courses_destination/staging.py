@@ -388,6 +388,13 @@ class Staging:
         if not rejections:
             return
         now = _now()
+        # a key rejected again in a later load supersedes its older open rejection, so a row
+        # that stays bad is listed once, with its latest reason, not once per nightly run
+        self._query(
+            "UPDATE rejected_rows SET resolved_at = ? WHERE object_type = ? AND resolved_at IS NULL "
+            "AND load_id <> ? AND record_key IN (SELECT unnest(?))",
+            (now, object_type, load_id, [r.key for r in rejections if r.key is not None]),
+        )
         self._query(
             _INSERT_REJECTED,
             (

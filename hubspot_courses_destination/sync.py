@@ -310,9 +310,11 @@ def sync_batch(
 
     to_send = list(plan.upserts)
     unchanged: list[MappedRow] = []
+    adopted: list[MappedRow] = []  # unchanged rows that only a rebuilt record vouched for
     if not settings.full_resync and to_send:
         known = ctx.staging.known_state(settings.object_type, [r.key for r in to_send])
         unchanged = unchanged_keys(settings.object_type, to_send, known)
+        adopted = [r for r in unchanged if known[r.key][0] is None]
         same = {r.key for r in unchanged}
         to_send = [r for r in to_send if r.key not in same]
         counts.unchanged = len(unchanged)
@@ -334,12 +336,13 @@ def sync_batch(
         ctx.staging.mark_synced(settings.object_type, table_name, load_id, synced)
         ctx.staging.record_rejections(settings.object_type, table_name, load_id, rejections)
         ctx.staging.mark_seen(settings.object_type, table_name, load_id, _keys_seen(plan))
-        # rows found equal to a rebuilt record get their hash; mark_synced also closes any
-        # open rejection of the key: the source is back to what HubSpot holds
+        # rows equal to a rebuilt record get their hash; other unchanged rows need no write,
+        # but an open rejection of their key is moot: the source is back to what HubSpot holds
         ctx.staging.mark_synced(
             settings.object_type, table_name, load_id,
-            [SyncedRow(r.key, None, r.content_hash) for r in unchanged],
+            [SyncedRow(r.key, None, r.content_hash) for r in adopted],
         )
+        ctx.staging.resolve_keys(settings.object_type, [r.key for r in unchanged])
         counts.rejected = len(rejections)
         if plan.archives:
             counts.archived = archive_keys(ctx, [r.key for r in plan.archives])

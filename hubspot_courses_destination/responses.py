@@ -453,25 +453,30 @@ def match_upsert_results(
     (neither in ``results`` nor in ``errors``); the caller decides what to do with those.
     """
     by_trace = {row.trace_id: row for row in sent}
-    by_key = {row.key: row for row in sent}
+    by_key: dict[str, UpsertRow] | None = None  # built only if a result lacks its trace id
     outcomes: dict[str, RowOutcome] = {}
     results = body.get("results") if isinstance(body, Mapping) else None
+    # decoded JSON: plain dicts and lists, so the checks below use dict, not typing.Mapping
+    # (an ABC instance check per result costs more than the rest of the loop)
     for result in results if isinstance(results, list) else []:
-        if not isinstance(result, Mapping):
+        if not isinstance(result, dict):
             continue
-        row = by_trace.get(_str_or_none(result.get("objectWriteTraceId")))
+        trace = result.get("objectWriteTraceId")
+        row = by_trace.get(trace if isinstance(trace, str) else _str_or_none(trace))
         if row is None:
             props = result.get("properties")
-            if isinstance(props, Mapping):
+            if isinstance(props, dict):
+                if by_key is None:
+                    by_key = {r.key: r for r in sent}
                 row = by_key.get(_str_or_none(props.get(id_property)))  # type: ignore[arg-type]
         if row is None or row.key in outcomes:
             continue
-        created = result.get("new")
+        hubspot_id = result.get("id")
         outcomes[row.key] = RowOutcome(
-            key=row.key,
-            trace_id=row.trace_id,
-            status="created" if created is True else "updated",
-            hubspot_id=_str_or_none(result.get("id")),
+            row.key,
+            row.trace_id,
+            "created" if result.get("new") is True else "updated",
+            hubspot_id if isinstance(hubspot_id, str) else _str_or_none(hubspot_id),
         )
     errors = body.get("errors") if isinstance(body, Mapping) else None
     for raw in errors if isinstance(errors, list) else []:
@@ -493,6 +498,8 @@ def match_upsert_results(
                 message=_shorten(err.message),
                 property_errors=prop_errors,
             )
+    if len(outcomes) == len(sent):
+        return [outcomes[row.key] for row in sent], []
     missing = [row for row in sent if row.key not in outcomes]
     return [outcomes[row.key] for row in sent if row.key in outcomes], missing
 

@@ -18,6 +18,7 @@ from hubspot_courses_destination.mapping import (
     map_row,
     plan_batch,
     to_hubspot_value,
+    value_coercer,
 )
 
 STRING = PropertySpec("s", "string")
@@ -32,9 +33,7 @@ TAGS = PropertySpec(
 CEST = timezone(timedelta(hours=2))
 
 
-@pytest.mark.parametrize(
-    "value, prop, expected",
-    [
+VALUE_CASES = [
         (None, STRING, None),
         ("", NUMBER, ""),  # empty string clears any property
         ("Intro", STRING, "Intro"),
@@ -76,15 +75,15 @@ CEST = timezone(timedelta(hours=2))
         (("c", "a", "c"), TAGS, "c;a"),
         ("a;b", TAGS, "a;b"),
         (";c", TAGS, ";c"),  # HubSpot's append syntax is kept as written
-    ],
-)
+]
+
+
+@pytest.mark.parametrize("value, prop, expected", VALUE_CASES)
 def test_to_hubspot_value(value, prop, expected):
     assert to_hubspot_value(value, prop) == expected
 
 
-@pytest.mark.parametrize(
-    "value, prop, match",
-    [
+REJECT_CASES = [
         ("12abc", NUMBER, "not a number"),
         (float("nan"), NUMBER, "finite"),
         (float("inf"), NUMBER, "finite"),
@@ -102,11 +101,52 @@ def test_to_hubspot_value(value, prop, expected):
         (["a", "z"], TAGS, "not one of the options"),
         (["a"], LEVEL, "single option"),
         ("x" * (MAX_STRING_LENGTH + 1), STRING, "65,536"),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize("value, prop, match", REJECT_CASES)
 def test_to_hubspot_value_rejects(value, prop, match):
     with pytest.raises(CoercionError, match=match):
         to_hubspot_value(value, prop)
+
+
+class _Text(str):
+    pass
+
+
+# values the per-property fast paths see first: exact types, subclasses, near misses
+FAST_PATH_EDGES = [
+    ("x" * MAX_STRING_LENGTH, STRING), ("x" * (MAX_STRING_LENGTH + 1), STRING), (_Text("sub"), STRING),
+    ("", STRING), (7, STRING), (True, NUMBER), (False, NUMBER), (10**30, NUMBER), (_Text("5"), NUMBER),
+    (datetime(2024, 5, 1, 23, 0, tzinfo=timezone.utc), DATE), (datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc), DATETIME),
+    (datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(0))), DATETIME), (datetime(2024, 5, 1, 12, 0, tzinfo=CEST), DATETIME),
+    (datetime(2024, 5, 1, 12, 0), DATETIME), ("2024-05-01", DATETIME),
+    (" beginner ", LEVEL), ("adv", LEVEL), ("", LEVEL), ("Advanced", LEVEL), ("nope", LEVEL), (True, LEVEL),
+    ("a;b", TAGS), ("yes", BOOL), (1, BOOL),
+]
+
+
+def _outcome(fn, value, prop):
+    try:
+        return "ok", fn(value)
+    except CoercionError as exc:
+        return "error", str(exc)
+
+
+@pytest.mark.parametrize(
+    "value, prop",
+    [(v, p) for v, p, _ in VALUE_CASES] + [(v, p) for v, p, _ in REJECT_CASES] + FAST_PATH_EDGES,
+)
+def test_value_coercer_agrees_with_to_hubspot_value(value, prop):
+    """The per-column coercers batches use are a shortcut, never a different answer."""
+    assert _outcome(value_coercer(prop), value, prop) == _outcome(lambda v: to_hubspot_value(v, prop), value, prop)
+
+
+def test_content_hash_is_pinned():
+    """sync_state keeps these hashes across runs and machines: a change of format re-sends
+    every course once, so it must be deliberate (update this value and say so). The value is
+    sha256 of the compact JSON ["0-410","k-1",[["a","é"],["b","2"],["c",""]]], first 32 hex digits."""
+    assert content_hash("0-410", "k-1", {"b": "2", "a": "é", "c": ""}) == "4de4321244ae23dc4a884a2c4eaab266"
 
 
 def test_string_at_the_limit_passes():

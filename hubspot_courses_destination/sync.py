@@ -335,7 +335,12 @@ def sync_batch(
         counts.requests, counts.responses_429 = sent.requests, sent.responses_429
         ctx.staging.mark_synced(settings.object_type, table_name, load_id, synced)
         ctx.staging.record_rejections(settings.object_type, table_name, load_id, rejections)
-        ctx.staging.mark_seen(settings.object_type, table_name, load_id, _keys_seen(plan))
+        # mark_synced already noted the synced keys as seen; a second write of those rows
+        # cost as much as the first
+        just_synced = {r.key for r in synced}
+        ctx.staging.mark_seen(
+            settings.object_type, table_name, load_id, [k for k in _keys_seen(plan) if k not in just_synced]
+        )
         # rows equal to a rebuilt record get their hash; other unchanged rows need no write,
         # but an open rejection of their key is moot: the source is back to what HubSpot holds
         ctx.staging.mark_synced(

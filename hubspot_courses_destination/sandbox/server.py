@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 from .bodies import (
     ApiError,
     bad_json,
@@ -264,7 +266,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: dict[str, Any] | None, headers: dict[str, str], correlation_id: str) -> None:
         if body is not None and body.get("status") == "error":
             body = _with_correlation_id(body, correlation_id)
-        data = b"" if body is None or status == 204 else json.dumps(body, ensure_ascii=False).encode()
+        data = b"" if body is None or status == 204 else orjson.dumps(body)
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)

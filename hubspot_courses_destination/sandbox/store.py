@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import duckdb
+import orjson
 
 from .catalog import PropertyDef
 
@@ -152,26 +153,39 @@ class Store:
         return {r.id: r for r in map(self._row_to_record, rows)}
 
     def write(self, records: list[Record], previous: dict[int, Record]) -> None:
-        """Insert or replace `records` in one transaction; `previous` keeps the index right."""
+        """Insert or replace `records` in one transaction; `previous` keeps the index right.
+
+        Columns go in as one list parameter each: a 100-row ``VALUES`` list with 600
+        parameters cost DuckDB ~15 ms to bind, ten times the insert itself. Only records
+        that existed are deleted first (the delete scans the table).
+        """
         if not records:
             return
-        params: list[Any] = []
-        for r in records:
-            params += [r.id, json.dumps(r.properties, ensure_ascii=False), r.created_at,
-                       r.updated_at, r.archived, r.archived_at]
-        values = ",".join(["(?, ?, ?, ?, ?, ?)"] * len(records))
+        replaced = [r.id for r in records if r.id in previous]
+        columns = [
+            [r.id for r in records],
+            [orjson.dumps(r.properties).decode() for r in records],
+            [r.created_at for r in records],
+            [r.updated_at for r in records],
+            [r.archived for r in records],
+            [r.archived_at for r in records],
+        ]
+        insert = (
+            "INSERT INTO records SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),"
+            " unnest(?::VARCHAR[]), unnest(?::BOOLEAN[]), unnest(?::VARCHAR[])"
+        )
         with self.lock:
-            self._con.execute("BEGIN")
-            try:
-                self._con.execute(
-                    "DELETE FROM records WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                    [[r.id for r in records]],
-                )
-                self._con.execute(f"INSERT INTO records VALUES {values}", params)
-                self._con.execute("COMMIT")
-            except Exception:
-                self._con.execute("ROLLBACK")
-                raise
+            if not replaced:
+                self._con.execute(insert, columns)  # one statement: its own transaction
+            else:
+                self._con.execute("BEGIN")
+                try:
+                    self._con.execute("DELETE FROM records WHERE id IN (SELECT unnest(?::BIGINT[]))", [replaced])
+                    self._con.execute(insert, columns)
+                    self._con.execute("COMMIT")
+                except Exception:
+                    self._con.execute("ROLLBACK")
+                    raise
             for r in records:
                 if r.id in previous:
                     self._index_remove(previous[r.id])

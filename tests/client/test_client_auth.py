@@ -69,3 +69,17 @@ def test_config_errors_before_any_request(sandbox: Sandbox) -> None:
     with pytest.raises(ConfigurationError):
         HubSpotClient(SECRET, sandbox.url, max_concurrency=0)
     assert sandbox.request_log == []
+
+
+def test_a_netrc_entry_for_the_api_host_does_not_replace_the_bearer_token(
+    sandbox: Sandbox, make_client: Callable[..., HubSpotClient], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests adds ~/.netrc credentials (Basic auth) when a session has no auth of its own."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password something\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    client = make_client(sandbox)
+    outcomes = client.batch_upsert(COURSES, ID_PROPERTY, rows(2))
+    assert [o.status for o in outcomes] == ["created", "created"]
+    assert settle(sandbox).count_requests("POST", "/batch/upsert", status=200) == 1

@@ -138,7 +138,8 @@ class PropertyError:
     message: str | None
 
 
-@dataclass(frozen=True)
+# one per row: slots and no frozen __init__ (object.__setattr__ per field made it 5x slower)
+@dataclass(slots=True)
 class UpsertRow:
     """One record to upsert: its unique key (the ``idProperty`` value) and its properties."""
 
@@ -151,7 +152,8 @@ class UpsertRow:
         return f"UpsertRow(key={self.key!r}, properties=<{len(self.properties)} values>, trace_id={self.trace_id!r})"
 
 
-@dataclass(frozen=True)
+# one per row: slots and no frozen __init__ (object.__setattr__ per field made it 5x slower)
+@dataclass(slots=True)
 class RowOutcome:
     """What happened to one input row of a batch upsert."""
 

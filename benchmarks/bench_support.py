@@ -275,6 +275,8 @@ def _serve_null(conn: Any, setup: Sequence[tuple[str, tuple, dict]]) -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    import orjson
+
     from hubspot_courses_destination.sandbox import Sandbox
 
     sb = Sandbox()
@@ -318,7 +320,9 @@ def _serve_null(conn: Any, setup: Sequence[tuple[str, tuple, dict]]) -> None:
                 self._answer(200, b'{"results": []}')
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            # orjson, and results built from the inputs as they are: the server must cost far
+            # less than the client it measures (stdlib json here took ~2 ms per request)
+            body = orjson.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
             if not self.path.endswith("/batch/upsert"):
                 self._answer(404, b'{"status": "error", "message": "not in the null server"}')
                 return
@@ -328,14 +332,14 @@ def _serve_null(conn: Any, setup: Sequence[tuple[str, tuple, dict]]) -> None:
                 counter["next"] += len(inputs)
                 counter["upserts"] += 1
             now = "2024-01-01T00:00:00.000Z"
-            results = [
-                {"id": str(first + j), "new": True, "archived": False, "createdAt": now, "updatedAt": now,
-                 "objectWriteTraceId": inp.get("objectWriteTraceId"),
-                 "properties": {**inp.get("properties", {}), inp["idProperty"]: inp["id"]}}
-                for j, inp in enumerate(inputs)
-            ]
-            self._answer(200, json.dumps({"status": "COMPLETE", "results": results, "startedAt": now,
-                                          "completedAt": now}).encode())
+            results = []
+            for j, inp in enumerate(inputs):
+                props = inp.get("properties", {})
+                props[inp["idProperty"]] = inp["id"]
+                results.append({"id": str(first + j), "new": True, "archived": False, "createdAt": now, "updatedAt": now,
+                                "objectWriteTraceId": inp.get("objectWriteTraceId"), "properties": props})
+            self._answer(200, orjson.dumps({"status": "COMPLETE", "results": results, "startedAt": now,
+                                            "completedAt": now}))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

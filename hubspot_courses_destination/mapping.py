@@ -406,10 +406,11 @@ class BatchPlan:
 def content_hash(object_type: str, key: str, properties: Mapping[str, str]) -> str:
     """Stable hash of what would be sent: same properties, same hash, on any machine.
 
-    orjson's output is canonical for these inputs (strings only, items sorted) and ~15x
-    faster than ``json.dumps``, which cost more than the rest of a row's mapping.
+    orjson's output is canonical for these inputs (strings only, keys sorted by orjson) and
+    ~15x faster than ``json.dumps``, which cost more than the rest of a row's mapping.
     """
-    payload = orjson.dumps([object_type, key, sorted(properties.items())])
+    props = properties if type(properties) is dict else dict(properties)
+    payload = orjson.dumps([object_type, key, props], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(payload).hexdigest()[:32]
 
 
@@ -463,10 +464,12 @@ class RowMapper:
             return MappedRow(key, {}, "", row, archive=True)
         out: dict[str, str] = {}
         problems: list[str] | None = None
+        clear_nulls = self.clear_nulls
+        get = row.get
         for column, prop_name, coerce in self.columns:
-            value = row.get(column)
+            value = get(column)
             if value is None:
-                if self.clear_nulls and prop_name not in out:
+                if clear_nulls and prop_name not in out:
                     out[prop_name] = ""
                 continue
             if coerce is None:

@@ -145,8 +145,8 @@ def test_value_coercer_agrees_with_to_hubspot_value(value, prop):
 def test_content_hash_is_pinned():
     """sync_state keeps these hashes across runs and machines: a change of format re-sends
     every course once, so it must be deliberate (update this value and say so). The value is
-    sha256 of the compact JSON ["0-410","k-1",[["a","é"],["b","2"],["c",""]]], first 32 hex digits."""
-    assert content_hash("0-410", "k-1", {"b": "2", "a": "é", "c": ""}) == "4de4321244ae23dc4a884a2c4eaab266"
+    sha256 of the compact JSON ["0-410","k-1",{"a":"é","b":"2","c":""}], first 32 hex digits."""
+    assert content_hash("0-410", "k-1", {"b": "2", "a": "é", "c": ""}) == "036b536e081cdcfb7643709d0b419dbd"
 
 
 def test_string_at_the_limit_passes():

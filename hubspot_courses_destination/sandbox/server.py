@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -70,6 +71,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def track(self, conn: socket.socket, is_open: bool) -> None:
         with self._open_lock:
             (self._open.add if is_open else self._open.discard)(conn)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (killed, or its connection cut) is routine for a
+        test server: a debug line, not the stdlib's traceback on stderr. Anything else keeps it."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            logger.debug("client %s went away mid-request: %s", client_address, sys.exc_info()[1])
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """Cut idle keep-alive connections, so a stopped sandbox really stops answering."""

@@ -97,3 +97,27 @@ def test_cli_serves_until_terminated(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_client_that_resets_mid_request_leaves_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    """The soak kills clients mid-request; the server stays quiet and keeps serving."""
+    import socket
+    import struct
+    import time
+
+    sb = Sandbox()
+    url = sb.start()
+    try:
+        host, port = url.rsplit("//", 1)[1].split(":")
+        for _ in range(3):
+            conn = socket.create_connection((host, int(port)))
+            conn.sendall(b"POST /crm/v3/objects/0-410/batch/upsert HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 5000\r\n\r\n{\"inputs\": [")
+            time.sleep(0.05)  # the handler is now waiting for the rest of the body
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # RST
+        time.sleep(0.2)
+        assert Api(url).get(PROPS).status_code == 200
+    finally:
+        sb.stop()
+    assert "Traceback" not in capfd.readouterr().err

@@ -14,6 +14,7 @@ several load threads, and DuckDB allows a single writing process per file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -194,6 +195,7 @@ class Staging:
     def __init__(self, path: str, *, read_only: bool = False) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._tx_depth = 0  # transaction() nesting, only ever changed with the lock held
         if path != ":memory:":
             parent = os.path.dirname(os.path.abspath(path))
             os.makedirs(parent, exist_ok=True)
@@ -241,6 +243,33 @@ class Staging:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Staging"]:
+        """Everything inside commits together, or not at all; nests (the outermost commits).
+
+        A batch's writes (sync_state, rejections, run counts) share one transaction: they
+        are then never half recorded, and a batch costs one commit (a WAL flush) instead of
+        one per statement. The lock is held throughout, so other threads wait their turn.
+        """
+        with self._lock:
+            if self._tx_depth:
+                self._tx_depth += 1
+                try:
+                    yield self
+                finally:
+                    self._tx_depth -= 1
+                return
+            self._con.execute("BEGIN")
+            self._tx_depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._tx_depth = 0
+                self._con.execute("ROLLBACK")
+                raise
+            self._tx_depth = 0
+            self._con.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -315,20 +344,14 @@ class Staging:
             return
         now = _now()
         keys = [r.key for r in rows]
-        with self._lock:
-            self._con.execute("BEGIN")
-            try:
-                self._con.execute(
-                    _UPSERT_SYNCED,
-                    (object_type, source_table, now, now, load_id, load_id, keys,
-                     [r.hubspot_id for r in rows], [r.content_hash for r in rows]),
-                )
-                if self._any_open_rejection(object_type):
-                    self._con.execute(_RESOLVE_REJECTIONS, (now, object_type, keys))
-                self._con.execute("COMMIT")
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            self._con.execute(
+                _UPSERT_SYNCED,
+                (object_type, source_table, now, now, load_id, load_id, keys,
+                 [r.hubspot_id for r in rows], [r.content_hash for r in rows]),
+            )
+            if self._any_open_rejection(object_type):
+                self._con.execute(_RESOLVE_REJECTIONS, (now, object_type, keys))
 
     def mark_seen(self, object_type: str, source_table: str, load_id: str, keys: Sequence[str]) -> None:
         """Note that these keys are still in this source table (mirror archives the others)."""

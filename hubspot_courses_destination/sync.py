@@ -320,43 +320,54 @@ def sync_batch(
         counts.unchanged = len(unchanged)
 
     rejections = [_rejected(r, resolved=r.category == "SUPERSEDED") for r in plan.rejections]
+    staging = ctx.staging
+
+    def record_counts() -> None:
+        staging.put_run_counts(
+            load_id, table_name, batch_id(rows, settings.id_column), settings.object_type, counts,
+            dry_run=settings.dry_run, started_at=started_at,
+        )
+
     if settings.dry_run:
         # predicted from sync_state: a key we synced before is an update (README "Dry run")
-        known_ids = ctx.staging.hubspot_ids(settings.object_type, [r.key for r in to_send])
+        known_ids = staging.hubspot_ids(settings.object_type, [r.key for r in to_send])
         counts.updated = sum(1 for r in to_send if r.key in known_ids)
         counts.created = len(to_send) - counts.updated
         counts.archived = len(plan.archives)
         counts.rejected = len(rejections)
-        ctx.staging.mark_seen(settings.object_type, table_name, load_id, _keys_seen(plan))
+        with staging.transaction():
+            staging.mark_seen(settings.object_type, table_name, load_id, _keys_seen(plan))
+            record_counts()
     else:
         sent = _send(ctx.client, settings, to_send)
         synced, hubspot_rejections, counts.created, counts.updated = _reconcile(to_send, sent.outcomes)
         rejections.extend(hubspot_rejections)
         counts.requests, counts.responses_429 = sent.requests, sent.responses_429
-        ctx.staging.mark_synced(settings.object_type, table_name, load_id, synced)
-        ctx.staging.record_rejections(settings.object_type, table_name, load_id, rejections)
-        # mark_synced already noted the synced keys as seen; a second write of those rows
-        # cost as much as the first
-        just_synced = {r.key for r in synced}
-        ctx.staging.mark_seen(
-            settings.object_type, table_name, load_id, [k for k in _keys_seen(plan) if k not in just_synced]
-        )
-        # rows equal to a rebuilt record get their hash; other unchanged rows need no write,
-        # but an open rejection of their key is moot: the source is back to what HubSpot holds
-        ctx.staging.mark_synced(
-            settings.object_type, table_name, load_id,
-            [SyncedRow(r.key, None, r.content_hash) for r in adopted],
-        )
-        ctx.staging.resolve_keys(settings.object_type, [r.key for r in unchanged])
         counts.rejected = len(rejections)
-        if plan.archives:
+        # one transaction: a batch's outcomes are recorded whole or not at all, in one commit
+        with staging.transaction():
+            staging.mark_synced(settings.object_type, table_name, load_id, synced)
+            staging.record_rejections(settings.object_type, table_name, load_id, rejections)
+            # mark_synced already noted the synced keys as seen; a second write of those rows
+            # cost as much as the first
+            just_synced = {r.key for r in synced}
+            staging.mark_seen(
+                settings.object_type, table_name, load_id, [k for k in _keys_seen(plan) if k not in just_synced]
+            )
+            # rows equal to a rebuilt record get their hash; other unchanged rows need no write,
+            # but an open rejection of their key is moot: the source is back to what HubSpot holds
+            staging.mark_synced(
+                settings.object_type, table_name, load_id,
+                [SyncedRow(r.key, None, r.content_hash) for r in adopted],
+            )
+            staging.resolve_keys(settings.object_type, [r.key for r in unchanged])
+            if not plan.archives:
+                record_counts()
+        if plan.archives:  # HTTP: not while holding the staging transaction
             counts.archived = archive_keys(ctx, [r.key for r in plan.archives])
             counts.unchanged += len(plan.archives) - counts.archived  # never in HubSpot: no-op
+            record_counts()
 
-    ctx.staging.put_run_counts(
-        load_id, table_name, batch_id(rows, settings.id_column), settings.object_type, counts,
-        dry_run=settings.dry_run, started_at=started_at,
-    )
     log.info(
         "%s%s: %d rows -> created %d, updated %d, unchanged %d, rejected %d, archived %d "
         "(%d requests, %.2fs)",

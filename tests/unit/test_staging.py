@@ -76,3 +76,25 @@ def test_top_rejections_groups_reasons_and_skips_superseded(tmp_path):
         top = st.top_rejections(["L1"])
         assert top[0][1] == 3 and "INVALID_OPTION" in top[0][0]
         assert [n for _, n in top] == [3, 1]
+
+
+def test_a_batch_transaction_commits_whole_or_not_at_all(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    with Staging(path) as st:
+        try:
+            with st.transaction():
+                st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1")])  # nests inside
+                st.record_rejections("0-410", "courses", "L1", [RejectedRecord("k2", "VALIDATION_ERROR", "X", "bad", {})])
+                st.put_run_counts("L1", "courses", "b1", "0-410", RunCounts(rows_seen=2, created=1, rejected=1))
+                raise RuntimeError("killed between statements")
+        except RuntimeError:
+            pass
+        assert st.synced_count("0-410") == 0 and st.open_rejections() == []
+        assert st.load_summary(["L1"])["rows_seen"] == 0
+        with st.transaction():
+            with st.transaction():
+                st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1")])
+            st.put_run_counts("L1", "courses", "b1", "0-410", RunCounts(rows_seen=1, created=1))
+    with Staging(path) as st:  # committed, and visible to a new connection
+        assert st.known_hashes("0-410", ["k1"]) == {"k1": "h1"}
+        assert st.load_summary(["L1"])["created"] == 1

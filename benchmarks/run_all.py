@@ -66,9 +66,10 @@ def summary(results: dict[str, Any]) -> list[str]:
     if "overhead" in results:
         o = results["overhead"]["overhead"]
         lines.append(
-            f"overhead {o['rows']:,} rows: time ratio vs no-op {o['null']['time_ratio']:.2f} against a null HubSpot "
-            f"({o['null']['time_ratio_common_prepare']:.2f} with a common extract+normalize time), "
-            f"{o['sandbox']['time_ratio']:.2f} against the sandbox (target <= 1.5); CPU ratio {o['null']['cpu_ratio']:.2f}; "
+            f"overhead {o['rows']:,} rows: time ratio vs no-op {o['null']['time_ratio_common_prepare']:.2f} against a null "
+            f"HubSpot, {o['sandbox']['time_ratio_common_prepare']:.2f} against the sandbox (median extract+normalize of "
+            f"{o['rounds']} rounds; target <= 1.5); load step +{o['null']['load_us_per_row']:.0f} us per row; "
+            f"CPU ratio {o['null']['cpu_ratio']:.2f}; "
             f"peak RSS {mib(o['noop']['peak_rss_kib']):.0f} -> {mib(o['null']['hubspot_courses']['peak_rss_kib']):.0f} MiB"
         )
         for m in results["overhead"].get("memory", []):

@@ -39,10 +39,11 @@ def test_pipeline_throughput_rerun_and_sequential_loop_tiny():
 
 def test_overhead_tiny():
     # each measure runs in fresh spawned processes; the sandbox server path is the pipeline test's
-    r = bench_overhead.overhead(200, servers=("null",))
+    r = bench_overhead.overhead(200, servers=("null",), rounds=1)
     assert r["null"]["hubspot_courses"]["synced"] == 200
     assert r["null"]["hubspot_courses"]["upsert_requests"] == 2
     assert r["null"]["time_ratio"] > 0 and r["noop"]["peak_rss_kib"] > 0
+    assert r["null"]["time_ratio_common_prepare"] > 0
     assert bench_overhead.report_overhead(r)
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "map_row",
     "plan_batch",
     "content_hash",
+    "CONTENT_HASH_FORMAT",
     "hubspot_type_for_dlt_column",
 ]
 
@@ -401,6 +402,14 @@ class BatchPlan:
     upserts: list[MappedRow] = field(default_factory=list)
     archives: list[MappedRow] = field(default_factory=list)
     rejections: list[RowRejection] = field(default_factory=list)
+
+
+CONTENT_HASH_FORMAT = "2"
+"""Stored with ``sync_state``; when it changes, older hashes cannot be compared with new ones.
+
+1: sha256 of ``json.dumps([object_type, key, sorted items])``. 2: the same list with the
+properties as an object, serialised by orjson with sorted keys.
+"""
 
 
 def content_hash(object_type: str, key: str, properties: Mapping[str, str]) -> str:

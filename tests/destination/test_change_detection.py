@@ -80,6 +80,31 @@ def test_lost_staging_is_rebuilt_from_hubspot_without_upserts(sandbox, make_pipe
     assert Staging.shared(staging_path).synced_count("0-410") == 230
 
 
+def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, make_pipeline, staging_path):
+    """A staging file from a release with another hash format: reads, not 230 rewrites."""
+    import duckdb
+
+    make_pipeline().run(_rows(230), table_name="courses")
+    Staging.close_shared(staging_path)
+    con = duckdb.connect(staging_path)  # what the previous release left: its hashes, no format marker
+    con.execute("UPDATE sync_state SET content_hash = 'v1-' || content_hash")
+    con.execute("DELETE FROM staging_meta WHERE key LIKE 'content_hash_format:%'")
+    con.close()
+    sandbox.reset_log()
+
+    make_pipeline().run(_rows(230, changed={5: "Course 5, revised"}), table_name="courses")
+    upserts = [e for e in sandbox.request_log if e.path.endswith("/batch/upsert")]
+    assert [e.n_inputs for e in upserts] == [1]  # only the course that really changed
+    assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 3  # the rebuild: 230 records, 100 a page
+    staging = Staging.shared(staging_path)
+    assert staging.get_meta("content_hash_format:0-410") == "2"
+    assert staging.synced_count("0-410") == 230
+    sandbox.reset_log()
+    make_pipeline().run(_rows(230, changed={5: "Course 5, revised"}), table_name="courses")
+    assert sandbox.count_requests("POST", "/batch/upsert") == 0
+    assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 0  # no second rebuild
+
+
 def test_mirror_archives_missing_courses_and_refuses_past_threshold(sandbox, make_pipeline, staging_path):
     pipeline = make_pipeline()
     pipeline.run(_rows(20), table_name="courses")

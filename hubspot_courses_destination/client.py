@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 import uuid
@@ -77,6 +78,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 BATCH_LIMIT = 100
 """HubSpot's object batch endpoints take at most 100 inputs per request."""
+
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
+"""What a token may contain: it becomes a header value, and a line break would end the header."""
 
 OMITTED_ROW_RESENDS = 1
 """How often rows a 200/207 answer left out are sent again before being reported."""
@@ -144,8 +148,11 @@ class _BearerAuth(AuthBase):
 
     Set as the session's auth rather than a default header: with no auth, requests looks
     for a ``~/.netrc`` entry on every request (two file-system checks each time) and, if
-    the file names the API host, replaces the header with Basic credentials.
+    the file names the API host, replaces the header with Basic credentials. requests does
+    not check header values that auth adds, so the client checks the token first.
     """
+
+    __slots__ = ("_header",)
 
     def __init__(self, token: str) -> None:
         self._header = f"Bearer {token}"
@@ -170,6 +177,10 @@ class _PoolKeyCachingAdapter(HTTPAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pool_keys: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # unpickling skips __init__
+        super().__setstate__(state)
+        self._pool_keys = {}
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
@@ -212,7 +223,9 @@ class HubSpotClient:
         rate_limiter: budget to share; default :func:`limiter_for` (one per portal/token per
             process).
         session: a ``requests.Session`` to use (transport seam); the client sets its
-            ``auth`` and mounts nothing on it.
+            ``auth`` and mounts nothing on it. Requests go through its ``prepare_request``
+            and ``send`` (an override of ``Session.request`` is not called); proxy and CA
+            settings from the environment and the session are read once, here.
         sleep: blocks for retry backoff; injectable for tests.
         rng: jitter source; injectable for tests.
 
@@ -239,6 +252,12 @@ class HubSpotClient:
             raise ConfigurationError(
                 "No HubSpot access token given. Set DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN or "
                 "access_token under [destination.hubspot_courses] in .dlt/secrets.toml."
+            )
+        if not _TOKEN_RE.fullmatch(access_token.strip()):
+            # never echo the value: it is (almost) a secret
+            raise ConfigurationError(
+                "The HubSpot access token contains spaces, line breaks or non-ASCII characters; "
+                "copy the private-app token again (Settings > Integrations > Private apps)."
             )
         if not api_base_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"api_base_url must start with https:// or http://, got {api_base_url!r}")
@@ -722,8 +741,9 @@ def _refused_for_its_rows(exc: RequestRejectedError) -> bool:
 def _prepare_rows(rows: Iterable[UpsertRow]) -> list[UpsertRow]:
     """Check keys and trace ids are unique; give every row a trace id.
 
-    Generated ids are one random prefix per call plus the row's position: unique across
-    calls and processes like a uuid4 per row, at a tenth of the cost.
+    Generated ids are one random prefix per call (16 hex digits of a uuid4) plus the row's
+    position: unique within a request, which is where they are matched, and in practice
+    across calls, at a tenth of the cost of a uuid4 per row.
     """
     prepared: list[UpsertRow] = []
     keys: set[str] = set()

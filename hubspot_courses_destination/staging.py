@@ -196,6 +196,7 @@ class Staging:
         self.path = path
         self._lock = threading.RLock()
         self._tx_depth = 0  # transaction() nesting, only ever changed with the lock held
+        self._tx_failed = False  # a nested level raised: the outermost level must not commit
         if path != ":memory:":
             parent = os.path.dirname(os.path.abspath(path))
             os.makedirs(parent, exist_ok=True)
@@ -251,22 +252,36 @@ class Staging:
         A batch's writes (sync_state, rejections, run counts) share one transaction: they
         are then never half recorded, and a batch costs one commit (a WAL flush) instead of
         one per statement. The lock is held throughout, so other threads wait their turn.
+        A nested level that fails makes the whole transaction roll back, even if the caller
+        caught its error; do not catch errors of other staging calls inside either (DuckDB
+        would then commit nothing, silently).
         """
         with self._lock:
             if self._tx_depth:
                 self._tx_depth += 1
                 try:
                     yield self
+                except BaseException:
+                    self._tx_failed = True
+                    raise
                 finally:
                     self._tx_depth -= 1
                 return
             self._con.execute("BEGIN")
-            self._tx_depth = 1
+            self._tx_depth, self._tx_failed = 1, False
             try:
                 yield self
+                if self._tx_failed:
+                    raise RuntimeError(
+                        "a step of this staging transaction failed and its error was caught; "
+                        "nothing of the transaction was recorded"
+                    )
             except BaseException:
                 self._tx_depth = 0
-                self._con.execute("ROLLBACK")
+                try:
+                    self._con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # the original error is the one that matters
                 raise
             self._tx_depth = 0
             self._con.execute("COMMIT")
@@ -313,18 +328,35 @@ class Staging:
         self, object_type: str, load_id: str, records: Sequence[tuple[str, str, dict[str, str]]]
     ) -> None:
         """Record (key, HubSpot id, values) read back from HubSpot; no hash yet: the first
-        row of each key is compared with the values it would send (see ``sync.py``)."""
+        row of each key is compared with the values it would send (see ``sync.py``).
+
+        A key already in ``sync_state`` (its hash was dropped, see ``drop_hashes``) keeps
+        its source table and last-seen load, so mirror mode still knows where it came from.
+        """
         if not records:
             return
         now = _now()
         self._query(
-            "INSERT OR REPLACE INTO sync_state (object_type, record_key, hubspot_id, content_hash, "
+            "INSERT INTO sync_state AS s (object_type, record_key, hubspot_id, content_hash, "
             "source_table, first_synced_at, last_synced_at, last_load_id, last_seen_load_id, rebuilt_values) "
             "SELECT ?, k, i, NULL, '(rebuilt from HubSpot)', ?, ?, ?, NULL, v "
-            "FROM (SELECT unnest(?) AS k, unnest(?) AS i, unnest(?) AS v)",
+            "FROM (SELECT unnest(?) AS k, unnest(?) AS i, unnest(?) AS v) "
+            "ON CONFLICT (object_type, record_key) DO UPDATE SET hubspot_id = excluded.hubspot_id, "
+            "content_hash = NULL, rebuilt_values = excluded.rebuilt_values",
             (object_type, now, now, load_id, [r[0] for r in records], [r[1] for r in records],
              [json.dumps(r[2], sort_keys=True) for r in records]),
         )
+
+    def drop_hashes(self, object_type: str) -> int:
+        """Forget the content hashes of an object type, keeping keys, ids and sources: rows
+        without a hash are sent (or compared with rebuilt values) on their next sync."""
+        with self._lock:
+            n = self.synced_count(object_type)
+            self._con.execute(
+                "UPDATE sync_state SET content_hash = NULL, rebuilt_values = NULL WHERE object_type = ?",
+                (object_type,),
+            )
+            return n
 
     def hubspot_ids(self, object_type: str, keys: Sequence[str]) -> dict[str, str]:
         if not keys:

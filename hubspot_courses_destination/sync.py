@@ -83,33 +83,39 @@ class SyncContext:
         with self._lock:
             if load_id in self._state_checked:
                 return
-            self._state_checked.add(load_id)
             self._bind_portal()
-            self._check_hash_format()
-            if not s.rebuild_state or s.full_resync or self.staging.synced_count(s.object_type) > 0:
-                return
-            records = rebuilt_state(self.client, s, specs)
-            self.staging.mark_rebuilt(s.object_type, load_id, records)
-            log.info("rebuilt sync_state from HubSpot: %d courses already there", len(records))
+            hashes_dropped = self._check_hash_format()
+            if s.rebuild_state and not s.full_resync and (
+                hashes_dropped or self.staging.synced_count(s.object_type) == 0
+            ):
+                records = rebuilt_state(self.client, s, specs)
+                self.staging.mark_rebuilt(s.object_type, load_id, records)
+                log.info("rebuilt sync_state from HubSpot: %d courses already there", len(records))
+            # only now: if the rebuild failed, dlt's retry of this batch tries it again
+            self._state_checked.add(load_id)
 
-    def _check_hash_format(self) -> None:
+    def _check_hash_format(self) -> bool:
         """Hashes written by an older release of this package use another format: every row
         would look changed and be sent again, bumping each record's last-modified date and
-        possibly firing workflows. Such state is dropped instead, and (with rebuild_state)
-        rebuilt from what HubSpot holds: reads, one per 100 courses, no writes."""
+        possibly firing workflows. Their hashes are dropped instead (keys, ids and sources
+        stay), so the rebuild compares rows with what HubSpot holds: reads, one per 100
+        courses, no writes. Returns whether hashes were dropped."""
         s, staging = self.settings, self.staging
         key = f"content_hash_format:{s.object_type}"
         stored = staging.get_meta(key)
         if stored == CONTENT_HASH_FORMAT:
-            return
+            return False
+        dropped = 0
         if stored is not None or staging.synced_count(s.object_type) > 0:
-            dropped = staging.clear_sync_state(s.object_type)
+            dropped = staging.drop_hashes(s.object_type)
             log.warning(
-                "staging file %s holds content hashes of an older format (%s); dropped its sync_state "
-                "(%d courses)%s", s.staging_path, stored or "1", dropped,
-                "; rebuilding it from HubSpot" if s.rebuild_state and not s.full_resync else "",
+                "staging file %s holds content hashes of an older format (%s) for %d courses; %s",
+                s.staging_path, stored or "1", dropped,
+                "comparing them with HubSpot's records instead" if s.rebuild_state and not s.full_resync
+                else "they are sent again once (rebuild_state is off)",
             )
         staging.set_meta(key, CONTENT_HASH_FORMAT)
+        return dropped > 0
 
     def _bind_portal(self) -> None:
         """Tie the staging file to one portal.

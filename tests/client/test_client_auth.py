@@ -83,3 +83,10 @@ def test_a_netrc_entry_for_the_api_host_does_not_replace_the_bearer_token(
     outcomes = client.batch_upsert(COURSES, ID_PROPERTY, rows(2))
     assert [o.status for o in outcomes] == ["created", "created"]
     assert settle(sandbox).count_requests("POST", "/batch/upsert", status=200) == 1
+
+
+@pytest.mark.parametrize("bad", ["pat-na1-1111\nX-Injected: 1", "pat-na1-11 11", "pat-na1-ü111"])
+def test_a_token_that_cannot_be_a_header_value_fails_fast_without_echoing_it(sandbox: Sandbox, bad: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        HubSpotClient(bad, sandbox.url)
+    assert "1111" not in str(info.value) and "Private apps" in str(info.value)

@@ -51,3 +51,12 @@ def test_environment_settings_are_read_when_the_client_is_created(
     outcomes = client.batch_upsert(COURSES, ID_PROPERTY, rows(150))
     assert {o.status for o in outcomes} == {"created"}
     assert settle(sandbox).count_requests("POST", "/batch/upsert", status=200) == 2
+
+
+def test_the_adapter_survives_pickling() -> None:
+    import pickle
+
+    adapter = pickle.loads(pickle.dumps(_PoolKeyCachingAdapter()))
+    url = "https://api.hubapi.example/x"
+    assert adapter.build_connection_pool_key_attributes(_prepared(url), True, None) == \
+        HTTPAdapter().build_connection_pool_key_attributes(_prepared(url), True, None)

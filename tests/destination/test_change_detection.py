@@ -92,15 +92,22 @@ def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, 
     con.close()
     sandbox.reset_log()
 
-    make_pipeline().run(_rows(230, changed={5: "Course 5, revised"}), table_name="courses")
+    snapshot = [r for r in _rows(230, changed={5: "Course 5, revised"}) if r[ID] != "c0009"]
+    info = make_pipeline().run(snapshot, table_name="courses")
     upserts = [e for e in sandbox.request_log if e.path.endswith("/batch/upsert")]
     assert [e.n_inputs for e in upserts] == [1]  # only the course that really changed
     assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 3  # the rebuild: 230 records, 100 a page
     staging = Staging.shared(staging_path)
     assert staging.get_meta("content_hash_format:0-410") == "2"
     assert staging.synced_count("0-410") == 230
+    # the keys kept their source table: mirror mode still archives the course the snapshot lost
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path,
+    )
+    result = archive_missing(settings, info.loads_ids, max_share=0.1)
+    assert (result.archived, result.missing) == (1, ["c0009"])
     sandbox.reset_log()
-    make_pipeline().run(_rows(230, changed={5: "Course 5, revised"}), table_name="courses")
+    make_pipeline().run(snapshot, table_name="courses")
     assert sandbox.count_requests("POST", "/batch/upsert") == 0
     assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 0  # no second rebuild
 

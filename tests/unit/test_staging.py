@@ -98,3 +98,21 @@ def test_a_batch_transaction_commits_whole_or_not_at_all(tmp_path):
     with Staging(path) as st:  # committed, and visible to a new connection
         assert st.known_hashes("0-410", ["k1"]) == {"k1": "h1"}
         assert st.load_summary(["L1"])["created"] == 1
+
+
+def test_a_caught_failure_inside_a_transaction_still_records_nothing(tmp_path):
+    import pytest
+
+    with Staging(str(tmp_path / "s.duckdb")) as st:
+        with pytest.raises(RuntimeError, match="nothing of the transaction was recorded"):
+            with st.transaction():
+                st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1")])
+                try:
+                    with st.transaction():
+                        raise ValueError("a nested step failed")
+                except ValueError:
+                    pass  # the caller carries on: the outer level must not commit half a batch
+        assert st.synced_count("0-410") == 0
+        with st.transaction():  # the next transaction starts clean
+            st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1")])
+        assert st.synced_count("0-410") == 1

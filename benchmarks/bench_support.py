@@ -74,9 +74,9 @@ def course_row(i: int, variant: int = 0, prefix: str = "c") -> dict[str, Any]:
     }
 
 
-def expected_properties(i: int, variant: int = 0, prefix: str = "c") -> dict[str, str]:
-    """What the sandbox should hold for ``course_row(i, variant)`` (HubSpot's string values)."""
-    row = course_row(i, variant, prefix)
+def hubspot_values(row: dict[str, Any]) -> dict[str, str]:
+    """What HubSpot holds after ``row`` was written (string values, dates as YYYY-MM-DD)."""
+    updated = row["course_updated_at"].astimezone(dt.timezone.utc)
     return {
         ID_PROPERTY: row[ID_PROPERTY],
         "hs_course_name": row["hs_course_name"],
@@ -86,8 +86,14 @@ def expected_properties(i: int, variant: int = 0, prefix: str = "c") -> dict[str
         "hs_pipeline_stage": row["hs_pipeline_stage"],
         "course_start_date": row["course_start_date"].isoformat(),
         "course_end_date": row["course_end_date"].isoformat(),
-        "lms_source": "bench",
+        "course_updated_at": updated.strftime("%Y-%m-%dT%H:%M:%S.") + f"{updated.microsecond // 1000:03d}Z",
+        "lms_source": row["lms_source"],
     }
+
+
+def expected_properties(i: int, variant: int = 0, prefix: str = "c") -> dict[str, str]:
+    """What the sandbox should hold for ``course_row(i, variant)``."""
+    return hubspot_values(course_row(i, variant, prefix))
 
 
 def course_rows(n: int, variant: int = 0, prefix: str = "c", page: int = 1000) -> Iterator[list[dict[str, Any]]]:

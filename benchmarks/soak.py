@@ -28,7 +28,6 @@ Run: ``.venv/bin/python benchmarks/soak.py`` (about 3 minutes), ``--quick`` for 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import random
@@ -45,7 +44,7 @@ from typing import Any, Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_support import ID_PROPERTY, course_row, portal_setup  # noqa: E402
+from bench_support import ID_PROPERTY, course_row, hubspot_values, portal_setup  # noqa: E402
 
 HERE = os.path.abspath(__file__)
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -75,23 +74,6 @@ def soak_row(i: int, phase: int) -> dict[str, Any]:
 def soak_pages(n: int, phase: int, page: int = 1000) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, n, page):
         yield [soak_row(i, phase) for i in range(start, min(n, start + page))]
-
-
-def hubspot_values(row: dict[str, Any]) -> dict[str, str]:
-    """What HubSpot holds after this row was written (string values, dates as YYYY-MM-DD)."""
-    updated = row["course_updated_at"].astimezone(dt.timezone.utc)
-    return {
-        ID_PROPERTY: row[ID_PROPERTY],
-        "hs_course_name": row["hs_course_name"],
-        "hs_course_id": row["hs_course_id"],
-        "hs_course_description": row["hs_course_description"],
-        "hs_enrollment_capacity": str(row["hs_enrollment_capacity"]),
-        "hs_pipeline_stage": row["hs_pipeline_stage"],
-        "course_start_date": row["course_start_date"].isoformat(),
-        "course_end_date": row["course_end_date"].isoformat(),
-        "course_updated_at": updated.strftime("%Y-%m-%dT%H:%M:%S.") + f"{updated.microsecond // 1000:03d}Z",
-        "lms_source": row["lms_source"],
-    }
 
 
 @dataclass

@@ -40,7 +40,6 @@ from hubspot_courses_destination.errors import (
     ConfigurationError,
     HubSpotError,
     HubSpotTerminalError,
-    HubSpotTransientError,
     RequestRejectedError,
 )
 from hubspot_courses_destination.ratelimit import RateLimiter, limiter_for

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import dlt
 
 from hubspot_courses_destination.config import DestinationSettings
 from hubspot_courses_destination.mirror import archive_missing

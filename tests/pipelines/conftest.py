@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from lms_support import MOODLE_ROWS, CanvasServer, canvas_course, create_moodle_db
+from lms_support import CanvasServer, canvas_course, create_moodle_db
 
 
 @pytest.fixture(autouse=True)

@@ -300,7 +300,7 @@ class Staging:
         self._query("INSERT OR REPLACE INTO staging_meta VALUES (?, ?)", (key, value))
 
     def clear_sync_state(self, object_type: str) -> int:
-        """Forget every synced key of an object type (another portal's state, or stale hashes)."""
+        """Forget every synced key of an object type (the state belongs to another portal)."""
         n = self.synced_count(object_type)
         self._query("DELETE FROM sync_state WHERE object_type = ?", (object_type,))
         return n

@@ -84,37 +84,35 @@ class SyncContext:
             if load_id in self._state_checked:
                 return
             self._bind_portal()
-            hashes_dropped = self._check_hash_format()
+            format_key = f"content_hash_format:{s.object_type}"
+            format_current = self.staging.get_meta(format_key) == CONTENT_HASH_FORMAT
+            hashes_dropped = not format_current and self._drop_hashes_of_older_format()
             if s.rebuild_state and not s.full_resync and (
                 hashes_dropped or self.staging.synced_count(s.object_type) == 0
             ):
                 records = rebuilt_state(self.client, s, specs)
                 self.staging.mark_rebuilt(s.object_type, load_id, records)
                 log.info("rebuilt sync_state from HubSpot: %d courses already there", len(records))
-            # only now: if the rebuild failed, dlt's retry of this batch tries it again
+            # only now: if the rebuild failed, the next batch or load drops and rebuilds again
+            if not format_current:
+                self.staging.set_meta(format_key, CONTENT_HASH_FORMAT)
             self._state_checked.add(load_id)
 
-    def _check_hash_format(self) -> bool:
+    def _drop_hashes_of_older_format(self) -> bool:
         """Hashes written by an older release of this package use another format: every row
         would look changed and be sent again, bumping each record's last-modified date and
         possibly firing workflows. Their hashes are dropped instead (keys, ids and sources
         stay), so the rebuild compares rows with what HubSpot holds: reads, one per 100
-        courses, no writes. Returns whether hashes were dropped."""
-        s, staging = self.settings, self.staging
-        key = f"content_hash_format:{s.object_type}"
-        stored = staging.get_meta(key)
-        if stored == CONTENT_HASH_FORMAT:
-            return False
-        dropped = 0
-        if stored is not None or staging.synced_count(s.object_type) > 0:
-            dropped = staging.drop_hashes(s.object_type)
+        courses, no writes. Returns whether there were hashes to drop."""
+        s = self.settings
+        dropped = self.staging.drop_hashes(s.object_type)
+        if dropped:
             log.warning(
-                "staging file %s holds content hashes of an older format (%s) for %d courses; %s",
-                s.staging_path, stored or "1", dropped,
+                "staging file %s holds content hashes of an older format for %d courses; %s",
+                s.staging_path, dropped,
                 "comparing them with HubSpot's records instead" if s.rebuild_state and not s.full_resync
                 else "they are sent again once (rebuild_state is off)",
             )
-        staging.set_meta(key, CONTENT_HASH_FORMAT)
         return dropped > 0
 
     def _bind_portal(self) -> None:

@@ -111,6 +111,32 @@ def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, 
     assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 0  # no second rebuild
 
 
+def test_a_failed_rebuild_after_a_hash_format_change_is_tried_again(sandbox, make_pipeline, staging_path):
+    """The format marker is written only once the rebuild worked; else the next load would
+    trust the dropped (empty) hashes and re-send every course."""
+    import duckdb
+    import pytest
+
+    make_pipeline().run(_rows(120), table_name="courses")
+    Staging.close_shared(staging_path)
+    con = duckdb.connect(staging_path)
+    con.execute("UPDATE sync_state SET content_hash = 'v1-' || content_hash")
+    con.execute("DELETE FROM staging_meta WHERE key LIKE 'content_hash_format:%'")
+    con.close()
+    # a token that may write courses and read properties, but not list courses: the rebuild fails
+    sandbox.add_token(DEFAULT_TOKEN, scopes={"crm.objects.courses.write", "crm.schemas.courses.read",
+                                             "crm.schemas.courses.write"})
+    sandbox.reset_log()
+    with pytest.raises(Exception, match="crm.objects.courses.read"):
+        make_pipeline().run(_rows(120), table_name="courses")
+    assert sandbox.count_requests("POST", "/batch/upsert") == 0
+    sandbox.add_token(DEFAULT_TOKEN)  # the scope granted
+    sandbox.reset_log()
+    make_pipeline().run(_rows(120), table_name="courses")
+    assert sandbox.count_requests("POST", "/batch/upsert") == 0
+    assert Staging.shared(staging_path).get_meta("content_hash_format:0-410") == "2"
+
+
 def test_mirror_archives_missing_courses_and_refuses_past_threshold(sandbox, make_pipeline, staging_path):
     pipeline = make_pipeline()
     pipeline.run(_rows(20), table_name="courses")

@@ -472,7 +472,7 @@ class RowMapper:
         if self.delete_columns and any(_truthy(row.get(c)) for c in self.delete_columns):
             return MappedRow(key, {}, "", row, archive=True)
         out: dict[str, str] = {}
-        problems: list[str] | None = None
+        problems: list[str] = []
         clear_nulls = self.clear_nulls
         get = row.get
         for column, prop_name, coerce in self.columns:
@@ -482,12 +482,12 @@ class RowMapper:
                     out[prop_name] = ""
                 continue
             if coerce is None:
-                problems = (problems or []) + [f"{prop_name}: property does not exist in HubSpot"]
+                problems.append(f"{prop_name}: property does not exist in HubSpot")
                 continue
             try:
                 coerced = coerce(value)
             except CoercionError as exc:
-                problems = (problems or []) + [f"{prop_name}: {exc}"]
+                problems.append(f"{prop_name}: {exc}")
                 continue
             if coerced is not None and (coerced != "" or prop_name not in out):
                 out[prop_name] = coerced

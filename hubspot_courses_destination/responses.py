@@ -463,8 +463,7 @@ def match_upsert_results(
     for result in results if isinstance(results, list) else []:
         if not isinstance(result, dict):
             continue
-        trace = result.get("objectWriteTraceId")
-        row = by_trace.get(trace if isinstance(trace, str) else _str_or_none(trace))
+        row = by_trace.get(_str_or_none(result.get("objectWriteTraceId")))
         if row is None:
             props = result.get("properties")
             if isinstance(props, dict):
@@ -473,12 +472,11 @@ def match_upsert_results(
                 row = by_key.get(_str_or_none(props.get(id_property)))  # type: ignore[arg-type]
         if row is None or row.key in outcomes:
             continue
-        hubspot_id = result.get("id")
         outcomes[row.key] = RowOutcome(
             row.key,
             row.trace_id,
             "created" if result.get("new") is True else "updated",
-            hubspot_id if isinstance(hubspot_id, str) else _str_or_none(hubspot_id),
+            _str_or_none(result.get("id")),
         )
     errors = body.get("errors") if isinstance(body, Mapping) else None
     for raw in errors if isinstance(errors, list) else []:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Mapping, Protocol
+import json
+import re
+from typing import Any, Callable, Mapping, Protocol
 
 from .config import DestinationSettings
 from .errors import ObjectNotActivatedError, PreflightError
@@ -94,9 +96,15 @@ class PropertyCatalog:
     create the same property twice.
     """
 
-    def __init__(self, client: _PropertyClient, settings: DestinationSettings) -> None:
+    def __init__(
+        self,
+        client: _PropertyClient,
+        settings: DestinationSettings,
+        on_create: Callable[[PropertySpec], None] | None = None,
+    ) -> None:
         self._client = client
         self._settings = settings
+        self._on_create = on_create  # e.g. staging notes it, so the run summary lists it
         self._lock = threading.Lock()
         self._specs: dict[str, PropertySpec] | None = None
         self._checked: set[tuple[str, ...]] = set()
@@ -145,7 +153,10 @@ class PropertyCatalog:
                 "uniqueness cannot be switched on later. Create a new unique property and set "
                 "id_property to it"
             )
-        missing = sorted({p for p in send.values() if p not in specs and p != s.id_property})
+        invalid = {c: p for c, p in send.items() if p not in specs and not _HUBSPOT_NAME.match(p)}
+        if invalid:
+            problems.append(_invalid_names_problem(invalid, s.object_type))
+        missing = sorted({p for p in send.values() if p not in specs and p != s.id_property} - set(invalid.values()))
         by_property: dict[str, str] = {}
         for column_name, prop in send.items():  # the first column wins: variants come later
             by_property.setdefault(prop, column_name)
@@ -158,7 +169,9 @@ class PropertyCatalog:
             problems.append(
                 f"these properties do not exist on {s.object_type}: {', '.join(missing)}. Create "
                 "them in HubSpot, map the columns to existing properties with property_map, "
-                "drop them with exclude_columns, or set create_missing_properties = true"
+                f"drop them with exclude_columns = {_toml_list(by_property[m] for m in missing)}, or set "
+                "create_missing_properties = true (all under [destination.hubspot_courses] in "
+                ".dlt/config.toml)"
             )
         read_only = sorted(p for p in send.values() if p in specs and specs[p].read_only)
         if read_only:
@@ -196,5 +209,32 @@ class PropertyCatalog:
             spec = PropertySpec.from_hubspot(self._client.create_property(self._settings.object_type, body))
             log.info("created HubSpot property %s (%s/%s)", spec.name, spec.type, spec.field_type)
         self._specs[spec.name] = spec
+        if self._on_create is not None:
+            self._on_create(spec)
         return spec
+
+
+_HUBSPOT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+"""HubSpot's internal property names: lowercase letters, digits and underscores, from a letter."""
+
+
+def _toml_list(names: Any) -> str:
+    return "[" + ", ".join(json.dumps(n, ensure_ascii=False) for n in names) + "]"
+
+
+def _invalid_names_problem(invalid: Mapping[str, str], object_type: str) -> str:
+    """What a column like ``Instructor Name`` needs: a mapping or an exclusion, spelled out."""
+    first_column = next(iter(invalid))
+    suggestion = re.sub(r"[^a-z0-9]+", "_", first_column.lower()).strip("_") or "my_property"
+    if not suggestion[0].isalpha():
+        suggestion = f"p_{suggestion}"
+    return (
+        f"these columns are not HubSpot property names (lowercase letters, digits and _, starting "
+        f"with a letter), so they cannot be sent to {object_type} or created there: "
+        f"{', '.join(repr(c) for c in invalid)}. Under [destination.hubspot_courses] in "
+        f".dlt/config.toml, map them to properties, e.g. property_map = "
+        f"{{ {json.dumps(first_column, ensure_ascii=False)} = \"{suggestion}\" }}, or skip them with "
+        f"exclude_columns = {_toml_list(invalid)} (environment: "
+        f"DESTINATION__HUBSPOT_COURSES__EXCLUDE_COLUMNS='{_toml_list(invalid)}')"
+    )
 

@@ -69,6 +69,18 @@ _SCHEMA = (
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS created_properties (
+        load_id VARCHAR NOT NULL,
+        object_type VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        type VARCHAR,
+        field_type VARCHAR,
+        dry_run BOOLEAN DEFAULT FALSE,
+        created_at TIMESTAMPTZ,
+        PRIMARY KEY (load_id, object_type, name)
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS sync_runs (
         load_id VARCHAR NOT NULL,
         source_table VARCHAR NOT NULL,
@@ -532,17 +544,65 @@ class Staging:
         return {f: int(v) for f, v in zip(SUMMARY_FIELDS, row)}
 
     def top_rejections(self, load_ids: Iterable[str], limit: int = 5) -> list[tuple[str, int]]:
-        """The most frequent rejection reasons of these loads: ("CATEGORY/CODE: example", count)."""
+        """The most frequent rejection reasons of these loads, as (reason, count).
+
+        A reason is grouped by exactly what it prints: category, code and the properties at
+        fault (``VALIDATION_ERROR/INVALID_INTEGER course_length_days``); one message of the
+        group follows as an example.
+        """
         ids = list(load_ids)
         if not ids:
             return []
         rows = self._query(
-            "SELECT category, code, min(message), count(*) AS n FROM rejected_rows "
+            "SELECT category, code, property_errors, min(message), count(*) FROM rejected_rows "
             "WHERE load_id IN (SELECT unnest(?)) AND category <> 'SUPERSEDED' "
-            "GROUP BY category, code ORDER BY n DESC, category LIMIT ?",
-            (ids, limit),
+            "GROUP BY category, code, property_errors",
+            (ids,),
         )
-        return [
-            (f"{cat}{'/' + code if code and code != cat else ''}: {msg or ''}", int(n))
-            for cat, code, msg, n in rows
-        ]
+        groups: dict[str, list[Any]] = {}
+        for cat, code, errors, message, n in rows:
+            reason = rejection_reason_key(cat, code, errors)
+            group = groups.setdefault(reason, [0, message])
+            group[0] += int(n)
+            group[1] = min(group[1] or "", message or "")
+        ranked = sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
+        return [(f"{reason}  (e.g. {_clip(message)})" if message else reason, n) for reason, (n, message) in ranked]
+
+    # ------------------------------------------------------------------ created_properties
+
+    def record_created_property(
+        self, load_id: str, object_type: str, name: str, type_: str, field_type: str, *, dry_run: bool = False
+    ) -> None:
+        """Note a HubSpot property a load created (or, in a dry run, would create)."""
+        self._query(
+            "INSERT INTO created_properties VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (load_id, object_type, name, type_, field_type, dry_run, _now()),
+        )
+
+    def created_properties(self, load_ids: Iterable[str]) -> list[str]:
+        """``name (type/fieldType)`` of every property these loads created, by name."""
+        rows = self._query(
+            "SELECT DISTINCT name, type, field_type FROM created_properties "
+            "WHERE load_id IN (SELECT unnest(?)) ORDER BY name",
+            (list(load_ids),),
+        )
+        return [f"{name} ({t}/{ft})" for name, t, ft in rows]
+
+
+def rejection_reason_key(category: str, code: str | None, property_errors: str | None) -> str:
+    """``CATEGORY/CODE prop1,prop2``: what a summary groups rejections by, and prints."""
+    head = f"{category}{'/' + code if code and code != category else ''}"
+    names: list[str] = []
+    try:
+        for error in json.loads(property_errors) if property_errors else []:
+            name = error.get("name") if isinstance(error, Mapping) else None
+            if name and name not in names:
+                names.append(str(name))
+    except (ValueError, TypeError):
+        pass
+    return f"{head} {','.join(sorted(names))}" if names else head
+
+
+def _clip(text: str, limit: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

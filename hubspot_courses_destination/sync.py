@@ -65,9 +65,19 @@ class SyncContext:
             catalog = self._catalogs.get(load_id)
             if catalog is None:
                 # only the current load's catalog is kept: a new load re-reads the portal
-                self._catalogs = {load_id: PropertyCatalog(self.client, self.settings)}
+                self._catalogs = {load_id: PropertyCatalog(
+                    self.client, self.settings, on_create=lambda spec: self._note_created(load_id, spec)
+                )}
                 catalog = self._catalogs[load_id]
             return catalog
+
+    def _note_created(self, load_id: str, spec: PropertySpec) -> None:
+        """Every property a load creates is listed in the run summary (a typo in a column name
+        would otherwise become a portal property unnoticed)."""
+        self.staging.record_created_property(
+            load_id, self.settings.object_type, spec.name, spec.type, spec.field_type,
+            dry_run=self.settings.dry_run,
+        )
 
     def ensure_state(self, load_id: str, specs: Mapping[str, PropertySpec]) -> None:
         """Bind the staging file to the portal, and rebuild ``sync_state`` from HubSpot when

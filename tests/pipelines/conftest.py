@@ -3,12 +3,14 @@ a capturing dlt destination, and every dlt pipeline in its own tmp pipelines_dir
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from lms_support import CanvasServer, canvas_course, create_moodle_db
+from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
+from lms_support import PROJECT_ROOT, CanvasServer, canvas_course, create_moodle_db
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +22,12 @@ def _isolated_dlt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(("DESTINATION__", "SOURCES__", "LMS_TO_HUBSPOT__")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
-    monkeypatch.chdir(tmp_path)  # dlt reads .dlt/ from the working directory
+    monkeypatch.chdir(tmp_path)
+    # the job reads the project's .dlt/ unless DLT_PROJECT_DIR names another folder: tests get
+    # an empty one, so a developer's .dlt/secrets.toml never reaches them
+    monkeypatch.setenv("DLT_PROJECT_DIR", str(tmp_path))
+    (tmp_path / ".dlt").mkdir()
+    shutil.copy(PROJECT_ROOT / ".dlt" / "config.toml", tmp_path / ".dlt" / "config.toml")
 
 
 @pytest.fixture
@@ -39,6 +46,18 @@ def canvas_server() -> Iterator[CanvasServer]:
     courses[2].update(workflow_state="unpublished", term={"id": 1, "name": "Default Term", "start_at": None, "end_at": None})
     with CanvasServer(courses) as server:
         yield server
+
+
+# ------------------------------------------------------------------ a sandbox as the job's portal
+
+
+@pytest.fixture
+def portal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A sandbox standing in for a real portal: the job sees a configured token and API URL."""
+    with Sandbox() as sb:
+        monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN", DEFAULT_TOKEN)
+        monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__API_BASE_URL", sb.url)
+        yield sb
 
 
 # ------------------------------------------------------------------ capturing destination

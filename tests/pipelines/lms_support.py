@@ -6,14 +6,18 @@ Kept out of conftest.py so test modules can import them by a name no other test 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from hubspot_courses_destination.sandbox import Sandbox
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PIPELINES_DIR = PROJECT_ROOT / "pipelines"
@@ -159,3 +163,20 @@ class CanvasServer:
         self.httpd.server_close()
 
 
+
+
+# ------------------------------------------------------------------ reading the job's output
+
+
+def summary(out: str) -> Dict[str, int]:
+    """The numbers of the printed summary."""
+    fields = ("rows seen", "created", "updated", "unchanged", "rejected", "requests", "429s")
+    return {f: int(re.search(rf"^  {f}\s+(\d+)", out, re.M).group(1)) for f in fields}
+
+
+def names_by_key(records: list, id_property: str = "lms_course_key") -> Dict[str, str]:
+    return {r["properties"][id_property]: r["properties"].get("hs_course_name") for r in records}
+
+
+def upserted_inputs(sb: "Sandbox") -> int:
+    return sum(e.n_inputs or 0 for e in sb.request_log if e.path.endswith("/batch/upsert"))

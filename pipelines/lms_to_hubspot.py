@@ -584,16 +584,19 @@ def check_portal(settings: DestinationSettings) -> None:
     quick = RetryPolicy(max_attempts=3, backoff_base_s=1.0, max_total_wait_s=10.0)
     client = HubSpotClient(settings.access_token, settings.api_base_url, connect_timeout_s=5.0,
                            read_timeout_s=30.0, retry_policy=quick, max_concurrency=1)
+    client_log = logging.getLogger("hubspot_courses_destination")
+    level, client_log.level = client_log.level, logging.ERROR  # its "giving up" line: said below
     try:
         client.portal_id()
     except HubSpotTransientError as exc:
         raise Unreachable(
-            f"HubSpot could not be reached at {settings.api_base_url}: {exc}. Nothing was extracted "
+            f"HubSpot could not be reached at {settings.api_base_url}: {str(exc).rstrip('.')}. Nothing was extracted "
             "or sent. Check the network, a proxy (HTTPS_PROXY) and api_base_url, then run again."
         ) from None
     except HubSpotTerminalError as exc:
         raise UsageError(str(exc)) from None
     finally:
+        client_log.setLevel(level)
         client.close()
 
 

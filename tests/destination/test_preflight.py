@@ -101,3 +101,34 @@ def test_unknown_property_group_fails_before_creating_anything(sandbox, make_pip
     assert "no_such_group" in str(cause) and "course_information" in str(cause)
     assert {p["name"] for p in sandbox.properties()} == before
     assert sandbox.count_requests("POST", "/batch/upsert") == 0
+
+
+def test_a_column_that_is_no_property_name_stops_the_load_and_the_excluded_rerun_finishes_it(
+    sandbox, make_pipeline, tmp_path
+):
+    import dlt
+
+    from hubspot_courses_destination import hubspot_courses
+    from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
+
+    rows = [{ID: "c1", "hs_course_name": "Intro", "Instructor Name": "Ada"}]
+    pipeline = make_pipeline()
+    with pytest.raises(PipelineStepFailed) as info:
+        pipeline.run(rows, table_name="courses")
+    cause = _root_cause(info.value)
+    assert isinstance(cause, PreflightError)
+    assert "'Instructor Name'" in str(cause) and "exclude_columns" in str(cause) and "property_map" in str(cause)
+    assert sandbox.records() == [] and sandbox.count_requests("POST", "/crm/v3/properties") == 0
+    assert pipeline.has_pending_data
+
+    fixed = dlt.pipeline(
+        pipeline.pipeline_name, pipelines_dir=pipeline.pipelines_dir,
+        destination=hubspot_courses(
+            access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID,
+            staging_path=str(tmp_path / "staging.duckdb"), create_missing_properties=True,
+            exclude_columns=["Instructor Name"],
+        ),
+    )
+    fixed.run()  # the pending package, with the column excluded
+    assert not fixed.has_pending_data
+    assert [r["properties"]["hs_course_name"] for r in sandbox.records()] == ["Intro"]

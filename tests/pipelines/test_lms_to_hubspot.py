@@ -215,4 +215,4 @@ def test_rejected_rows_are_reported_not_a_failure(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert summary(out)["created"] == 1 and summary(out)["rejected"] == 2
     assert "top rejection reasons" in out and "course_length_days" in out and "hs_course_name" in out
-    assert "python -m hubspot_courses_destination rejected list --staging" in out
+    assert "-m hubspot_courses_destination rejected list --sandbox --staging" in out

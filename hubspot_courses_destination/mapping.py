@@ -450,9 +450,12 @@ class RowMapper:
         properties: Mapping[str, PropertySpec],
         delete_columns: Sequence[str] = (),
         clear_nulls: bool = False,
+        key_columns: Sequence[str] = (),
     ) -> None:
         self.object_type = object_type
         self.id_column = id_column
+        # the id column and its dlt variants (properties.key_columns); a row fills one of them
+        self.key_columns = tuple(key_columns) or (id_column,)
         self.id_property = id_property
         self.delete_columns = tuple(delete_columns)
         self.clear_nulls = clear_nulls
@@ -462,8 +465,15 @@ class RowMapper:
             for column, name in column_to_property.items()
         ]
 
+    def _key(self, row: Mapping[str, Any]) -> str | None:
+        for column in self.key_columns:
+            value = row.get(column)
+            if value is not None:
+                return _key_text(value)
+        return None
+
     def __call__(self, row: Mapping[str, Any]) -> MappedRow | RowRejection:
-        key = _key_text(row.get(self.id_column))
+        key = self._key(row)
         if key is None:
             return RowRejection(
                 None, "MISSING_KEY", "MISSING_KEY",
@@ -502,7 +512,8 @@ def map_row(row: Mapping[str, Any], **mapper_kwargs: Any) -> MappedRow | RowReje
     """Turn one dlt row into an upsert input, or say why it cannot be sent.
 
     ``column_to_property`` lists the columns to send (the id column included, so the key is
-    also written to the id property on create); other columns are not sent. A None leaves
+    also written to the id property on create); other columns are not sent. The key is the
+    first value found in ``key_columns`` (the id column and its dlt variant columns). A None leaves
     the property untouched in HubSpot, or clears it (``""``) with ``clear_nulls``. Coercion
     errors are collected for every property so one rejection names all of them. Keyword
     arguments are those of :class:`RowMapper`; batches build one mapper for all rows.

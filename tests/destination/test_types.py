@@ -93,3 +93,27 @@ def test_none_leaves_values_alone_unless_clear_nulls(sandbox, tmp_path, staging_
 
     pipeline(clear_nulls=True).run([{ID: "c1", "hs_course_name": "Intro", "course_end": None}], table_name="courses")
     assert by_key(sandbox)["c1"].get("course_end") in (None, "")  # the LMS cleared it; so does HubSpot
+
+
+def test_text_keys_after_integer_keys_are_read_from_the_variant_column(sandbox, make_pipeline, staging):
+    """dlt typed the key column bigint in the first load; later text keys land in
+    ``lms_course_key▶v_text`` and must still be the key, not a "key is empty" rejection."""
+    pipeline = make_pipeline()
+    first = pipeline.run([{ID: 1, "hs_course_name": "One"}, {ID: 2, "hs_course_name": "Two"}], table_name="courses")
+    assert not first.has_failed_jobs
+    second = pipeline.run(
+        [{ID: "c-3", "hs_course_name": "Three"}, {ID: 2, "hs_course_name": "Two, revised"},
+         {ID: " C-4 ", "hs_course_name": "Four"}],
+        table_name="courses",
+    )
+    assert not second.has_failed_jobs
+    assert f"{ID}▶v_text" in pipeline.default_schema.get_table("courses")["columns"]  # the setup holds
+
+    records = by_key(sandbox)
+    assert set(records) == {"1", "2", "c-3", "C-4"}
+    assert records["c-3"]["hs_course_name"] == "Three" and records["C-4"]["hs_course_name"] == "Four"
+    assert records["2"]["hs_course_name"] == "Two, revised"
+    st = staging()
+    assert st._query("SELECT count(*) FROM rejected_rows")[0][0] == 0
+    summary = st.load_summary(second.loads_ids)
+    assert (summary["created"], summary["updated"], summary["rejected"]) == (2, 1, 0)

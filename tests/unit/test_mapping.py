@@ -253,3 +253,13 @@ def test_clear_nulls_sends_empty_string_for_none_but_not_for_variants_with_value
     assert kept.properties == {"lms_key": "k", "capacity": "3", "level": "beginner"}
     cleared = map_row(row, clear_nulls=True, **kw)
     assert cleared.properties == {"lms_key": "k", "hs_course_name": "", "capacity": "3", "level": "beginner"}
+
+
+def test_key_is_read_from_a_variant_column_when_the_id_column_is_empty():
+    kw = {**MAP_KW, "column_to_property": {**MAP_KW["column_to_property"], "lms_key▶v_text": "lms_key"},
+          "key_columns": ("lms_key", "lms_key▶v_text")}
+    mapped = map_row({"lms_key▶v_text": "c-7", "name": "Intro"}, **kw)
+    assert isinstance(mapped, MappedRow) and mapped.key == "c-7"
+    assert mapped.properties == {"hs_course_name": "Intro", "lms_key": "c-7"}
+    assert map_row({"lms_key": 7, "name": "Intro"}, **kw).key == "7"
+    assert map_row({"name": "Intro"}, **kw).category == "MISSING_KEY"

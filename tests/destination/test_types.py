@@ -117,3 +117,22 @@ def test_text_keys_after_integer_keys_are_read_from_the_variant_column(sandbox, 
     assert st._query("SELECT count(*) FROM rejected_rows")[0][0] == 0
     summary = st.load_summary(second.loads_ids)
     assert (summary["created"], summary["updated"], summary["rejected"]) == (2, 1, 0)
+
+
+def test_bytes_are_sent_as_utf8_text_and_other_bytes_are_rejected(sandbox, make_pipeline, staging):
+    rows = [
+        {ID: b"k-1", "hs_course_name": "Café".encode()},
+        {ID: "k-2", "hs_course_name": b"\xff\xfe"},  # not UTF-8
+        {ID: b"\xe9t\xe9", "hs_course_name": "Latin-1 key"},  # a key that is not UTF-8 either
+    ]
+    info = make_pipeline().run(rows, table_name="courses")
+    assert not info.has_failed_jobs
+    records = by_key(sandbox)
+    assert set(records) == {"k-1"}
+    assert records["k-1"]["hs_course_name"] == "Café"
+    rejected = {r["record_key"]: r for r in staging().open_rejections()}
+    assert set(rejected) == {"k-2", None}
+    for r in rejected.values():
+        assert r["category"] == "COERCION_ERROR"
+        assert "bytes that are not valid UTF-8 text" in r["message"]
+    assert "hs_course_name" in rejected["k-2"]["message"] and ID in rejected[None]["message"]

@@ -59,6 +59,7 @@ from hubspot_courses_destination.responses import (
     parse_property_errors,
 )
 from hubspot_courses_destination.retry import RetryPolicy, next_wait_s, should_retry
+from hubspot_courses_destination.urls import api_base_url_problem
 
 __all__ = [
     "HubSpotClient",
@@ -229,7 +230,8 @@ class HubSpotClient:
         rng: jitter source; injectable for tests.
 
     Raises:
-        ConfigurationError: for an empty token, a malformed URL or invalid numbers.
+        ConfigurationError: for an empty token, invalid numbers, or a URL the token must not
+            be sent to (ambiguous, or plain http to a host other than this machine).
     """
 
     def __init__(
@@ -258,8 +260,9 @@ class HubSpotClient:
                 "The HubSpot access token contains spaces, line breaks or non-ASCII characters; "
                 "copy the private-app token again (Settings > Integrations > Private apps)."
             )
-        if not api_base_url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"api_base_url must start with https:// or http://, got {api_base_url!r}")
+        url_problem = api_base_url_problem(api_base_url)
+        if url_problem:
+            raise ConfigurationError(url_problem)
         if max_concurrency < 1:
             raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}")
         if requests_per_10s < 1:

@@ -1,7 +1,8 @@
 """``HubSpotClient``: the one place that talks HTTP to HubSpot.
 
 One ``requests.Session`` per client (pool sized for ``max_concurrency``, explicit connect and
-read timeouts, TLS verification on, ``Authorization: Bearer`` added by the session's auth), one
+read timeouts, TLS verification on, redirects never followed, ``Authorization: Bearer`` added
+by the session's auth), one
 send loop (:meth:`HubSpotClient._send`) that puts every request behind the shared
 :class:`~hubspot_courses_destination.ratelimit.RateLimiter`, classifies the answer with
 :func:`~hubspot_courses_destination.responses.classify` and retries by
@@ -626,8 +627,11 @@ class HubSpotClient:
                 try:
                     for c in counters:
                         c.add("requests_sent")
+                    # never follow a redirect: HubSpot's API does not send them, and requests
+                    # would re-send the request, rows included, to whatever host Location names
                     response = self._session.send(
-                        self._prepare(method, url, data, params), timeout=self.timeouts_s, **self._transport
+                        self._prepare(method, url, data, params), timeout=self.timeouts_s,
+                        allow_redirects=False, **self._transport,
                     )
                 except BaseException as exc:
                     if not isinstance(exc, requests.RequestException):

@@ -1,7 +1,8 @@
 """``HubSpotClient``: the one place that talks HTTP to HubSpot.
 
 One ``requests.Session`` per client (pool sized for ``max_concurrency``, explicit connect and
-read timeouts, TLS verification on, ``Authorization: Bearer`` added by the session's auth), one
+read timeouts, TLS verification on, redirects never followed, ``Authorization: Bearer`` added
+by the session's auth), one
 send loop (:meth:`HubSpotClient._send`) that puts every request behind the shared
 :class:`~hubspot_courses_destination.ratelimit.RateLimiter`, classifies the answer with
 :func:`~hubspot_courses_destination.responses.classify` and retries by
@@ -59,6 +60,7 @@ from hubspot_courses_destination.responses import (
     parse_property_errors,
 )
 from hubspot_courses_destination.retry import RetryPolicy, next_wait_s, should_retry
+from hubspot_courses_destination.urls import api_base_url_problem
 
 __all__ = [
     "HubSpotClient",
@@ -229,7 +231,8 @@ class HubSpotClient:
         rng: jitter source; injectable for tests.
 
     Raises:
-        ConfigurationError: for an empty token, a malformed URL or invalid numbers.
+        ConfigurationError: for an empty token, invalid numbers, or a URL the token must not
+            be sent to (ambiguous, or plain http to a host other than this machine).
     """
 
     def __init__(
@@ -258,8 +261,9 @@ class HubSpotClient:
                 "The HubSpot access token contains spaces, line breaks or non-ASCII characters; "
                 "copy the private-app token again (Settings > Integrations > Private apps)."
             )
-        if not api_base_url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"api_base_url must start with https:// or http://, got {api_base_url!r}")
+        url_problem = api_base_url_problem(api_base_url)
+        if url_problem:
+            raise ConfigurationError(url_problem)
         if max_concurrency < 1:
             raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}")
         if requests_per_10s < 1:
@@ -623,8 +627,11 @@ class HubSpotClient:
                 try:
                     for c in counters:
                         c.add("requests_sent")
+                    # never follow a redirect: HubSpot's API does not send them, and requests
+                    # would re-send the request, rows included, to whatever host Location names
                     response = self._session.send(
-                        self._prepare(method, url, data, params), timeout=self.timeouts_s, **self._transport
+                        self._prepare(method, url, data, params), timeout=self.timeouts_s,
+                        allow_redirects=False, **self._transport,
                     )
                 except BaseException as exc:
                     if not isinstance(exc, requests.RequestException):

@@ -9,14 +9,13 @@ once, before any request, and fails with a message that says what to change.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
 from .client import DEFAULT_API_BASE_URL
 from .errors import ConfigurationError
+from .urls import api_base_url_problem
 
 __all__ = [
     "COURSES_OBJECT_TYPE",
@@ -121,15 +120,9 @@ def _validate(v: Mapping[str, Any]) -> list[str]:
             "id_property cannot be hs_object_id: HubSpot upserts only by a property created with "
             "unique values (hubspot-api notes §1.6); use your LMS key property"
         )
-    url = str(v.get("api_base_url", DEFAULT_API_BASE_URL))
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        problems.append(f"api_base_url {url!r} is not an http(s) URL")
-    elif parts.scheme == "http" and not _is_loopback(parts.hostname):
-        problems.append(
-            f"api_base_url {url!r} uses plain http; only a local sandbox (127.0.0.1/localhost) "
-            "may, HubSpot itself needs https"
-        )
+    url_problem = api_base_url_problem(v.get("api_base_url", DEFAULT_API_BASE_URL))
+    if url_problem:
+        problems.append(url_problem)
     object_type = str(v.get("object_type", COURSES_OBJECT_TYPE))
     if not _OBJECT_TYPE.match(object_type):
         problems.append(f"object_type {object_type!r} is not an object type id like 0-410")
@@ -145,15 +138,6 @@ def _validate(v: Mapping[str, Any]) -> list[str]:
     if not str(v.get("staging_path", DEFAULT_STAGING_PATH)).strip():
         problems.append("staging_path is empty: give a file path for the staging DuckDB database")
     return problems
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def settings_from_dlt_config(**overrides: Any) -> DestinationSettings:

@@ -100,9 +100,16 @@ def to_hubspot_value(value: Any, prop: PropertySpec) -> str | None:
 
     Returns None when the property should be left out of the input (the value is None),
     ``""`` to clear it. Raises ``CoercionError`` when the value does not fit the type.
+
+    ``bytes`` (dlt's ``binary`` columns) are taken as UTF-8 text and then coerced like any
+    string; bytes that are not valid UTF-8 are rejected rather than sent as their Python
+    repr (``"b'caf\\xc3\\xa9'"``). Binary data meant for HubSpot must be encoded as text
+    (e.g. base64) in the source.
     """
     if value is None:
         return None
+    if isinstance(value, (bytes, bytearray)):
+        value = _bytes_text(value)
     if isinstance(value, str) and value == "":
         return ""  # HubSpot: an empty string clears the property (§1.7)
     kind = prop.type
@@ -121,6 +128,21 @@ def to_hubspot_value(value: Any, prop: PropertySpec) -> str | None:
     return _to_string(value)
 
 
+def _bytes_text(value: bytes | bytearray) -> str:
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        raise CoercionError(
+            f"{_preview(value)} is bytes that are not valid UTF-8 text; encode binary data as "
+            "text (e.g. base64) in the source"
+        ) from None
+
+
+def _json_default(value: Any) -> Any:
+    """Nested values json cannot write: bytes as their UTF-8 text, anything else as ``str``."""
+    return _bytes_text(value) if isinstance(value, (bytes, bytearray)) else str(value)
+
+
 def _to_string(value: Any) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
@@ -131,7 +153,7 @@ def _to_string(value: Any) -> str:
     elif isinstance(value, date):
         text = value.isoformat()
     elif isinstance(value, (dict, list, tuple)):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_default)
     elif isinstance(value, float):
         text = _to_number(value)
     elif isinstance(value, Decimal):
@@ -268,7 +290,12 @@ def _to_datetime(value: Any) -> str:
 
 def _match_option(raw: Any, prop: PropertySpec) -> str:
     """Option values are what HubSpot stores; a label that matches maps to its value."""
-    text = _to_bool(raw) if isinstance(raw, bool) else str(raw).strip()
+    if isinstance(raw, bool):
+        text = _to_bool(raw)
+    elif isinstance(raw, (bytes, bytearray)):  # an item of a multi-select list
+        text = _bytes_text(raw).strip()
+    else:
+        text = str(raw).strip()
     values = {v for v, _ in prop.options}
     if text in values:
         return text
@@ -424,8 +451,12 @@ def content_hash(object_type: str, key: str, properties: Mapping[str, str]) -> s
 
 
 def _key_text(value: Any) -> str | None:
+    """The key as text; None if there is none. Raises ``CoercionError`` for bytes that are
+    not UTF-8 (a key made of their repr would never match the source again)."""
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, (bytes, bytearray)):
+        value = _bytes_text(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
@@ -450,9 +481,12 @@ class RowMapper:
         properties: Mapping[str, PropertySpec],
         delete_columns: Sequence[str] = (),
         clear_nulls: bool = False,
+        key_columns: Sequence[str] = (),
     ) -> None:
         self.object_type = object_type
         self.id_column = id_column
+        # the id column and its dlt variants (properties.key_columns); a row fills one of them
+        self.key_columns = tuple(key_columns) or (id_column,)
         self.id_property = id_property
         self.delete_columns = tuple(delete_columns)
         self.clear_nulls = clear_nulls
@@ -462,8 +496,21 @@ class RowMapper:
             for column, name in column_to_property.items()
         ]
 
+    def _key(self, row: Mapping[str, Any]) -> str | None:
+        for column in self.key_columns:
+            value = row.get(column)
+            if value is not None:
+                return _key_text(value)
+        return None
+
     def __call__(self, row: Mapping[str, Any]) -> MappedRow | RowRejection:
-        key = _key_text(row.get(self.id_column))
+        try:
+            key = self._key(row)
+        except CoercionError as exc:
+            return RowRejection(
+                None, "COERCION_ERROR", "INVALID_VALUE",
+                f"column {self.id_column!r} (id property {self.id_property!r}): {exc}", row,
+            )
         if key is None:
             return RowRejection(
                 None, "MISSING_KEY", "MISSING_KEY",
@@ -502,7 +549,8 @@ def map_row(row: Mapping[str, Any], **mapper_kwargs: Any) -> MappedRow | RowReje
     """Turn one dlt row into an upsert input, or say why it cannot be sent.
 
     ``column_to_property`` lists the columns to send (the id column included, so the key is
-    also written to the id property on create); other columns are not sent. A None leaves
+    also written to the id property on create); other columns are not sent. The key is the
+    first value found in ``key_columns`` (the id column and its dlt variant columns). A None leaves
     the property untouched in HubSpot, or clears it (``""``) with ``clear_nulls``. Coercion
     errors are collected for every property so one rejection names all of them. Keyword
     arguments are those of :class:`RowMapper`; batches build one mapper for all rows.
@@ -511,6 +559,8 @@ def map_row(row: Mapping[str, Any], **mapper_kwargs: Any) -> MappedRow | RowReje
 
 
 def _truthy(value: Any) -> bool:
+    if isinstance(value, (bytes, bytearray)):  # b"false" is a non-empty, so truthy, object
+        value = bytes(value).decode("utf-8", "replace")
     if isinstance(value, str):
         return value.strip().lower() in _TRUE_STRINGS
     return bool(value)

@@ -20,7 +20,7 @@ from .config import DestinationSettings
 from .errors import ObjectNotActivatedError, PreflightError
 from .mapping import PropertySpec, hubspot_type_for_dlt_column
 
-__all__ = ["PropertyCatalog", "target_columns", "property_create_body"]
+__all__ = ["PropertyCatalog", "target_columns", "key_columns", "property_create_body"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,14 @@ def target_columns(
     id_column = settings.id_column
     send.setdefault(id_column, settings.id_property)
     return send, delete_columns
+
+
+def key_columns(columns: Mapping[str, Mapping[str, Any]], settings: DestinationSettings) -> tuple[str, ...]:
+    """The id column, then its variant columns: once dlt has typed the key as a number, a
+    later text key arrives in ``<id column>▶v_text`` and the id column itself is empty."""
+    id_column = settings.id_column
+    variants = (n for n, c in columns.items() if n != id_column and _variant_base(n, c) == id_column)
+    return (id_column, *variants)
 
 
 def _variant_base(name: str, column: Mapping[str, Any]) -> str:

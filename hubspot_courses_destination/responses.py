@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any, Literal, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from hubspot_courses_destination.errors import (
     AuthenticationError,
@@ -87,6 +88,7 @@ class Reason(str, Enum):
     MISSING_SCOPES = "missing_scopes"  # 403 MISSING_SCOPES
     NOT_ACTIVATED = "not_activated"  # object not activated in the object library
     TLS_ERROR = "tls_error"  # certificate verification failed: retrying will not help
+    REDIRECTED = "redirected"  # 3xx: HubSpot's API does not redirect; never followed
     REJECTED = "rejected"  # any other 4xx
 
 
@@ -123,6 +125,7 @@ class Verdict:
     retry_after_s: float | None = None
     interval_s: float | None = None
     missing_scopes: tuple[str, ...] = ()
+    redirect_host: str | None = None  # host[:port] of a 3xx's Location, never its path or query
 
     @property
     def retryable(self) -> bool:
@@ -277,7 +280,7 @@ def classify(
     Returns:
         A :class:`Verdict`: ``OK`` for 2xx (a 207's row errors are not a request failure),
         ``RETRY`` for the transient statuses HubSpot tells clients to retry, ``FAIL``
-        otherwise.
+        otherwise, 3xx included (redirects are never followed).
     """
     lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
     if 200 <= status < 300:
@@ -296,6 +299,8 @@ def classify(
         retry_after_s=retry_after_s,
         interval_s=interval_ms / 1000.0 if interval_ms and interval_ms > 0 else None,
     )
+    if 300 <= status < 400:
+        return Verdict(Action.FAIL, Reason.REDIRECTED, redirect_host=_location_host(lowered.get("location")), **common)
     if status == 429:
         if (err.policy_name or "").upper() == "DAILY":
             return Verdict(Action.FAIL, Reason.DAILY_LIMIT, **common)
@@ -314,6 +319,21 @@ def classify(
     if err.category in _NOT_ACTIVATED_CATEGORIES or err.sub_category in _NOT_ACTIVATED_CATEGORIES:
         return Verdict(Action.FAIL, Reason.NOT_ACTIVATED, **common)
     return Verdict(Action.FAIL, Reason.REJECTED, **common)
+
+
+def _location_host(location: str | None) -> str | None:
+    """Where a redirect points, as ``host[:port]``: enough to tell a proxy or wrong URL apart,
+    without the path or query (a login redirect may carry a code)."""
+    if not location:
+        return None
+    try:
+        parts = urlsplit(location.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "(an unreadable Location)"
+    if not host:
+        return "(the same host)"
+    return _shorten(f"{host}:{port}" if port else host)
 
 
 def classify_exception(exc: BaseException) -> Verdict | None:
@@ -425,6 +445,14 @@ def error_for(
         return HubSpotTerminalError(
             f"TLS verification failed for {where}: check api_base_url and the system CA bundle "
             "(or REQUESTS_CA_BUNDLE behind a TLS-inspecting proxy); verification stays on.",
+            **kw,
+        )
+    if verdict.reason is Reason.REDIRECTED:
+        return HubSpotTerminalError(
+            f"{where} was answered with a redirect (status {verdict.status}) to "
+            f"{verdict.redirect_host or '(no Location given)'}. HubSpot's API does not redirect, so it "
+            "was not followed and nothing was sent there; check api_base_url (a proxy or a wrong "
+            "host answers like this) and point it at the API itself.",
             **kw,
         )
     hubspot_says = f": {verdict.message}" if verdict.message else ""

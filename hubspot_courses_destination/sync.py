@@ -30,7 +30,7 @@ from .mapping import (
     plan_batch,
     to_hubspot_value,
 )
-from .properties import PropertyCatalog, target_columns
+from .properties import PropertyCatalog, key_columns, target_columns
 from .staging import RejectedRecord, RunCounts, Staging, SyncedRow
 
 __all__ = ["SyncContext", "sync_batch", "context_for"]
@@ -303,12 +303,14 @@ def _keys_seen(plan: BatchPlan) -> list[str]:
     return sorted(keys)
 
 
-def batch_id(rows: Sequence[Mapping[str, Any]], id_column: str) -> str:
+def batch_id(rows: Sequence[Mapping[str, Any]], key_columns: Sequence[str]) -> str:
     """Identity of a dlt batch: dlt re-delivers the same rows after a crash, and their
-    counts must replace, not add to, the first delivery's (at-least-once delivery)."""
+    counts must replace, not add to, the first delivery's (at-least-once delivery).
+    Every key column counts: keys in a variant column would otherwise all read as None."""
     digest = hashlib.sha1(str(len(rows)).encode())
     for row in rows:
-        digest.update(b"\x1f" + str(row.get(id_column)).encode("utf-8", "replace"))
+        key = next((row[c] for c in key_columns if row.get(c) is not None), None)
+        digest.update(b"\x1f" + str(key).encode("utf-8", "replace"))
     return digest.hexdigest()[:16]
 
 
@@ -324,6 +326,8 @@ def sync_batch(
     ctx = context_for(settings)
     table_name = str(table["name"])
     counts = RunCounts(rows_seen=len(rows))
+    columns = table.get("columns") or {}
+    keys = key_columns(columns, settings)
 
     if table.get("parent"):
         plan = BatchPlan(rejections=[
@@ -333,14 +337,13 @@ def sync_batch(
             for row in rows
         ])
     else:
-        columns = table.get("columns") or {}
         specs = ctx.catalog(load_id).ensure(columns)  # preflight: raises before any write
         send, delete_columns = target_columns(columns, settings)
         ctx.ensure_state(load_id, specs)
         plan = plan_batch(
             rows, object_type=settings.object_type, id_column=settings.id_column,
             id_property=settings.id_property, column_to_property=send, properties=specs,
-            delete_columns=delete_columns, clear_nulls=settings.clear_nulls,
+            delete_columns=delete_columns, clear_nulls=settings.clear_nulls, key_columns=keys,
         )
 
     to_send = list(plan.upserts)
@@ -359,7 +362,7 @@ def sync_batch(
 
     def record_counts() -> None:
         staging.put_run_counts(
-            load_id, table_name, batch_id(rows, settings.id_column), settings.object_type, counts,
+            load_id, table_name, batch_id(rows, keys), settings.object_type, counts,
             dry_run=settings.dry_run, started_at=started_at,
         )
 

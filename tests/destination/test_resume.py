@@ -58,3 +58,15 @@ def test_kill_9_mid_load_then_rerun_ends_exact(tmp_path):
     with Staging(str(tmp_path / "staging.duckdb")) as st:
         assert st.synced_count("0-410") == N
         assert st.open_rejections() == []
+
+
+def test_batch_identity_counts_keys_in_variant_columns():
+    """Two batches whose keys all sit in ``<id>▶v_text`` must not share an identity: the
+    second's counts would replace the first's in sync_runs."""
+    from hubspot_courses_destination.sync import batch_id
+
+    keys = ("lms_course_key", "lms_course_key▶v_text")
+    first = [{"lms_course_key▶v_text": "a"}, {"lms_course_key▶v_text": "b"}]
+    second = [{"lms_course_key▶v_text": "c"}, {"lms_course_key▶v_text": "d"}]
+    assert batch_id(first, keys) != batch_id(second, keys)
+    assert batch_id([{"lms_course_key": 5}], keys) == batch_id([{"lms_course_key": 5}], keys[:1])

@@ -93,3 +93,46 @@ def test_none_leaves_values_alone_unless_clear_nulls(sandbox, tmp_path, staging_
 
     pipeline(clear_nulls=True).run([{ID: "c1", "hs_course_name": "Intro", "course_end": None}], table_name="courses")
     assert by_key(sandbox)["c1"].get("course_end") in (None, "")  # the LMS cleared it; so does HubSpot
+
+
+def test_text_keys_after_integer_keys_are_read_from_the_variant_column(sandbox, make_pipeline, staging):
+    """dlt typed the key column bigint in the first load; later text keys land in
+    ``lms_course_key▶v_text`` and must still be the key, not a "key is empty" rejection."""
+    pipeline = make_pipeline()
+    first = pipeline.run([{ID: 1, "hs_course_name": "One"}, {ID: 2, "hs_course_name": "Two"}], table_name="courses")
+    assert not first.has_failed_jobs
+    second = pipeline.run(
+        [{ID: "c-3", "hs_course_name": "Three"}, {ID: 2, "hs_course_name": "Two, revised"},
+         {ID: " C-4 ", "hs_course_name": "Four"}],
+        table_name="courses",
+    )
+    assert not second.has_failed_jobs
+    assert f"{ID}▶v_text" in pipeline.default_schema.get_table("courses")["columns"]  # the setup holds
+
+    records = by_key(sandbox)
+    assert set(records) == {"1", "2", "c-3", "C-4"}
+    assert records["c-3"]["hs_course_name"] == "Three" and records["C-4"]["hs_course_name"] == "Four"
+    assert records["2"]["hs_course_name"] == "Two, revised"
+    st = staging()
+    assert st._query("SELECT count(*) FROM rejected_rows")[0][0] == 0
+    summary = st.load_summary(second.loads_ids)
+    assert (summary["created"], summary["updated"], summary["rejected"]) == (2, 1, 0)
+
+
+def test_bytes_are_sent_as_utf8_text_and_other_bytes_are_rejected(sandbox, make_pipeline, staging):
+    rows = [
+        {ID: b"k-1", "hs_course_name": "Café".encode()},
+        {ID: "k-2", "hs_course_name": b"\xff\xfe"},  # not UTF-8
+        {ID: b"\xe9t\xe9", "hs_course_name": "Latin-1 key"},  # a key that is not UTF-8 either
+    ]
+    info = make_pipeline().run(rows, table_name="courses")
+    assert not info.has_failed_jobs
+    records = by_key(sandbox)
+    assert set(records) == {"k-1"}
+    assert records["k-1"]["hs_course_name"] == "Café"
+    rejected = {r["record_key"]: r for r in staging().open_rejections()}
+    assert set(rejected) == {"k-2", None}
+    for r in rejected.values():
+        assert r["category"] == "COERCION_ERROR"
+        assert "bytes that are not valid UTF-8 text" in r["message"]
+    assert "hs_course_name" in rejected["k-2"]["message"] and ID in rejected[None]["message"]

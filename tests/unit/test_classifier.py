@@ -118,6 +118,11 @@ GATEWAY_HTML = "<html>502 Bad Gateway</html>"
         (409, {"status": "error", "category": "CONFLICT", "message": "x"}, {}, Action.FAIL, Reason.REJECTED, {}),
         (400, {"status": "error", "category": "OBJECT_NOT_ACTIVATED", "message": "x"}, {}, Action.FAIL, Reason.NOT_ACTIVATED, {}),
         (403, {"status": "error", "category": "OBJECT_NOT_ENABLED", "message": "x"}, {}, Action.FAIL, Reason.NOT_ACTIVATED, {}),
+        # redirects are never followed; only the Location's host is kept, not path or query
+        (307, None, {"Location": "http://10.0.0.9:8080/crm/v3/x?code=secret"}, Action.FAIL, Reason.REDIRECTED, {"redirect_host": "10.0.0.9:8080"}),
+        (301, None, {"location": "https://someone:pw@Other.Example/"}, Action.FAIL, Reason.REDIRECTED, {"redirect_host": "other.example"}),
+        (302, None, {"Location": "/login?next=/crm"}, Action.FAIL, Reason.REDIRECTED, {"redirect_host": "(the same host)"}),
+        (304, None, {}, Action.FAIL, Reason.REDIRECTED, {"redirect_host": None}),
         # the correlation id falls back to the response header
         (400, {"category": "VALIDATION_ERROR"}, {"X-HubSpot-Correlation-Id": "hdr-cid"}, Action.FAIL, Reason.REJECTED, {"correlation_id": "hdr-cid"}),
     ],

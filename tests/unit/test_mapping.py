@@ -75,6 +75,15 @@ VALUE_CASES = [
         (("c", "a", "c"), TAGS, "c;a"),
         ("a;b", TAGS, "a;b"),
         (";c", TAGS, ";c"),  # HubSpot's append syntax is kept as written
+        ("café".encode(), STRING, "café"),  # bytes are UTF-8 text, never their repr
+        (bytearray(b"Intro"), STRING, "Intro"),
+        (b"", STRING, ""),
+        ({"raw": b"caf\xc3\xa9"}, STRING, '{"raw": "café"}'),
+        (b" 42 ", NUMBER, "42"),
+        (b"yes", BOOL, "true"),
+        (b"2024-05-01", DATE, "2024-05-01"),
+        (b"Advanced", LEVEL, "adv"),
+        ([b"a", "Beta"], TAGS, "a;b"),
 ]
 
 
@@ -101,6 +110,11 @@ REJECT_CASES = [
         (["a", "z"], TAGS, "not one of the options"),
         (["a"], LEVEL, "single option"),
         ("x" * (MAX_STRING_LENGTH + 1), STRING, "65,536"),
+        (b"\xff\xfe", STRING, "bytes that are not valid UTF-8 text"),
+        (bytearray(b"caf\xe9"), STRING, "bytes that are not valid UTF-8 text"),  # Latin-1, not UTF-8
+        ({"raw": b"\xff"}, STRING, "bytes that are not valid UTF-8 text"),
+        (b"\xff", NUMBER, "bytes that are not valid UTF-8 text"),
+        ([b"\xff"], TAGS, "bytes that are not valid UTF-8 text"),
 ]
 
 
@@ -123,6 +137,7 @@ FAST_PATH_EDGES = [
     (datetime(2024, 5, 1, 12, 0), DATETIME), ("2024-05-01", DATETIME),
     (" beginner ", LEVEL), ("adv", LEVEL), ("", LEVEL), ("Advanced", LEVEL), ("nope", LEVEL), (True, LEVEL),
     ("a;b", TAGS), ("yes", BOOL), (1, BOOL),
+    (b"adv", LEVEL), (b"7", NUMBER), (b"x" * (MAX_STRING_LENGTH + 1), STRING),
 ]
 
 
@@ -253,3 +268,23 @@ def test_clear_nulls_sends_empty_string_for_none_but_not_for_variants_with_value
     assert kept.properties == {"lms_key": "k", "capacity": "3", "level": "beginner"}
     cleared = map_row(row, clear_nulls=True, **kw)
     assert cleared.properties == {"lms_key": "k", "hs_course_name": "", "capacity": "3", "level": "beginner"}
+
+
+def test_key_is_read_from_a_variant_column_when_the_id_column_is_empty():
+    kw = {**MAP_KW, "column_to_property": {**MAP_KW["column_to_property"], "lms_key▶v_text": "lms_key"},
+          "key_columns": ("lms_key", "lms_key▶v_text")}
+    mapped = map_row({"lms_key▶v_text": "c-7", "name": "Intro"}, **kw)
+    assert isinstance(mapped, MappedRow) and mapped.key == "c-7"
+    assert mapped.properties == {"hs_course_name": "Intro", "lms_key": "c-7"}
+    assert map_row({"lms_key": 7, "name": "Intro"}, **kw).key == "7"
+    assert map_row({"name": "Intro"}, **kw).category == "MISSING_KEY"
+
+
+def test_bytes_key_is_its_utf8_text_and_other_bytes_reject_the_row():
+    mapped = map_row({"lms_key": b"k-\xc3\xa9", "name": b"Intro"}, **MAP_KW)
+    assert isinstance(mapped, MappedRow) and mapped.key == "k-é"
+    assert mapped.properties == {"hs_course_name": "Intro", "lms_key": "k-é"}
+    bad = map_row({"lms_key": b"\xff\xfe", "name": "Intro"}, **MAP_KW)
+    assert isinstance(bad, RowRejection) and bad.category == "COERCION_ERROR"
+    assert "lms_key" in bad.message and "bytes that are not valid UTF-8 text" in bad.message
+    assert map_row({"lms_key": b"k", "name": "x", "deleted": b"false"}, **MAP_KW).archive is False

@@ -420,6 +420,7 @@ class RowRejection:
     code: str
     message: str
     source: Mapping[str, Any]
+    properties: tuple[tuple[str, str], ...] = ()  # (property, what is wrong) when known
 
 
 @dataclass
@@ -539,7 +540,8 @@ class RowMapper:
             if coerced is not None and (coerced != "" or prop_name not in out):
                 out[prop_name] = coerced
         if problems:
-            return RowRejection(key, "COERCION_ERROR", "INVALID_VALUE", "; ".join(problems), row)
+            at_fault = tuple(tuple(p.split(": ", 1)) for p in problems if ": " in p)
+            return RowRejection(key, "COERCION_ERROR", "INVALID_VALUE", "; ".join(problems), row, at_fault)
         out.pop(self.id_property, None)
         out[self.id_property] = key
         return MappedRow(key, out, content_hash(self.object_type, key, out), row)

@@ -238,7 +238,9 @@ def _send(client: HubSpotClient, settings: DestinationSettings, rows: Sequence[M
 
 
 def _rejected(r: RowRejection, *, resolved: bool = False) -> RejectedRecord:
-    return RejectedRecord(r.key, r.category, r.code, r.message, r.source, resolved=resolved)
+    errors = [{"name": name, "code": r.code, "message": text} for name, text in r.properties]
+    return RejectedRecord(r.key, r.category, r.code, r.message, r.source, resolved=resolved,
+                          property_errors=errors)
 
 
 def _reconcile(

@@ -1,13 +1,26 @@
 """CSV exports through dlt's ``filesystem`` source (local paths, globs, or any fsspec URL).
 
-Two layouts are recognised from the header row:
+A file's layout is recognised from its whole header row; anything else is refused with
+``UnknownCsvLayout`` before a row is read (a wrong file must not overwrite live courses):
 
-- **OULAD** (``code_module, code_presentation, module_presentation_length``): the Open
-  University's course table. The key is composite, and there are no titles, so a readable name
-  ("AAA 2013J") is synthesised and the description says so.
-- **HubSpot-named columns**: a header that already names the id property (``lms_course_key``)
-  and ``hs_course_name``; columns pass through, known ones (see ``COURSE_COLUMNS``) parsed to
-  their type. Use this for any LMS export you shape yourself (a SQL view, a spreadsheet).
+- **OULAD** ``courses.csv``: exactly ``code_module, code_presentation,
+  module_presentation_length``, in any order. The key is composite, and there are no titles,
+  so a readable name ("AAA 2013J") is synthesised and the description says so. Other OULAD
+  tables (``assessments.csv`` shares the first two columns) are refused.
+- **HubSpot-named columns**: a header that names the key column (``lms_course_key``, or the
+  id property itself) and ``hs_course_name``; columns pass through, known ones (see
+  ``COURSE_COLUMNS``) parsed to their type. Use this for any LMS export you shape yourself (a
+  SQL view, a spreadsheet). A column that is no HubSpot property name (``Instructor Name``)
+  is not a layout error: ``property_map`` can map it by its column name and
+  ``exclude_columns`` drop it; left as is, the destination refuses it before sending rows.
+
+Either way a header with an empty or a repeated column name is refused: the csv module
+would silently keep only the last of two same-named cells.
+
+``check_csv_input`` runs the same checks on local files without a pipeline, so a job can
+fail fast (and a glob that matches nothing is an error there and at extract time, never an
+empty success). ``csv_table_name`` gives each input its own dlt table, so mirror mode (which
+archives per source table) never archives one export's courses because another lacks them.
 
 Files are read with Python's ``csv`` module in text mode with ``newline=""``, which is what
 handles quoted fields with embedded commas/newlines and CRLF line ends correctly; a UTF-8 BOM
@@ -18,11 +31,14 @@ is dropped. (dlt 1.31's ``read_csv`` needs pandas, and ``read_csv_duckdb`` fails
 from __future__ import annotations
 
 import csv
+import glob
+import hashlib
 import io
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import dlt
 from dlt.extract import DltResource
@@ -42,10 +58,16 @@ from .common import (
 
 OULAD_COLUMNS = ("code_module", "code_presentation", "module_presentation_length")
 PASS_THROUGH_REQUIRED = (DEFAULT_ID_PROPERTY, "hs_course_name")
+_GLOB_CHARS = "*?["
 
 
 class UnknownCsvLayout(ValueError):
-    pass
+    """A CSV header that is neither layout; the message names the file and both layouts."""
+
+    def __init__(self, source: str, header: Sequence[str], problem: str = "") -> None:
+        self.source = source
+        self.header = list(header)
+        super().__init__(_layout_message(source, self.header, problem))
 
 
 def map_oulad_course(row: Dict[str, Any]) -> CourseRow:
@@ -101,29 +123,131 @@ def map_course_csv_row(row: Dict[str, Any]) -> CourseRow:
     return drop_none(mapped)
 
 
-def detect_layout(header: List[str]) -> str:
-    columns = {c.strip() for c in header}
-    if set(OULAD_COLUMNS[:2]) <= columns:
-        return "oulad"
-    if set(PASS_THROUGH_REQUIRED) <= columns:
-        return "hubspot"
-    raise UnknownCsvLayout(
-        f"unrecognised CSV header {sorted(columns)}: expected the OULAD columns "
-        f"{list(OULAD_COLUMNS)} or HubSpot property names including {list(PASS_THROUGH_REQUIRED)}"
+def _layout_message(source: str, header: List[str], problem: str) -> str:
+    """Say what the file has, what is wrong with it, and what each layout needs."""
+    oulad = set(OULAD_COLUMNS)
+    near_oulad = len(oulad & set(header)) >= 2 and set(header) != oulad
+    hint = ""
+    if near_oulad and not problem:
+        extra = sorted(set(header) - oulad)
+        missing = [c for c in OULAD_COLUMNS if c not in header]
+        hint = (" It shares columns with OULAD's courses.csv but is another table"
+                + (f" (extra: {', '.join(extra)}" if extra else " (")
+                + (f"; missing: {', '.join(missing)})" if missing else ")") + ".")
+    return (
+        f"{source}: unrecognised CSV header {header}{': ' + problem if problem else ''}.{hint} "
+        f"Expected either the OULAD courses.csv header, exactly {', '.join(OULAD_COLUMNS)} (any "
+        f"order, nothing else), or HubSpot property names including {' and '.join(PASS_THROUGH_REQUIRED)} "
+        "(the key column may also be named after the id property)"
     )
+
+
+def _header_problem(columns: Sequence[str]) -> str:
+    """Empty or repeated column names: csv.DictReader would drop cells without a word."""
+    if not columns:
+        return "the file is empty"
+    if any(not c for c in columns):
+        return f"column {list(columns).index('') + 1} has no name"
+    repeated = sorted({c for c in columns if list(columns).count(c) > 1})
+    return f"repeated column {', '.join(repeated)}" if repeated else ""
+
+
+def detect_layout(header: Sequence[str], source: str = "CSV file", id_property: str = DEFAULT_ID_PROPERTY) -> str:
+    """``"oulad"`` or ``"hubspot"`` from the whole header row; raises ``UnknownCsvLayout``.
+
+    ``id_property`` is the job's key property: a HubSpot-named file may name its key column
+    after it instead of ``lms_course_key``, but not both (one would overwrite the other).
+    """
+    columns = [c.strip() for c in header]
+    problem = _header_problem(columns)
+    if not problem and set(columns) == set(OULAD_COLUMNS):
+        return "oulad"
+    key_columns = [c for c in dict.fromkeys((DEFAULT_ID_PROPERTY, id_property)) if c in columns]
+    if len(key_columns) > 1:
+        problem = problem or f"both {key_columns[0]} and {key_columns[1]} name the key; keep one"
+    if not problem and key_columns and "hs_course_name" in columns:
+        return "hubspot"
+    raise UnknownCsvLayout(source, columns, problem)
+
+
+def _read_header(path: str) -> List[str]:
+    """The first row of a local CSV file, read the way ``read_csv_rows`` reads it."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return next(csv.reader(f), [])
+    except UnicodeDecodeError:
+        raise UnknownCsvLayout(path, [], "not UTF-8 text (a spreadsheet file? export it as CSV)") from None
+
+
+def _matching_files(path: str) -> List[str]:
+    """Local files a path or glob names; ``FileNotFoundError`` when there are none."""
+    expanded = os.path.expanduser(path)
+    if not any(ch in expanded for ch in _GLOB_CHARS):
+        if os.path.isdir(expanded):
+            raise FileNotFoundError(f"{path} is a directory, not a CSV file: give a file or a glob like {path}/*.csv")
+        if not os.path.isfile(expanded):
+            raise FileNotFoundError(f"CSV file not found: {path}")
+        return [expanded]
+    files = sorted(f for f in glob.glob(expanded, recursive=True) if os.path.isfile(f))
+    if not files:
+        absolute = os.path.abspath(expanded)
+        raise FileNotFoundError(f"no file matches the CSV glob {path}" + (f" ({absolute})" if absolute != path else ""))
+    return files
+
+
+def check_csv_input(path: str, id_property: str = DEFAULT_ID_PROPERTY) -> List[Tuple[str, str]]:
+    """(file, layout) of every local file ``path`` (a file or a glob) names, before any run.
+
+    Raises ``FileNotFoundError`` when nothing matches and ``UnknownCsvLayout`` for the first
+    file whose header is neither layout. fsspec URLs (``s3://...``) are not listed here: the
+    result is ``[]`` for them, and the pipeline checks each file's header (and fails when no
+    file matched) while extracting, before anything is loaded.
+    """
+    if "://" in path:
+        return []
+    return [(f, detect_layout(_read_header(f), f, id_property)) for f in _matching_files(path)]
+
+
+def csv_table_name(path: str) -> str:
+    """A stable, readable dlt table name per input: ``csv_<file stem>_<6 hex of its path>``.
+
+    The hash is of the absolute path (a URL as given), so the same export keeps its table
+    from run to run and from any working directory, while two exports never share one.
+    """
+    normalized = path if "://" in path else os.path.abspath(os.path.expanduser(path))
+    parts = [p for p in re.split(r"[/\\]", normalized) if p]
+    # the file name up to its first glob character and extension; for `exports/*.csv`, `exports`
+    candidates = [re.split(r"[*?\[]", parts[-1])[0].split(".")[0]] + parts[-2:-1] if parts else []
+    slugs = (re.sub(r"[^a-z0-9]+", "_", c.lower()).strip("_")[:40] for c in candidates)
+    slug = next((s for s in slugs if s), "files")
+    digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest()[:6]
+    return f"csv_{slug}_{digest}"
 
 
 MAPPERS = {"oulad": map_oulad_course, "hubspot": map_course_csv_row}
 
 
+def _csv_reader(raw: Any, source: str, id_property: str) -> Tuple[str, "csv.DictReader[str]"]:
+    """A DictReader on a binary stream and the layout its header names."""
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(text)
+    try:
+        header = reader.fieldnames or []
+    except UnicodeDecodeError:
+        raise UnknownCsvLayout(source, [], "not UTF-8 text (a spreadsheet file? export it as CSV)") from None
+    layout = detect_layout(header, source, id_property)
+    reader.fieldnames = [c.strip() for c in header]  # the mappers look columns up stripped
+    return layout, reader
+
+
 @dlt.transformer(name="csv_rows")
-def read_csv_rows(items: List[FileItemDict], chunk_size: int = 1000) -> Iterator[List[Dict[str, Any]]]:
+def read_csv_rows(
+    items: List[FileItemDict], chunk_size: int = 1000, id_property: str = DEFAULT_ID_PROPERTY
+) -> Iterator[List[Dict[str, Any]]]:
     """Each CSV file -> its rows as dicts, tagged with ``_layout`` (from the header row)."""
     for file_item in items:
         with file_item.open(mode="rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            reader = csv.DictReader(text)
-            layout = detect_layout(reader.fieldnames or [])
+            layout, reader = _csv_reader(raw, file_item.get("file_url") or file_item["file_name"], id_property)
             chunk: List[Dict[str, Any]] = []
             for row in reader:
                 row["_layout"] = layout
@@ -142,22 +266,37 @@ def map_csv_row(row: Dict[str, Any]) -> CourseRow:
 def split_path(path: str) -> Tuple[str, str]:
     """``data/*.csv`` -> (bucket ``file:///abs/data``, glob ``*.csv``); a URL passes through."""
     if "://" in path:
-        head, _, glob = path.rpartition("/")
-        return head, glob
+        head, _, glob_part = path.rpartition("/")
+        return head, glob_part
     p = Path(path).expanduser()
     parts = p.parts
-    first_glob = next((i for i, part in enumerate(parts) if any(ch in part for ch in "*?[")), None)
+    first_glob = next((i for i, part in enumerate(parts) if any(ch in part for ch in _GLOB_CHARS)), None)
     if first_glob is None:
         return p.resolve().parent.as_uri(), p.name
     base = Path(*parts[:first_glob]) if first_glob else Path(".")
     return base.resolve().as_uri(), "/".join(parts[first_glob:])
 
 
-def csv_courses(path: str, id_property: str = DEFAULT_ID_PROPERTY, name: str = "csv") -> DltResource:
-    """Course rows from one CSV file or a glob of them (``exports/courses-*.csv``)."""
+def _files_or_fail(files: DltResource, path: str) -> Iterator[List[FileItemDict]]:
+    """The listed files; an input that matches nothing fails the extract (also for URLs)."""
+    found = list(files)
+    if not found:
+        raise FileNotFoundError(f"no CSV file matches {path}")
+    yield found
+
+
+def csv_courses(path: str, id_property: str = DEFAULT_ID_PROPERTY, name: Optional[str] = None) -> DltResource:
+    """Course rows from one CSV file or a glob of them (``exports/courses-*.csv``).
+
+    The table is ``csv_table_name(path)`` unless ``name`` is given (then ``<name>_courses``).
+    A local path or glob that matches no file raises ``FileNotFoundError`` here already.
+    """
+    if "://" not in path:
+        _matching_files(path)
+    table = f"{name}_courses" if name else csv_table_name(path)
+    prefix = name or table
     bucket_url, file_glob = split_path(path)
-    if "://" not in path and not any(ch in path for ch in "*?[") and not os.path.isfile(path):
-        raise FileNotFoundError(f"CSV file not found: {path}")
-    files = filesystem(bucket_url=bucket_url, file_glob=file_glob).with_name(f"{name}_files")
-    rows = files | read_csv_rows.with_name(f"{name}_rows")
-    return as_course_resource(rows, map_csv_row, id_property, f"{name}_courses")
+    listing = filesystem(bucket_url=bucket_url, file_glob=file_glob)
+    files = dlt.resource(_files_or_fail(listing, path), name=f"{prefix}_files")
+    rows = files | read_csv_rows.with_name(f"{prefix}_rows")(id_property=id_property)
+    return as_course_resource(rows, map_csv_row, id_property, table)

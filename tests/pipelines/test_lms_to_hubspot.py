@@ -154,19 +154,20 @@ def test_dry_run_writes_nothing(portal: Sandbox, tmp_path, capsys) -> None:
 def test_mirror_archives_a_course_dropped_from_the_export_and_refuses_a_truncated_one(
     portal: Sandbox, tmp_path, capsys
 ) -> None:
+    # one export path rewritten by each night's export: mirror compares snapshots of one input
     state = ["--state-dir", str(tmp_path / "s")]
-    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(OULAD_CSV), *state]) == 0
+    export = tmp_path / "courses.csv"
+    export.write_bytes(OULAD_CSV.read_bytes())
+    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(export), *state]) == 0
     lines = OULAD_CSV.read_bytes().split(b"\r\n")
-    one_less = tmp_path / "one_less.csv"
-    one_less.write_bytes(b"\r\n".join(l for l in lines if not l.startswith(b'"AAA","2013J"')))
-    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(one_less), "--mirror", *state]) == 0
+    export.write_bytes(b"\r\n".join(l for l in lines if not l.startswith(b'"AAA","2013J"')))
+    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(export), "--mirror", *state]) == 0
     assert "archived 1 courses" in capsys.readouterr().out
     keys = set(names_by_key(portal.records()))
     assert "oulad:AAA-2013J" not in keys and len(keys) == 21
 
-    truncated = tmp_path / "truncated.csv"
-    truncated.write_bytes(b"\r\n".join([lines[0], *lines[2:5]]) + b"\r\n")  # header, three courses
-    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(truncated), "--mirror", *state]) == 1
+    export.write_bytes(b"\r\n".join([lines[0], *lines[2:5]]) + b"\r\n")  # header, three courses
+    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(export), "--mirror", *state]) == 1
     assert "mirror refused" in capsys.readouterr().out
     assert len(portal.records()) == 21
 

@@ -39,6 +39,8 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import dlt
 from dlt.extract import DltResource
@@ -247,7 +249,12 @@ def read_csv_rows(
     """Each CSV file -> its rows as dicts, tagged with ``_layout`` (from the header row)."""
     for file_item in items:
         with file_item.open(mode="rb") as raw:
-            layout, reader = _csv_reader(raw, file_item.get("file_url") or file_item["file_name"], id_property)
+            try:
+                layout, reader = _csv_reader(raw, _display_name(file_item), id_property)
+            except UnknownCsvLayout as exc:
+                # dlt resumes transformers while it handles a StopIteration: without `from None`
+                # that would be this error's context, and the root cause a job reports
+                raise exc from None
             chunk: List[Dict[str, Any]] = []
             for row in reader:
                 row["_layout"] = layout
@@ -277,11 +284,17 @@ def split_path(path: str) -> Tuple[str, str]:
     return base.resolve().as_uri(), "/".join(parts[first_glob:])
 
 
+def _display_name(file_item: FileItemDict) -> str:
+    """A local file by its path (as ``check_csv_input`` names it), anything else by its URL."""
+    url = file_item.get("file_url") or file_item["file_name"]
+    return url2pathname(urlsplit(url).path) if url.startswith("file://") else url
+
+
 def _files_or_fail(files: DltResource, path: str) -> Iterator[List[FileItemDict]]:
     """The listed files; an input that matches nothing fails the extract (also for URLs)."""
     found = list(files)
     if not found:
-        raise FileNotFoundError(f"no CSV file matches {path}")
+        raise FileNotFoundError(f"no CSV file matches {path}") from None
     yield found
 
 

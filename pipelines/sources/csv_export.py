@@ -133,9 +133,8 @@ def _layout_message(source: str, header: List[str], problem: str) -> str:
     if near_oulad and not problem:
         extra = sorted(set(header) - oulad)
         missing = [c for c in OULAD_COLUMNS if c not in header]
-        hint = (" It shares columns with OULAD's courses.csv but is another table"
-                + (f" (extra: {', '.join(extra)}" if extra else " (")
-                + (f"; missing: {', '.join(missing)})" if missing else ")") + ".")
+        diff = [f"{label}: {', '.join(cols)}" for label, cols in (("extra", extra), ("missing", missing)) if cols]
+        hint = f" It shares columns with OULAD's courses.csv but is another table ({'; '.join(diff)})."
     return (
         f"{source}: unrecognised CSV header {header}{': ' + problem if problem else ''}.{hint} "
         f"Expected either the OULAD courses.csv header, exactly {', '.join(OULAD_COLUMNS)} (any "
@@ -310,6 +309,6 @@ def csv_courses(path: str, id_property: str = DEFAULT_ID_PROPERTY, name: Optiona
     prefix = name or table
     bucket_url, file_glob = split_path(path)
     listing = filesystem(bucket_url=bucket_url, file_glob=file_glob)
-    files = dlt.resource(_files_or_fail(listing, path), name=f"{prefix}_files")
+    files = dlt.resource(_files_or_fail, name=f"{prefix}_files")(listing, path)
     rows = files | read_csv_rows.with_name(f"{prefix}_rows")(id_property=id_property)
     return as_course_resource(rows, map_csv_row, id_property, table)

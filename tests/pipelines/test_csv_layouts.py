@@ -206,3 +206,9 @@ def test_mirror_of_one_export_leaves_another_exports_courses_alone(into_sandbox,
     result = archive_missing(settings, load_ids, max_share=1.0)
     assert result.archived == 0, result.message
     assert sorted(r["properties"][ID] for r in sandbox.records()) == ["a:1", "a:2", "b:1"]
+
+
+def test_the_resource_can_be_extracted_again(tmp_path) -> None:
+    # regression guard for the file-listing wrapper: dlt re-evaluates a resource on each run
+    resource = csv_export.csv_courses(str(OULAD_CSV))
+    assert len(list(resource)) == len(list(resource)) == 22

@@ -1,24 +1,111 @@
 """Command line tools around the staging database.
 
-    python -m hubspot_courses_destination rejected list  [--staging PATH] [--limit N] [--json]
-    python -m hubspot_courses_destination rejected retry [--staging PATH] [--limit N]
+    python -m hubspot_courses_destination rejected list  [--staging PATH | --state-dir DIR] [--sandbox] [--limit N] [--json]
+    python -m hubspot_courses_destination rejected retry [--staging PATH | --state-dir DIR] [--sandbox] [--limit N] [--id-property NAME]
 
-Settings (token, id property, API URL, ...) resolve like the destination's: environment
-variables, ``.dlt/secrets.toml`` and ``.dlt/config.toml`` of the current directory.
+The staging file is the one the job (pipelines/lms_to_hubspot.py) writes: ``--staging`` if
+given; else ``destination.hubspot_courses.staging_path`` from dlt config, unless
+``--state-dir`` or ``--sandbox`` say which of the job's state to use; else
+``<state dir>/<target>/staging.duckdb``, where the state dir is ``.state`` in the project
+directory (``DLT_PROJECT_DIR``, else the current directory) and the target is ``hubspot``
+when a HubSpot token is configured, ``sandbox`` otherwise (or with ``--sandbox``).
+
+In sandbox mode (``--sandbox``, or no token configured) ``retry`` starts the embedded
+sandbox on the portal file the job keeps next to the staging file (``sandbox-portal.duckdb``)
+and retries against it. Otherwise settings
+(token, id property, API URL, ...) resolve like the destination's: environment variables,
+``.dlt/secrets.toml`` and ``.dlt/config.toml``. Exit codes: 0 done, 1 rows are still
+rejected after a retry, 2 an error (one line on stderr: no staging file, bad configuration,
+HubSpot refused). A reader that stops early (``| head``) ends the output quietly. The file
+used, and why, is printed on stderr, so stdout stays the listing (or JSON lines).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from typing import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
 
-from .config import DEFAULT_STAGING_PATH, settings_from_dlt_config
+from .config import settings_from_dlt_config
 from .errors import HubSpotError
-from .replay import NOT_REPLAYABLE, replay_rejections
+from .replay import ReplayResult, needs_source_fix, replay_rejections
 from .staging import Staging
+
+TOKEN_KEY = "destination.hubspot_courses.access_token"
+STAGING_KEY = "destination.hubspot_courses.staging_path"
+ID_PROPERTY_KEY = "destination.hubspot_courses.id_property"
+DEFAULT_ID_PROPERTY = "lms_course_key"
+"""The job's default id property (``--id-property`` there); the CLI falls back to it too."""
+SANDBOX_PORTAL_FILE = "sandbox-portal.duckdb"
+"""The embedded sandbox's records, kept by the job next to its sandbox staging file."""
+
+
+class CliError(Exception):
+    """A problem to report in one line with exit code 2."""
+
+
+@dataclass(frozen=True)
+class StagingChoice:
+    path: str
+    why: str  # printed, so a user sees which file was read and why
+
+
+def choose_staging(
+    *,
+    staging: str | None,
+    state_dir: str | None,
+    sandbox_flag: bool,
+    configured_path: Callable[[], str | None],
+    use_sandbox: Callable[[], bool],
+    project_dir: str,
+) -> StagingChoice:
+    """Which staging file to read. Flags beat config, config beats the job's default file.
+
+    Lookups are callables so that a flag which settles the question never reads (or fails
+    on) the dlt config or secrets.
+    """
+    if staging:
+        return StagingChoice(staging, "--staging")
+    if not state_dir and not sandbox_flag:
+        configured = configured_path()
+        if configured:
+            return StagingChoice(str(configured), f"{STAGING_KEY} in dlt config")
+    sandbox = sandbox_flag or use_sandbox()
+    target = "sandbox" if sandbox else "hubspot"
+    base = Path(state_dir) if state_dir else Path(project_dir) / ".state"
+    reason = "--sandbox" if sandbox_flag else ("no HubSpot token configured" if sandbox else "a HubSpot token is configured")
+    return StagingChoice(str(base / target / "staging.duckdb"), f"the job's {target} state: {reason}")
+
+
+def project_dir() -> str:
+    """Where the job keeps ``.state``: dlt's project directory."""
+    return os.environ.get("DLT_PROJECT_DIR") or os.getcwd()
+
+
+def hubspot_token_configured() -> bool:
+    """A token in any dlt provider; a destination section without one is a typo, not 'no token'."""
+    import dlt
+
+    if dlt.secrets.get(TOKEN_KEY):
+        return True
+    section = dlt.secrets.get(TOKEN_KEY.rsplit(".", 1)[0])
+    if section:
+        raise CliError(
+            f"the secrets have a [{TOKEN_KEY.rsplit('.', 1)[0]}] section ({', '.join(sorted(section))}) "
+            "but no access_token: check the key's spelling, or pass --sandbox"
+        )
+    return False
+
+
+def _configured(key: str) -> Any:
+    import dlt
+
+    return dlt.config.get(key)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,64 +114,148 @@ def _parser() -> argparse.ArgumentParser:
     rejected = sub.add_parser("rejected", help="list or retry rows HubSpot (or coercion) refused")
     rsub = rejected.add_subparsers(dest="action", required=True)
     for name, text in (("list", "show open rejections, newest first"),
-                       ("retry", "re-send open rejections after fixing their cause; fixed ones are closed")):
+                       ("retry", "re-send open rejections after fixing their cause in HubSpot or the "
+                                 "destination's settings; fixed ones are closed")):
         p = rsub.add_parser(name, help=text, description=text)
-        p.add_argument("--staging", help=f"staging DuckDB file (default: the configured staging_path, else {DEFAULT_STAGING_PATH})")
-        p.add_argument("--limit", type=int, default=None, help="at most this many rows")
+        p.add_argument("--staging", metavar="PATH",
+                       help="staging DuckDB file (default: the configured staging_path, else the job's "
+                            "<state-dir>/<target>/staging.duckdb)")
+        p.add_argument("--state-dir", metavar="DIR",
+                       help="the job's --state-dir (default: .state in DLT_PROJECT_DIR or the current directory)")
+        p.add_argument("--sandbox", action="store_true",
+                       help="the job's embedded-sandbox state, also when a HubSpot token is configured")
+        p.add_argument("--limit", type=int, default=None, metavar="N", help="at most this many rows")
         if name == "list":
             p.add_argument("--json", action="store_true", help="one JSON object per line, with the stored row")
+        else:
+            p.add_argument("--id-property", metavar="NAME",
+                           help=f"the id property the load used (default: the configured id_property, else "
+                                f"{DEFAULT_ID_PROPERTY}, as in the job)")
     return parser
 
 
-def _staging_path(arg: str | None) -> str:
-    if arg:
-        return arg
-    import dlt
+def _require_staging(choice: StagingChoice) -> None:
+    """A missing file means a wrong directory or target: opening it would create an empty one."""
+    if not os.path.isfile(choice.path):
+        raise CliError(
+            f"no staging database at {choice.path} ({choice.why}): nothing was synced with it; "
+            "pass the job's --state-dir/--sandbox, or --staging PATH"
+        )
 
-    return dlt.config.get("destination.hubspot_courses.staging_path") or DEFAULT_STAGING_PATH
 
-
-def _list(path: str, limit: int | None, as_json: bool) -> int:
-    if not os.path.exists(path):
-        print(f"no staging database at {path}: nothing was synced with this staging_path yet")
-        return 0
-    with Staging(path) as staging:
+def _list(choice: StagingChoice, limit: int | None, as_json: bool) -> int:
+    _require_staging(choice)
+    with Staging(choice.path) as staging:
         rows = staging.open_rejections(limit=limit)
     if as_json:
         for r in rows:
-            print(json.dumps({**r, "rejected_at": r["rejected_at"].isoformat()}, ensure_ascii=False))
+            record = {**r, "rejected_at": r["rejected_at"].isoformat(), "needs_source_fix": needs_source_fix(r)}
+            print(json.dumps(record, ensure_ascii=False))
         return 0
     if not rows:
         print("no open rejections")
         return 0
     for r in rows:
         code = f"/{r['code']}" if r["code"] and r["code"] != r["category"] else ""
-        print(f"{r['rejected_at']:%Y-%m-%d %H:%M}  {r['source_table'] or '-':<12} {r['record_key'] or '(no key)':<24} "
-              f"{r['category']}{code}: {r['message']}")
-    replayable = sum(1 for r in rows if r["category"] not in NOT_REPLAYABLE)
-    print(f"\n{len(rows)} open rejection(s); {replayable} can be retried with "
-          "`python -m hubspot_courses_destination rejected retry` once the cause is fixed")
+        fix = "source" if needs_source_fix(r) else "retry"
+        print(f"{r['rejected_at']:%Y-%m-%d %H:%M}  {fix:<6}  {r['source_table'] or '-':<12} "
+              f"{r['record_key'] or '(no key)':<24} {r['category']}{code}: {r['message']}")
+    source = sum(1 for r in rows if needs_source_fix(r))
+    print(f"\n{len(rows)} open rejection(s); {len(rows) - source} can be retried with "
+          "`python -m hubspot_courses_destination rejected retry` once the cause is fixed in HubSpot "
+          f"or the destination's settings; {source} need a fix in the source data, then a load "
+          "(marked 'source': no key, no course name, text over HubSpot's 65,536-character limit, "
+          "a duplicate key)")
     return 0
 
 
-def _retry(path: str, limit: int | None) -> int:
-    settings = settings_from_dlt_config(staging_path=path)
-    result = replay_rejections(settings, limit=limit)
-    print(f"retried {result.attempted}: {result.fixed} now synced, {result.still_rejected} still rejected "
-          f"(replay load id {result.load_id})")
+@contextlib.contextmanager
+def _sandbox_target(staging_path: str) -> Iterator[dict[str, str]]:
+    """The embedded sandbox on the job's persisted portal, as destination settings."""
+    from .sandbox import DEFAULT_TOKEN, Sandbox
+
+    portal = Path(staging_path).parent / SANDBOX_PORTAL_FILE
+    if not portal.is_file():
+        raise CliError(
+            f"no sandbox portal at {portal}: retrying in sandbox mode needs the records of the job's "
+            "sandbox runs next to the staging file (with a HubSpot token configured, leave out --sandbox)"
+        )
+    import duckdb  # the sandbox's store: a running job holds the file
+
+    try:
+        sandbox = Sandbox(db_path=str(portal))
+    except duckdb.Error as exc:
+        raise CliError(f"cannot open the sandbox portal {portal}: {exc} (is the job running?)") from None
+    with sandbox:
+        print(f"Target: the embedded sandbox on {portal}", file=sys.stderr)
+        yield {"access_token": DEFAULT_TOKEN, "api_base_url": sandbox.url}
+
+
+def _retry(choice: StagingChoice, sandbox: bool, limit: int | None, id_property: str | None) -> int:
+    _require_staging(choice)
+    overrides: dict[str, Any] = {
+        "staging_path": choice.path,
+        "id_property": id_property or _configured(ID_PROPERTY_KEY) or DEFAULT_ID_PROPERTY,
+    }
+    target = _sandbox_target(choice.path) if sandbox else contextlib.nullcontext({})
+    try:
+        with target as endpoint:
+            settings = settings_from_dlt_config(**overrides, **endpoint)
+            if not sandbox:
+                print(f"Target: the HubSpot API at {settings.api_base_url}", file=sys.stderr)
+            result = replay_rejections(settings, limit=limit)
+    finally:
+        Staging.close_shared(choice.path)
+    print(_retry_line(result))
     return 0 if result.still_rejected == 0 else 1
+
+
+def _retry_line(result: ReplayResult) -> str:
+    left = (f"; {result.needs_source_fix} left open: they need a fix in the source data, then a load"
+            if result.needs_source_fix else "")
+    return (f"retried {result.attempted}: {result.fixed} now synced, {result.still_rejected} still rejected "
+            f"(replay load id {result.load_id}){left}")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigProviderException
+
+    use_sandbox = lambda: args.sandbox or not hubspot_token_configured()  # noqa: E731
+    try:
+        choice = choose_staging(
+            staging=args.staging, state_dir=args.state_dir, sandbox_flag=args.sandbox,
+            configured_path=lambda: _configured(STAGING_KEY), use_sandbox=use_sandbox,
+            project_dir=project_dir(),
+        )
+        print(f"Staging: {choice.path} ({choice.why})", file=sys.stderr)
+        if args.action == "list":
+            return _list(choice, args.limit, args.json)
+        return _retry(choice, use_sandbox(), args.limit, args.id_property)
+    except (CliError, HubSpotError, ConfigProviderException, ConfigFieldMissingException) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+    return 2
+
+
+def _quiet_stdout() -> None:
+    """The reader went away (``| head``): point stdout at /dev/null so the exit flush is silent."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    path = _staging_path(args.staging)
+    code = 0  # a listing cut short by its reader is not a failure
     try:
-        if args.action == "list":
-            return _list(path, args.limit, args.json)
-        return _retry(path, args.limit)
-    except HubSpotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        code = _run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+    return code
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import dlt
 from dlt.extract import DltResource
@@ -131,9 +133,8 @@ def _layout_message(source: str, header: List[str], problem: str) -> str:
     if near_oulad and not problem:
         extra = sorted(set(header) - oulad)
         missing = [c for c in OULAD_COLUMNS if c not in header]
-        hint = (" It shares columns with OULAD's courses.csv but is another table"
-                + (f" (extra: {', '.join(extra)}" if extra else " (")
-                + (f"; missing: {', '.join(missing)})" if missing else ")") + ".")
+        diff = [f"{label}: {', '.join(cols)}" for label, cols in (("extra", extra), ("missing", missing)) if cols]
+        hint = f" It shares columns with OULAD's courses.csv but is another table ({'; '.join(diff)})."
     return (
         f"{source}: unrecognised CSV header {header}{': ' + problem if problem else ''}.{hint} "
         f"Expected either the OULAD courses.csv header, exactly {', '.join(OULAD_COLUMNS)} (any "
@@ -247,7 +248,12 @@ def read_csv_rows(
     """Each CSV file -> its rows as dicts, tagged with ``_layout`` (from the header row)."""
     for file_item in items:
         with file_item.open(mode="rb") as raw:
-            layout, reader = _csv_reader(raw, file_item.get("file_url") or file_item["file_name"], id_property)
+            try:
+                layout, reader = _csv_reader(raw, _display_name(file_item), id_property)
+            except UnknownCsvLayout as exc:
+                # dlt resumes transformers while it handles a StopIteration: without `from None`
+                # that would be this error's context, and the root cause a job reports
+                raise exc from None
             chunk: List[Dict[str, Any]] = []
             for row in reader:
                 row["_layout"] = layout
@@ -277,11 +283,17 @@ def split_path(path: str) -> Tuple[str, str]:
     return base.resolve().as_uri(), "/".join(parts[first_glob:])
 
 
+def _display_name(file_item: FileItemDict) -> str:
+    """A local file by its path (as ``check_csv_input`` names it), anything else by its URL."""
+    url = file_item.get("file_url") or file_item["file_name"]
+    return url2pathname(urlsplit(url).path) if url.startswith("file://") else url
+
+
 def _files_or_fail(files: DltResource, path: str) -> Iterator[List[FileItemDict]]:
     """The listed files; an input that matches nothing fails the extract (also for URLs)."""
     found = list(files)
     if not found:
-        raise FileNotFoundError(f"no CSV file matches {path}")
+        raise FileNotFoundError(f"no CSV file matches {path}") from None
     yield found
 
 
@@ -297,6 +309,6 @@ def csv_courses(path: str, id_property: str = DEFAULT_ID_PROPERTY, name: Optiona
     prefix = name or table
     bucket_url, file_glob = split_path(path)
     listing = filesystem(bucket_url=bucket_url, file_glob=file_glob)
-    files = dlt.resource(_files_or_fail(listing, path), name=f"{prefix}_files")
+    files = dlt.resource(_files_or_fail, name=f"{prefix}_files")(listing, path)
     rows = files | read_csv_rows.with_name(f"{prefix}_rows")(id_property=id_property)
     return as_course_resource(rows, map_csv_row, id_property, table)

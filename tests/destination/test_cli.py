@@ -38,6 +38,9 @@ def test_rejected_list_and_retry(sandbox, make_pipeline, staging_path, monkeypat
     assert DEFAULT_TOKEN not in capsys.readouterr().out
 
 
-def test_list_without_a_staging_file(tmp_path, capsys):
-    assert main(["rejected", "list", "--staging", str(tmp_path / "none.duckdb")]) == 0
-    assert "nothing was synced" in capsys.readouterr().out
+def test_list_without_a_staging_file_is_an_error(tmp_path, capsys):
+    # a missing file means a wrong directory or target, not "no rejections": exit 2, one line
+    assert main(["rejected", "list", "--staging", str(tmp_path / "none.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing was synced" in err and "Traceback" not in err
+    assert not (tmp_path / "none.duckdb").exists()

@@ -35,6 +35,15 @@ def write(path: Path, text: str) -> str:
     return str(path)
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception at the end of the chain, the way the job finds what to report."""
+    while True:
+        nxt = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if nxt is None:
+            return exc
+        exc = nxt
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(rate_limit_per_10s=1000) as sb:
@@ -82,6 +91,7 @@ def test_the_wrong_oulad_file_does_not_overwrite_live_courses(into_sandbox, sand
         into_sandbox(csv_export.csv_courses(wrong))
     assert info.value.step == "extract"
     assert "unrecognised CSV header" in str(info.value) and wrong in str(info.value)
+    assert isinstance(root_cause(info.value), csv_export.UnknownCsvLayout)  # what the job reports
     after = {r["properties"][ID]: r["properties"] for r in sandbox.records()}
     assert after == before
 
@@ -163,8 +173,9 @@ def test_an_url_glob_that_matches_nothing_fails_the_extract(into_sandbox, sandbo
     (tmp_path / "exports").mkdir()
     url = (tmp_path / "exports").as_uri() + "/*.csv"
     assert csv_export.check_csv_input(url) == []  # URLs are checked while extracting
-    with pytest.raises(PipelineStepFailed, match="no CSV file matches"):
+    with pytest.raises(PipelineStepFailed, match="no CSV file matches") as info:
         into_sandbox(csv_export.csv_courses(url))
+    assert isinstance(root_cause(info.value), FileNotFoundError)
     assert sandbox.records() == []
 
 
@@ -195,3 +206,9 @@ def test_mirror_of_one_export_leaves_another_exports_courses_alone(into_sandbox,
     result = archive_missing(settings, load_ids, max_share=1.0)
     assert result.archived == 0, result.message
     assert sorted(r["properties"][ID] for r in sandbox.records()) == ["a:1", "a:2", "b:1"]
+
+
+def test_the_resource_can_be_extracted_again(tmp_path) -> None:
+    # regression guard for the file-listing wrapper: dlt re-evaluates a resource on each run
+    resource = csv_export.csv_courses(str(OULAD_CSV))
+    assert len(list(resource)) == len(list(resource)) == 22

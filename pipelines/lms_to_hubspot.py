@@ -498,9 +498,11 @@ class Target:
 
 def target_paths(args: argparse.Namespace, name: str) -> tuple[Path, Path]:
     """(pipelines dir, staging file); separate per target: sandbox hashes must never make the
-    real portal skip rows."""
+    real portal skip rows. A configured ``staging_path`` counts for HubSpot runs only."""
     state_dir = (args.state_dir or DEFAULT_STATE_DIR) / name
-    return args.pipelines_dir or state_dir / "pipelines", args.staging_path or state_dir / "staging.duckdb"
+    configured = dlt.config.get(f"{DEST_SECTION}.staging_path") if name == "hubspot" else None
+    staging = args.staging_path or (project_dir() / str(configured) if configured else state_dir / "staging.duckdb")
+    return args.pipelines_dir or state_dir / "pipelines", staging
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from hubspot_courses_destination.session import staging_of
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -101,7 +102,7 @@ def run_pipeline(kind: str, n: int, url: str, workdir: str, steps: str = "all",
     if kind == "hubspot_courses" and steps != "prepare":
         from hubspot_courses_destination.staging import Staging
 
-        staging = Staging.shared(os.path.join(workdir, "staging.duckdb"))
+        staging = staging_of(os.path.join(workdir, "staging.duckdb"))
         out["synced"] = staging.synced_count("0-410")
     return out
 

@@ -36,6 +36,7 @@ import shutil
 import sys
 import tempfile
 import time
+from hubspot_courses_destination.session import close_sessions
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -174,7 +175,7 @@ def throughput(limit: int, n: int, *, latency_ms: float = 250, max_concurrency: 
                 all(records.get(f"c-{i:07d}", {}).get(k) == v for k, v in expected_properties(i).items())
                 for i in range(n)
             )
-        Staging.close_shared(os.path.join(workdir, "staging.duckdb"))
+        close_sessions(os.path.join(workdir, "staging.duckdb"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return out

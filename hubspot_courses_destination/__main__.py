@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from .config import settings_from_dlt_config
+from .session import close_sessions
+from .settings import SECTION, TOKEN_KEY, resolve_settings
 from .errors import HubSpotError
 from .replay import ReplayResult, needs_source_fix, replay_rejections
 from .staging import Staging
 
-TOKEN_KEY = "destination.hubspot_courses.access_token"
-STAGING_KEY = "destination.hubspot_courses.staging_path"
-ID_PROPERTY_KEY = "destination.hubspot_courses.id_property"
+STAGING_KEY = f"{SECTION}.staging_path"
+ID_PROPERTY_KEY = f"{SECTION}.id_property"
 DEFAULT_ID_PROPERTY = "lms_course_key"
 """The job's default id property (``--id-property`` there); the CLI falls back to it too."""
 SANDBOX_PORTAL_FILE = "sandbox-portal.duckdb"
@@ -200,12 +200,12 @@ def _retry(choice: StagingChoice, sandbox: bool, limit: int | None, id_property:
     target = _sandbox_target(choice.path) if sandbox else contextlib.nullcontext({})
     try:
         with target as endpoint:
-            settings = settings_from_dlt_config(**overrides, **endpoint)
+            settings = resolve_settings(**overrides, **endpoint)
             if not sandbox:
                 print(f"Target: the HubSpot API at {settings.api_base_url}", file=sys.stderr)
             result = replay_rejections(settings, limit=limit)
     finally:
-        Staging.close_shared(choice.path)
+        close_sessions(choice.path)
     print(_retry_line(result))
     return 0 if result.still_rejected == 0 else 1
 

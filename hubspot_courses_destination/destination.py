@@ -1,4 +1,4 @@
-"""The dlt destination ``hubspot_courses``: glue between dlt and ``sync.sync_batch``.
+"""The dlt destination ``hubspot_courses``: glue between dlt and the routes.
 
 Decorator choices, each deliberate (dlt 1.31 behaviour):
 
@@ -21,21 +21,16 @@ Decorator choices, each deliberate (dlt 1.31 behaviour):
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import dlt
 from dlt.common.schema import TTableSchema
-from dlt.common.typing import TDataItems, TSecretStrValue
+from dlt.common.typing import TDataItems
 from dlt.common.utils import simple_repr, without_none
 
-from .config import (
-    COURSES_OBJECT_TYPE,
-    DEFAULT_API_BASE_URL,
-    DEFAULT_PROPERTY_GROUP,
-    DEFAULT_STAGING_PATH,
-    DestinationSettings,
-)
-from .sync import sync_batch
+from .routes import sync_batch
+from .session import session_for
+from .settings import DESTINATION_NAME, HubSpotCoursesConfiguration
 
 __all__ = ["hubspot_courses", "BATCH_SIZE"]
 
@@ -44,7 +39,8 @@ BATCH_SIZE = 5000
 
 
 @dlt.destination(
-    name="hubspot_courses",
+    name=DESTINATION_NAME,
+    spec=HubSpotCoursesConfiguration,
     batch_size=BATCH_SIZE,
     loader_file_format="typed-jsonl",
     naming_convention="direct",
@@ -52,49 +48,14 @@ BATCH_SIZE = 5000
     skip_dlt_columns_and_tables=True,
     loader_parallelism_strategy="table-sequential",
 )
-def hubspot_courses(
-    items: TDataItems,
-    table: TTableSchema,
-    access_token: TSecretStrValue = dlt.secrets.value,
-    id_property: str = dlt.config.value,
-    api_base_url: str = DEFAULT_API_BASE_URL,
-    object_type: str = COURSES_OBJECT_TYPE,
-    staging_path: str = DEFAULT_STAGING_PATH,
-    property_map: Optional[Dict[str, str]] = None,
-    exclude_columns: Optional[List[str]] = None,
-    requests_per_10s: int = 100,
-    max_concurrency: int = 8,
-    create_missing_properties: bool = False,
-    property_group: str = DEFAULT_PROPERTY_GROUP,
-    full_resync: bool = False,
-    dry_run: bool = False,
-    rebuild_state: bool = True,
-    clear_nulls: bool = False,
-) -> None:
+def hubspot_courses(items: TDataItems, table: TTableSchema, config: HubSpotCoursesConfiguration = None) -> None:
     """Upsert course rows into HubSpot; every row ends synced, unchanged or in ``rejected_rows``.
 
-    Settings resolve from arguments, ``DESTINATION__HUBSPOT_COURSES__*`` environment
-    variables and the ``[destination.hubspot_courses]`` section of ``.dlt/*.toml``.
+    Every setting is a field of :class:`~.settings.HubSpotCoursesConfiguration`, resolved and
+    checked by dlt (arguments, ``DESTINATION__HUBSPOT_COURSES__*``, ``.dlt/*.toml``).
     """
-    settings = DestinationSettings.from_values(
-        access_token=access_token,
-        id_property=id_property,
-        api_base_url=api_base_url,
-        object_type=object_type,
-        staging_path=staging_path,
-        property_map=property_map,
-        exclude_columns=exclude_columns,
-        requests_per_10s=requests_per_10s,
-        max_concurrency=max_concurrency,
-        create_missing_properties=create_missing_properties,
-        property_group=property_group,
-        full_resync=full_resync,
-        dry_run=dry_run,
-        rebuild_state=rebuild_state,
-        clear_nulls=clear_nulls,
-    )
     load_id = dlt.current.load_package_state()["load_id"]
-    sync_batch(_rows(items), table, load_id, settings)
+    sync_batch(_rows(items), table, load_id, session_for(config))
 
 
 def _repr_without_secrets(self: Any) -> str:

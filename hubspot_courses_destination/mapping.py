@@ -20,12 +20,14 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import orjson
 
+from .outcomes import Rejection
+
 __all__ = [
     "MAX_STRING_LENGTH",
     "PropertySpec",
     "CoercionError",
     "MappedRow",
-    "RowRejection",
+    "Rejection",
     "BatchPlan",
     "to_hubspot_value",
     "value_coercer",
@@ -411,25 +413,13 @@ class MappedRow:
     archive: bool = False
 
 
-@dataclass(frozen=True)
-class RowRejection:
-    """A row that will not be sent, and why (category/code mirror HubSpot's vocabulary)."""
-
-    key: str | None
-    category: str
-    code: str
-    message: str
-    source: Mapping[str, Any]
-    properties: tuple[tuple[str, str], ...] = ()  # (property, what is wrong) when known
-
-
 @dataclass
 class BatchPlan:
     """What one dlt batch turns into, before any request."""
 
     upserts: list[MappedRow] = field(default_factory=list)
     archives: list[MappedRow] = field(default_factory=list)
-    rejections: list[RowRejection] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
 
 
 CONTENT_HASH_FORMAT = "2"
@@ -504,16 +494,16 @@ class RowMapper:
                 return _key_text(value)
         return None
 
-    def __call__(self, row: Mapping[str, Any]) -> MappedRow | RowRejection:
+    def __call__(self, row: Mapping[str, Any]) -> MappedRow | Rejection:
         try:
             key = self._key(row)
         except CoercionError as exc:
-            return RowRejection(
+            return Rejection(
                 None, "COERCION_ERROR", "INVALID_VALUE",
                 f"column {self.id_column!r} (id property {self.id_property!r}): {exc}", row,
             )
         if key is None:
-            return RowRejection(
+            return Rejection(
                 None, "MISSING_KEY", "MISSING_KEY",
                 f"column {self.id_column!r} (id property {self.id_property!r}) is empty", row,
             )
@@ -540,14 +530,17 @@ class RowMapper:
             if coerced is not None and (coerced != "" or prop_name not in out):
                 out[prop_name] = coerced
         if problems:
-            at_fault = tuple(tuple(p.split(": ", 1)) for p in problems if ": " in p)
-            return RowRejection(key, "COERCION_ERROR", "INVALID_VALUE", "; ".join(problems), row, at_fault)
+            at_fault = [
+                {"name": name, "code": "INVALID_VALUE", "message": text}
+                for name, text in (p.split(": ", 1) for p in problems if ": " in p)
+            ]
+            return Rejection(key, "COERCION_ERROR", "INVALID_VALUE", "; ".join(problems), row, at_fault)
         out.pop(self.id_property, None)
         out[self.id_property] = key
         return MappedRow(key, out, content_hash(self.object_type, key, out), row)
 
 
-def map_row(row: Mapping[str, Any], **mapper_kwargs: Any) -> MappedRow | RowRejection:
+def map_row(row: Mapping[str, Any], **mapper_kwargs: Any) -> MappedRow | Rejection:
     """Turn one dlt row into an upsert input, or say why it cannot be sent.
 
     ``column_to_property`` lists the columns to send (the id column included, so the key is
@@ -578,16 +571,16 @@ def plan_batch(rows: Iterable[Mapping[str, Any]], **map_kwargs: Any) -> BatchPla
     mapper = RowMapper(**map_kwargs)
     for row in rows:
         mapped = mapper(row)
-        if isinstance(mapped, RowRejection):
+        if isinstance(mapped, Rejection):
             plan.rejections.append(mapped)
             continue
         previous = winners.pop(mapped.key, None)
         if previous is not None:
             plan.rejections.append(
-                RowRejection(
+                Rejection(
                     previous.key, "SUPERSEDED", "DUPLICATE_KEY",
                     "a later row in the same batch has the same key; the later row was sent",
-                    previous.source,
+                    previous.source, resolved=True,
                 )
             )
         winners[mapped.key] = mapped  # re-inserted: dict order follows the last occurrence

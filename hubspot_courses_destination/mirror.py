@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Sequence
 
-from .config import DestinationSettings
-from .staging import RunCounts, Staging
-from .sync import archive_keys, context_for
+from .outcomes import RunCounts
+from .routes import archive_keys
+from .session import session_for
+from .settings import HubSpotCoursesConfiguration
 
 __all__ = ["MirrorResult", "archive_missing", "DEFAULT_MAX_ARCHIVE_SHARE"]
 
@@ -33,7 +34,7 @@ class MirrorResult:
 
 
 def archive_missing(
-    settings: DestinationSettings,
+    settings: HubSpotCoursesConfiguration,
     load_ids: Sequence[str],
     *,
     max_share: float = DEFAULT_MAX_ARCHIVE_SHARE,
@@ -46,8 +47,8 @@ def archive_missing(
     """
     if not load_ids:
         return MirrorResult(0, refused=True, message="no load ids: nothing was loaded, nothing to mirror")
-    ctx = context_for(settings)
-    staging: Staging = ctx.staging
+    session = session_for(settings)
+    staging = session.staging
     object_type = settings.object_type
     tables = staging.tables_of(load_ids)
     total = staging.synced_count_in(object_type, tables)
@@ -67,7 +68,7 @@ def archive_missing(
         )
     if dry_run:
         return MirrorResult(total, keys, message=f"dry run: would archive {len(keys)} courses")
-    archived = archive_keys(ctx, keys)
+    archived = archive_keys(session, keys)
     staging.put_run_counts(
         load_ids[-1], "(mirror)", "mirror", object_type, RunCounts(archived=archived),
         started_at=datetime.now(timezone.utc),

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any, Callable, Mapping, Protocol
 
-from .config import DestinationSettings
+from .settings import DestinationSettings
 from .errors import ObjectNotActivatedError, PreflightError
 from .mapping import PropertySpec, hubspot_type_for_dlt_column
 

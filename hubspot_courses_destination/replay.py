@@ -13,18 +13,17 @@ the row again: re-sending the stored copy could only fail the same way.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .config import DestinationSettings
 from .errors import ConfigurationError
 from .mapping import MAX_STRING_LENGTH
-from .staging import Staging
-from .sync import sync_batch
+from .routes import sync_batch
+from .session import session_for
+from .settings import HubSpotCoursesConfiguration
 
 __all__ = ["ReplayResult", "replay_rejections", "needs_source_fix", "NOT_REPLAYABLE", "SOURCE_FIX_CODES"]
 
@@ -105,7 +104,7 @@ def _column_hints(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {c: {"variant": True} if _VARIANT in c else {} for row in rows for c in row}
 
 
-def _check_key_column(rows: list[dict[str, Any]], settings: DestinationSettings) -> None:
+def _check_key_column(rows: list[dict[str, Any]], settings: HubSpotCoursesConfiguration) -> None:
     """Replayable rows had a key when stored; none under this id column means other settings."""
     missing = sum(1 for row in rows if row.get(settings.id_column) in (None, ""))
     if missing:
@@ -116,10 +115,10 @@ def _check_key_column(rows: list[dict[str, Any]], settings: DestinationSettings)
         )
 
 
-def replay_rejections(settings: DestinationSettings, *, limit: int | None = None) -> ReplayResult:
+def replay_rejections(settings: HubSpotCoursesConfiguration, *, limit: int | None = None) -> ReplayResult:
     """Re-send open rejections that a portal or settings change can fix; returns how many now sync."""
     load_id = "replay-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    staging = Staging.shared(settings.staging_path)
+    staging = session_for(settings).staging
     candidates = staging.open_rejections(settings.object_type, limit=limit)
     open_rows = [r for r in candidates if not needs_source_fix(r)]
     by_table: dict[str, list[dict[str, Any]]] = {}
@@ -128,7 +127,7 @@ def replay_rejections(settings: DestinationSettings, *, limit: int | None = None
     tables = {name: [json.loads(r["row_json"]) for r in records] for name, records in by_table.items()}
     for rows in tables.values():
         _check_key_column(rows, settings)  # before anything is sent
-    forced = dataclasses.replace(settings, full_resync=True, dry_run=False)
+    forced = session_for(settings.replace(full_resync=True, dry_run=False))
     for table_name, rows in tables.items():
         sync_batch(rows, {"name": table_name, "columns": _column_hints(rows)}, load_id, forced)
     staging.resolve_rejections([r["rejection_id"] for r in open_rows])

@@ -26,8 +26,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import duckdb
 
 from .errors import ConfigurationError
+from .outcomes import BatchOutcome, Rejection, RunCounts, Synced
 
-__all__ = ["Staging", "SyncedRow", "RejectedRecord", "RunCounts", "SUMMARY_FIELDS"]
+__all__ = ["Staging", "SUMMARY_FIELDS"]
 
 _SCHEMA = (
     """
@@ -146,39 +147,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
-# one per row: slots and no frozen __init__ (object.__setattr__ per field made it 5x slower)
-@dataclass(slots=True)
-class SyncedRow:
-    key: str
-    hubspot_id: str | None
-    content_hash: str
-
-
-@dataclass(frozen=True)
-class RejectedRecord:
-    """A row to store in ``rejected_rows``; ``resolved`` marks informational records."""
-
-    key: str | None
-    category: str
-    code: str | None
-    message: str | None
-    row: Mapping[str, Any]
-    property_errors: Sequence[Mapping[str, Any]] = ()
-    resolved: bool = False
-
-
-@dataclass
-class RunCounts:
-    rows_seen: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    archived: int = 0
-    requests: int = 0
-    responses_429: int = 0
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -199,10 +167,7 @@ def _now() -> datetime:
 
 
 class Staging:
-    """The staging database; use ``Staging.shared(path)`` inside the destination."""
-
-    _registry: dict[str, "Staging"] = {}
-    _registry_lock = threading.Lock()
+    """The staging database of one file; the destination's session owns one per file."""
 
     def __init__(self, path: str, *, read_only: bool = False) -> None:
         self.path = path
@@ -223,27 +188,6 @@ class Staging:
             with self._lock:
                 for statement in _SCHEMA:
                     self._con.execute(statement)
-
-    @classmethod
-    def shared(cls, path: str) -> "Staging":
-        """One open staging per file per process, shared by dlt's load threads."""
-        key = os.path.abspath(path) if path != ":memory:" else path
-        with cls._registry_lock:
-            staging = cls._registry.get(key)
-            if staging is None or staging._con is None:
-                staging = cls(path)
-                cls._registry[key] = staging
-            return staging
-
-    @classmethod
-    def close_shared(cls, path: str | None = None) -> None:
-        """Close shared connections (all, or one file) so another process may open them."""
-        with cls._registry_lock:
-            keys = list(cls._registry) if path is None else [os.path.abspath(path)]
-            for key in keys:
-                staging = cls._registry.pop(key, None)
-                if staging is not None:
-                    staging.close()
 
     def close(self) -> None:
         with self._lock:
@@ -381,7 +325,7 @@ class Staging:
         return {k: i for k, i in rows}
 
     def mark_synced(
-        self, object_type: str, source_table: str, load_id: str, rows: Sequence[SyncedRow]
+        self, object_type: str, source_table: str, load_id: str, rows: Sequence[Synced]
     ) -> None:
         """Record rows HubSpot accepted and close any open rejection of the same keys."""
         if not rows:
@@ -459,7 +403,7 @@ class Staging:
     # ------------------------------------------------------------------ rejected_rows
 
     def record_rejections(
-        self, object_type: str, source_table: str, load_id: str, rejections: Sequence[RejectedRecord]
+        self, object_type: str, source_table: str, load_id: str, rejections: Sequence[Rejection]
     ) -> None:
         """Store rejections; a batch dlt delivers twice (resume after a crash) is stored once."""
         if not rejections:
@@ -481,7 +425,7 @@ class Staging:
                 [r.code for r in rejections],
                 [r.message for r in rejections],
                 [json.dumps(list(r.property_errors)) if r.property_errors else None for r in rejections],
-                [row_to_json(r.row) for r in rejections],
+                [row_to_json(r.source) for r in rejections],
                 [r.resolved for r in rejections],
                 load_id,
             ),
@@ -507,6 +451,32 @@ class Staging:
                 "AND rejection_id IN (SELECT unnest(?))",
                 (_now(), list(rejection_ids)),
             )
+
+    # ------------------------------------------------------------------ one batch, whole
+
+    def record_batch(self, o: BatchOutcome) -> None:
+        """Store everything a batch did in one transaction: recorded whole or not at all.
+
+        A dry run records only which keys the source still has and the counts (README
+        "Dry run"); the job runs its dry runs on a throwaway copy of this file.
+        """
+        with self.transaction():
+            if not o.dry_run:
+                self.mark_synced(o.object_type, o.table, o.load_id, o.synced)
+                self.record_rejections(o.object_type, o.table, o.load_id, o.rejections)
+            # mark_synced already noted the synced keys as seen; a second write of those rows
+            # cost as much as the first
+            just_synced = {r.key for r in o.synced} if not o.dry_run else set()
+            self.mark_seen(o.object_type, o.table, o.load_id, [k for k in o.seen_keys if k not in just_synced])
+            if not o.dry_run:
+                # rows equal to a rebuilt record get their hash; other unchanged rows need no
+                # write, but an open rejection of their key is moot: the source is back to
+                # what HubSpot holds
+                self.mark_synced(o.object_type, o.table, o.load_id, o.adopted)
+                self.resolve_keys(o.object_type, o.unchanged_keys)
+                self.forget(o.object_type, o.archived_keys)
+            self.put_run_counts(o.load_id, o.table, o.batch_id, o.object_type, o.counts,
+                                dry_run=o.dry_run, started_at=o.started_at)
 
     # ------------------------------------------------------------------ sync_runs
 

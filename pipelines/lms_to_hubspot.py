@@ -45,7 +45,7 @@ from dlt.common.configuration.exceptions import (  # noqa: E402
 )
 from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
 
-from hubspot_courses_destination.config import DestinationSettings, settings_from_dlt_config  # noqa: E402
+from hubspot_courses_destination.settings import HubSpotCoursesConfiguration, resolve_settings  # noqa: E402
 from hubspot_courses_destination.errors import ConfigurationError, HubSpotError  # noqa: E402
 
 from sources.common import DEFAULT_ID_PROPERTY  # noqa: E402
@@ -573,7 +573,7 @@ def destination_kwargs(args: argparse.Namespace, target: Target, id_property: st
     return dest_kwargs
 
 
-def check_portal(settings: DestinationSettings) -> None:
+def check_portal(settings: HubSpotCoursesConfiguration) -> None:
     """Two reads before anything is extracted: is HubSpot reachable, and does it take the token?
 
     A name that does not resolve or a port that refuses is known in milliseconds; without this
@@ -683,7 +683,7 @@ def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids:
     """Archive courses this input delivered before but no longer has."""
     from hubspot_courses_destination.mirror import archive_missing
 
-    settings = settings_from_dlt_config(**destination_kwargs(args, target, id_property))
+    settings = resolve_settings(**destination_kwargs(args, target, id_property))
     result = archive_missing(settings, load_ids, max_share=args.mirror_max_share, dry_run=bool(args.dry_run))
     would = len(result.missing) if args.dry_run and not result.refused else 0
     return MirrorOutcome(result.message, result.refused, would)
@@ -790,7 +790,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             with (throwaway_state(real_target, pipeline_name) if args.dry_run
                   else contextlib.nullcontext(real_target)) as target:
                 # settings are checked now, not after extract and normalize inside the load step
-                settings = settings_from_dlt_config(**destination_kwargs(args, target, id_property))
+                settings = resolve_settings(**destination_kwargs(args, target, id_property))
                 check_portal(settings)
                 pipeline = make_pipeline(args, target, id_property, pipeline_name)
                 load_ids = run_pipeline(pipeline, data, args)

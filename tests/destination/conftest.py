@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 import dlt
 import pytest
 
+from hubspot_courses_destination.session import close_sessions, staging_of
 from hubspot_courses_destination import hubspot_courses
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 from hubspot_courses_destination.staging import Staging
@@ -44,13 +45,13 @@ def make_pipeline(tmp_path: Path, sandbox: Sandbox, staging_path: str) -> Iterat
         )
 
     yield make
-    Staging.close_shared(staging_path)
+    close_sessions(staging_path)
 
 
 @pytest.fixture
 def staging(staging_path: str) -> Callable[[], Staging]:
     """The staging database the destination wrote (the same shared connection)."""
-    return lambda: Staging.shared(staging_path)
+    return lambda: staging_of(staging_path)
 
 
 def by_key(sandbox: Sandbox, key_property: str = ID) -> dict[str, dict[str, str]]:

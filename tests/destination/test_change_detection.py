@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 
-from hubspot_courses_destination.config import DestinationSettings
+from hubspot_courses_destination.session import close_sessions, staging_of
+from hubspot_courses_destination.settings import DestinationSettings
 from hubspot_courses_destination.mirror import archive_missing
 from hubspot_courses_destination.replay import replay_rejections
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
@@ -68,7 +69,7 @@ def test_dry_run_creates_no_property_and_sends_nothing_on_a_fresh_portal(sandbox
 
 def test_lost_staging_is_rebuilt_from_hubspot_without_upserts(sandbox, make_pipeline, staging_path):
     make_pipeline().run(_rows(230), table_name="courses")
-    Staging.close_shared(staging_path)
+    close_sessions(staging_path)
     os.remove(staging_path)
     sandbox.reset_log()
 
@@ -76,7 +77,7 @@ def test_lost_staging_is_rebuilt_from_hubspot_without_upserts(sandbox, make_pipe
     assert sandbox.count_requests("POST", "/batch/upsert") == 0
     # the rebuild listed the portal: 230 records at 100 per page
     assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 3
-    assert Staging.shared(staging_path).synced_count("0-410") == 230
+    assert staging_of(staging_path).synced_count("0-410") == 230
 
 
 def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, make_pipeline, staging_path):
@@ -84,7 +85,7 @@ def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, 
     import duckdb
 
     make_pipeline().run(_rows(230), table_name="courses")
-    Staging.close_shared(staging_path)
+    close_sessions(staging_path)
     con = duckdb.connect(staging_path)  # what the previous release left: its hashes, no format marker
     con.execute("UPDATE sync_state SET content_hash = 'v1-' || content_hash")
     con.execute("DELETE FROM staging_meta WHERE key LIKE 'content_hash_format:%'")
@@ -96,7 +97,7 @@ def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, 
     upserts = [e for e in sandbox.request_log if e.path.endswith("/batch/upsert")]
     assert [e.n_inputs for e in upserts] == [1]  # only the course that really changed
     assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 3  # the rebuild: 230 records, 100 a page
-    staging = Staging.shared(staging_path)
+    staging = staging_of(staging_path)
     assert staging.get_meta("content_hash_format:0-410") == "2"
     assert staging.synced_count("0-410") == 230
     # the keys kept their source table: mirror mode still archives the course the snapshot lost
@@ -118,7 +119,7 @@ def test_a_failed_rebuild_after_a_hash_format_change_is_tried_again(sandbox, mak
     import pytest
 
     make_pipeline().run(_rows(120), table_name="courses")
-    Staging.close_shared(staging_path)
+    close_sessions(staging_path)
     con = duckdb.connect(staging_path)
     con.execute("UPDATE sync_state SET content_hash = 'v1-' || content_hash")
     con.execute("DELETE FROM staging_meta WHERE key LIKE 'content_hash_format:%'")
@@ -134,7 +135,7 @@ def test_a_failed_rebuild_after_a_hash_format_change_is_tried_again(sandbox, mak
     sandbox.reset_log()
     make_pipeline().run(_rows(120), table_name="courses")
     assert sandbox.count_requests("POST", "/batch/upsert") == 0
-    assert Staging.shared(staging_path).get_meta("content_hash_format:0-410") == "2"
+    assert staging_of(staging_path).get_meta("content_hash_format:0-410") == "2"
 
 
 def test_mirror_archives_missing_courses_and_refuses_past_threshold(sandbox, make_pipeline, staging_path):
@@ -229,7 +230,7 @@ def test_rebuild_serves_tables_with_different_columns(sandbox, make_pipeline, st
     pipeline = make_pipeline()
     pipeline.run(oulad, table_name="oulad_courses")
     pipeline.run(sloan, table_name="sloan_courses")
-    Staging.close_shared(staging_path)
+    close_sessions(staging_path)
     os.remove(staging_path)
     sandbox.reset_log()
 

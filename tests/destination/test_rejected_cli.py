@@ -20,12 +20,14 @@ import pytest
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
+from hubspot_courses_destination.session import close_sessions
 from hubspot_courses_destination import hubspot_courses
 from hubspot_courses_destination.__main__ import main
 from hubspot_courses_destination.mapping import MAX_STRING_LENGTH
 import hubspot_courses_destination.replay as replay_module
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
-from hubspot_courses_destination.staging import RejectedRecord, Staging
+from hubspot_courses_destination.outcomes import Rejection
+from hubspot_courses_destination.staging import Staging
 
 from .conftest import ID
 
@@ -68,7 +70,7 @@ def run_job_like(project: Path, rows: list, target: str = "sandbox") -> Path:
                                         staging_path=str(staging_path), create_missing_properties=True),
         )
         pipeline.run(rows, table_name="courses")
-    Staging.close_shared(str(staging_path))
+    close_sessions(str(staging_path))
     return staging_path
 
 
@@ -163,7 +165,7 @@ def test_retry_never_resends_a_text_over_hubspots_limit(project: Path, tmp_path:
         assert "1 can be retried" in capsys.readouterr().out
         assert main(["rejected", "retry", "--staging", staging]) == 1
         assert "retried 1:" in capsys.readouterr().out
-    Staging.close_shared(staging)
+    close_sessions(staging)
     with Staging(staging) as st:
         load_ids = {r["record_key"]: r["load_id"] for r in st.open_rejections()}
     assert load_ids["a"].startswith("replay-")  # retried, rejected again with a fresh reason
@@ -226,7 +228,7 @@ def test_list_into_a_pipe_closed_early_exits_quietly(tmp_path: Path) -> None:
     staging_path = str(tmp_path / "many.duckdb")
     with Staging(staging_path) as st:
         st.record_rejections("0-410", "courses", "load-1", [
-            RejectedRecord(f"key-{i}", "COERCION_ERROR", "INVALID_VALUE",
+            Rejection(f"key-{i}", "COERCION_ERROR", "INVALID_VALUE",
                            f"level: 'Expert {i}' is not one of the options of level: [beginner]", {ID: f"key-{i}"})
             for i in range(3000)
         ])

@@ -63,7 +63,7 @@ def test_kill_9_mid_load_then_rerun_ends_exact(tmp_path):
 def test_batch_identity_counts_keys_in_variant_columns():
     """Two batches whose keys all sit in ``<id>▶v_text`` must not share an identity: the
     second's counts would replace the first's in sync_runs."""
-    from hubspot_courses_destination.sync import batch_id
+    from hubspot_courses_destination.routes import batch_id
 
     keys = ("lms_course_key", "lms_course_key▶v_text")
     first = [{"lms_course_key▶v_text": "a"}, {"lms_course_key▶v_text": "b"}]

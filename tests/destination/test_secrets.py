@@ -10,6 +10,7 @@ import dlt
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from hubspot_courses_destination.session import close_sessions
 from hubspot_courses_destination import hubspot_courses
 from hubspot_courses_destination.staging import Staging
 
@@ -37,7 +38,7 @@ def test_token_absent_from_logs_errors_staging_and_trace(sandbox, tmp_path, capl
     failing = dlt.pipeline("secrets_fail", destination=dest, pipelines_dir=str(pipelines_dir))
     with pytest.raises(PipelineStepFailed) as failure:
         failing.run([{ID: "c", "hs_course_name": "C"}], table_name="courses")
-    Staging.close_shared(staging_path)
+    close_sessions(staging_path)
 
     texts = {
         "logs": caplog.text,

@@ -13,8 +13,9 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from lms_support import OULAD_CSV
 import sources.csv_export as csv_export
+from hubspot_courses_destination.session import close_sessions
 from hubspot_courses_destination import hubspot_courses
-from hubspot_courses_destination.config import settings_from_dlt_config
+from hubspot_courses_destination.settings import resolve_settings
 from hubspot_courses_destination.mirror import archive_missing
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 from hubspot_courses_destination.staging import Staging
@@ -65,7 +66,7 @@ def into_sandbox(sandbox: Sandbox, tmp_path: Path):
 
     run.staging_path = staging_path
     yield run
-    Staging.close_shared(staging_path)
+    close_sessions(staging_path)
 
 
 # ------------------------------------------------------------------ layouts by full header
@@ -201,7 +202,7 @@ def test_mirror_of_one_export_leaves_another_exports_courses_alone(into_sandbox,
     b = write(tmp_path / "b" / "courses.csv", "lms_course_key,hs_course_name\r\nb:1,B1\r\n")
     into_sandbox(csv_export.csv_courses(a))
     load_ids = into_sandbox(csv_export.csv_courses(b))
-    settings = settings_from_dlt_config(access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID,
+    settings = resolve_settings(access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID,
                                         staging_path=into_sandbox.staging_path)
     result = archive_missing(settings, load_ids, max_share=1.0)
     assert result.archived == 0, result.message

@@ -311,15 +311,15 @@ def test_flags_of_another_source_are_an_error(argv, message, tmp_path, capsys) -
 
 
 def test_top_rejection_reasons_group_by_what_they_print(tmp_path: Path) -> None:
-    from hubspot_courses_destination.staging import RejectedRecord
+    from hubspot_courses_destination.outcomes import Rejection
 
     with Staging(str(tmp_path / "st.duckdb")) as st:
         st.record_rejections("0-410", "t", "L1", [
-            RejectedRecord("k1", "VALIDATION_ERROR", "INVALID_INTEGER", "bad a", {},
+            Rejection("k1", "VALIDATION_ERROR", "INVALID_INTEGER", "bad a", {},
                            property_errors=[{"name": "a", "code": "INVALID_INTEGER", "message": "bad a"}]),
-            RejectedRecord("k2", "VALIDATION_ERROR", "INVALID_INTEGER", "bad b", {},
+            Rejection("k2", "VALIDATION_ERROR", "INVALID_INTEGER", "bad b", {},
                            property_errors=[{"name": "b", "code": "INVALID_INTEGER", "message": "bad b"}]),
-            RejectedRecord("k3", "VALIDATION_ERROR", "INVALID_INTEGER", "bad b again", {},
+            Rejection("k3", "VALIDATION_ERROR", "INVALID_INTEGER", "bad b again", {},
                            property_errors=[{"name": "b", "code": "INVALID_INTEGER", "message": "bad b again"}]),
         ])
         top = st.top_rejections(["L1"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubspot_courses_destination.config import DestinationSettings
+from hubspot_courses_destination.settings import DestinationSettings
 from hubspot_courses_destination.errors import ConfigurationError
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -24,7 +24,7 @@ def test_token_never_in_repr_or_key_fingerprint():
     s = DestinationSettings.from_values(access_token=TOKEN, id_property="lms_key")
     assert TOKEN not in repr(s)
     assert TOKEN not in s.token_fingerprint and len(s.token_fingerprint) == 12
-    hash(s.cache_key())  # usable as a cache key even with a property_map
+    hash(s.session_key())  # usable as a registry key even with a property_map
 
 
 @pytest.mark.parametrize(

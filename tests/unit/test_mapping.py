@@ -12,7 +12,7 @@ from hubspot_courses_destination.mapping import (
     CoercionError,
     MappedRow,
     PropertySpec,
-    RowRejection,
+    Rejection,
     content_hash,
     hubspot_type_for_dlt_column,
     map_row,
@@ -195,14 +195,14 @@ def test_map_row_builds_input_with_key_and_renamed_columns():
 @pytest.mark.parametrize("key", [None, "", "   ", float("nan"), True])
 def test_map_row_rejects_missing_key(key):
     mapped = map_row({"lms_key": key, "name": "Intro"}, **MAP_KW)
-    assert isinstance(mapped, RowRejection)
+    assert isinstance(mapped, Rejection)
     assert mapped.category == "MISSING_KEY"
     assert "lms_key" in mapped.message
 
 
 def test_map_row_collects_every_coercion_problem():
     mapped = map_row({"lms_key": "k", "name": "ok", "capacity": "lots", "level": "expert"}, **MAP_KW)
-    assert isinstance(mapped, RowRejection)
+    assert isinstance(mapped, Rejection)
     assert mapped.key == "k" and mapped.category == "COERCION_ERROR"
     assert "capacity:" in mapped.message and "level:" in mapped.message
 
@@ -285,6 +285,6 @@ def test_bytes_key_is_its_utf8_text_and_other_bytes_reject_the_row():
     assert isinstance(mapped, MappedRow) and mapped.key == "k-é"
     assert mapped.properties == {"hs_course_name": "Intro", "lms_key": "k-é"}
     bad = map_row({"lms_key": b"\xff\xfe", "name": "Intro"}, **MAP_KW)
-    assert isinstance(bad, RowRejection) and bad.category == "COERCION_ERROR"
+    assert isinstance(bad, Rejection) and bad.category == "COERCION_ERROR"
     assert "lms_key" in bad.message and "bytes that are not valid UTF-8 text" in bad.message
     assert map_row({"lms_key": b"k", "name": "x", "deleted": b"false"}, **MAP_KW).archive is False

@@ -6,20 +6,21 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from hubspot_courses_destination.staging import RejectedRecord, RunCounts, Staging, SyncedRow
+from hubspot_courses_destination.outcomes import Rejection, RunCounts, Synced
+from hubspot_courses_destination.staging import Staging
 
 
 def test_sync_state_upsert_keeps_first_synced_and_resolves_rejections(tmp_path):
     path = str(tmp_path / "s.duckdb")
     with Staging(path) as st:
         st.record_rejections("0-410", "courses", "L1", [
-            RejectedRecord("k1", "VALIDATION_ERROR", "INVALID_OPTION", "bad", {"d": date(2024, 1, 2), "n": Decimal("1.5")}),
-            RejectedRecord("k2", "SUPERSEDED", "DUPLICATE_KEY", "later row won", {"x": 1}, resolved=True),
+            Rejection("k1", "VALIDATION_ERROR", "INVALID_OPTION", "bad", {"d": date(2024, 1, 2), "n": Decimal("1.5")}),
+            Rejection("k2", "SUPERSEDED", "DUPLICATE_KEY", "later row won", {"x": 1}, resolved=True),
         ])
         assert [r["record_key"] for r in st.open_rejections()] == ["k1"]
         assert json.loads(st.open_rejections()[0]["row_json"]) == {"d": "2024-01-02", "n": "1.5"}
-        st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1"), SyncedRow("k3", "103", "h3")])
-        st.mark_synced("0-410", "courses", "L2", [SyncedRow("k3", None, "h3b")])
+        st.mark_synced("0-410", "courses", "L1", [Synced("k1", "101", "h1"), Synced("k3", "103", "h3")])
+        st.mark_synced("0-410", "courses", "L2", [Synced("k3", None, "h3b")])
         assert st.known_hashes("0-410", ["k1", "k3", "nope"]) == {"k1": "h1", "k3": "h3b"}
         # a later sync without an id keeps the id we knew
         assert st.hubspot_ids("0-410", ["k1", "k3"]) == {"k1": "101", "k3": "103"}
@@ -47,8 +48,8 @@ def test_run_counts_accumulate_per_load_and_table(tmp_path):
 
 def test_rejections_of_a_redelivered_batch_are_stored_once(tmp_path):
     with Staging(str(tmp_path / "s.duckdb")) as st:
-        recs = [RejectedRecord("k", "VALIDATION_ERROR", "INVALID_OPTION", "bad", {"a": 1}),
-                RejectedRecord(None, "MISSING_KEY", "MISSING_KEY", "empty", {"a": 2})]
+        recs = [Rejection("k", "VALIDATION_ERROR", "INVALID_OPTION", "bad", {"a": 1}),
+                Rejection(None, "MISSING_KEY", "MISSING_KEY", "empty", {"a": 2})]
         st.record_rejections("0-410", "courses", "L1", recs)
         st.record_rejections("0-410", "courses", "L1", recs)  # the same batch again
         assert len(st.open_rejections()) == 2
@@ -60,8 +61,8 @@ def test_rejections_of_a_redelivered_batch_are_stored_once(tmp_path):
 
 def test_mirror_candidates_are_scoped_to_source_tables(tmp_path):
     with Staging(str(tmp_path / "s.duckdb")) as st:
-        st.mark_synced("0-410", "moodle", "L1", [SyncedRow("m1", "1", "h"), SyncedRow("m2", "2", "h")])
-        st.mark_synced("0-410", "canvas", "L1", [SyncedRow("c1", "3", "h")])
+        st.mark_synced("0-410", "moodle", "L1", [Synced("m1", "1", "h"), Synced("m2", "2", "h")])
+        st.mark_synced("0-410", "canvas", "L1", [Synced("c1", "3", "h")])
         st.mark_seen("0-410", "moodle", "L2", ["m1"])
         assert st.not_seen_in("0-410", ["L2"], ["moodle"]) == [("m2", "2")]
         assert st.synced_count_in("0-410", ["moodle"]) == 2
@@ -69,9 +70,9 @@ def test_mirror_candidates_are_scoped_to_source_tables(tmp_path):
 
 def test_top_rejections_groups_reasons_and_skips_superseded(tmp_path):
     with Staging(str(tmp_path / "s.duckdb")) as st:
-        recs = [RejectedRecord(f"k{i}", "VALIDATION_ERROR", "INVALID_OPTION", f"'v{i}' was not one of the allowed options", {}) for i in range(3)]
-        recs.append(RejectedRecord("m", "MISSING_KEY", "MISSING_KEY", "column empty", {}))
-        recs.append(RejectedRecord("s", "SUPERSEDED", "DUPLICATE_KEY", "x", {}, resolved=True))
+        recs = [Rejection(f"k{i}", "VALIDATION_ERROR", "INVALID_OPTION", f"'v{i}' was not one of the allowed options", {}) for i in range(3)]
+        recs.append(Rejection("m", "MISSING_KEY", "MISSING_KEY", "column empty", {}))
+        recs.append(Rejection("s", "SUPERSEDED", "DUPLICATE_KEY", "x", {}, resolved=True))
         st.record_rejections("0-410", "courses", "L1", recs)
         top = st.top_rejections(["L1"])
         assert top[0][1] == 3 and "INVALID_OPTION" in top[0][0]
@@ -83,8 +84,8 @@ def test_a_batch_transaction_commits_whole_or_not_at_all(tmp_path):
     with Staging(path) as st:
         try:
             with st.transaction():
-                st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1")])  # nests inside
-                st.record_rejections("0-410", "courses", "L1", [RejectedRecord("k2", "VALIDATION_ERROR", "X", "bad", {})])
+                st.mark_synced("0-410", "courses", "L1", [Synced("k1", "101", "h1")])  # nests inside
+                st.record_rejections("0-410", "courses", "L1", [Rejection("k2", "VALIDATION_ERROR", "X", "bad", {})])
                 st.put_run_counts("L1", "courses", "b1", "0-410", RunCounts(rows_seen=2, created=1, rejected=1))
                 raise RuntimeError("killed between statements")
         except RuntimeError:
@@ -93,7 +94,7 @@ def test_a_batch_transaction_commits_whole_or_not_at_all(tmp_path):
         assert st.load_summary(["L1"])["rows_seen"] == 0
         with st.transaction():
             with st.transaction():
-                st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1")])
+                st.mark_synced("0-410", "courses", "L1", [Synced("k1", "101", "h1")])
             st.put_run_counts("L1", "courses", "b1", "0-410", RunCounts(rows_seen=1, created=1))
     with Staging(path) as st:  # committed, and visible to a new connection
         assert st.known_hashes("0-410", ["k1"]) == {"k1": "h1"}
@@ -106,7 +107,7 @@ def test_a_caught_failure_inside_a_transaction_still_records_nothing(tmp_path):
     with Staging(str(tmp_path / "s.duckdb")) as st:
         with pytest.raises(RuntimeError, match="nothing of the transaction was recorded"):
             with st.transaction():
-                st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1")])
+                st.mark_synced("0-410", "courses", "L1", [Synced("k1", "101", "h1")])
                 try:
                     with st.transaction():
                         raise ValueError("a nested step failed")
@@ -114,5 +115,5 @@ def test_a_caught_failure_inside_a_transaction_still_records_nothing(tmp_path):
                     pass  # the caller carries on: the outer level must not commit half a batch
         assert st.synced_count("0-410") == 0
         with st.transaction():  # the next transaction starts clean
-            st.mark_synced("0-410", "courses", "L1", [SyncedRow("k1", "101", "h1")])
+            st.mark_synced("0-410", "courses", "L1", [Synced("k1", "101", "h1")])
         assert st.synced_count("0-410") == 1

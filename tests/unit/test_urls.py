@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hubspot_courses_destination.client import HubSpotClient
-from hubspot_courses_destination.config import DestinationSettings
+from hubspot_courses_destination.settings import DestinationSettings
 from hubspot_courses_destination.errors import ConfigurationError
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"

@@ -1,0 +1,71 @@
+"""What becomes of a batch's rows: one shape per outcome, from the mapper to staging.
+
+A row ends synced (created or updated), unchanged, archived or rejected. The mapper, the
+HubSpot answer and a replay all describe a refused row as one :class:`Rejection`; a route
+returns one :class:`BatchOutcome` per batch, and ``Staging.record_batch`` stores it whole,
+in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+__all__ = ["Rejection", "Synced", "RunCounts", "BatchOutcome"]
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A row that was not written, and why (category and code use HubSpot's vocabulary, or
+    ours: COERCION_ERROR, MISSING_KEY, SUPERSEDED, NESTED_TABLE). ``resolved`` marks a record
+    kept for information only (a duplicate superseded within its batch)."""
+
+    key: str | None
+    category: str
+    code: str | None
+    message: str | None
+    source: Mapping[str, Any]  # the row as dlt delivered it
+    property_errors: Sequence[Mapping[str, Any]] = ()
+    resolved: bool = False
+
+
+# one per row: slots and no frozen __init__ (object.__setattr__ per field made it 5x slower)
+@dataclass(slots=True)
+class Synced:
+    """A key HubSpot holds with these values (``hubspot_id`` None: not known, keep the stored one)."""
+
+    key: str
+    hubspot_id: str | None
+    content_hash: str
+
+
+@dataclass
+class RunCounts:
+    rows_seen: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    archived: int = 0
+    requests: int = 0
+    responses_429: int = 0
+
+
+@dataclass
+class BatchOutcome:
+    """Everything one batch did, ready to be recorded in one transaction."""
+
+    object_type: str
+    table: str
+    load_id: str
+    batch_id: str
+    started_at: datetime
+    dry_run: bool = False
+    synced: list[Synced] = field(default_factory=list)  # created or updated in HubSpot
+    adopted: list[Synced] = field(default_factory=list)  # unchanged, vouched for by a rebuilt record only
+    unchanged_keys: list[str] = field(default_factory=list)
+    archived_keys: list[str] = field(default_factory=list)  # archived, or never in HubSpot: forget them
+    rejections: list[Rejection] = field(default_factory=list)
+    seen_keys: list[str] = field(default_factory=list)  # still in the source (mirror keeps them)
+    counts: RunCounts = field(default_factory=RunCounts)

@@ -1,0 +1,251 @@
+"""One session per portal, object type and staging file: the resources a load shares.
+
+dlt calls the destination once per batch, from several load threads, with no "load started"
+or "load finished" hook. What those calls must share lives here, in one registry:
+
+- the HTTP client (its connection pool, worker threads and rate limiter: one limiter per
+  portal and token, also across sessions of other object types);
+- the staging connection (DuckDB allows one writing process per file);
+- the property catalog of the current load package (preflight runs once per load);
+- the once-per-load state checks (portal binding, lost-state rebuild, hash format).
+
+``close()`` releases the client and the staging file. :func:`close_sessions` closes every
+session (or those of one staging file); it runs at process exit, and the job calls it when
+its run ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from .client import HubSpotClient
+from .mapping import CONTENT_HASH_FORMAT, CoercionError, PropertySpec, to_hubspot_value
+from .properties import PropertyCatalog
+from .settings import HubSpotCoursesConfiguration
+from .staging import Staging
+
+__all__ = ["Session", "session_for", "close_sessions", "staging_of", "rebuilt_state", "portal_identity"]
+
+log = logging.getLogger("hubspot_courses_destination")
+
+
+class Session:
+    """The client, staging connection, property catalog and state checks of one portal,
+    object type and staging file, shared by every batch of the process."""
+
+    def __init__(self, settings: HubSpotCoursesConfiguration, *, client: HubSpotClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or HubSpotClient(
+            settings.access_token,
+            settings.api_base_url,
+            requests_per_10s=settings.requests_per_10s,
+            max_concurrency=settings.max_concurrency,
+        )
+        self.staging = Staging(settings.staging_path)
+        self._catalogs: dict[str, PropertyCatalog] = {}
+        self._state_checked: set[str] = set()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def close(self) -> None:
+        """Stop the client's worker threads, close its HTTP session and the staging file."""
+        self.closed = True
+        self.client.close()
+        self.staging.close()
+
+    # ------------------------------------------------------------------ once per load
+
+    def catalog(self, load_id: str) -> PropertyCatalog:
+        """The property catalog of this load package (a new load re-reads the portal)."""
+        with self._lock:
+            catalog = self._catalogs.get(load_id)
+            if catalog is None:
+                catalog = PropertyCatalog(
+                    self.client, self.settings, on_create=lambda spec: self._note_created(load_id, spec)
+                )
+                self._catalogs = {load_id: catalog}
+            return catalog
+
+    def _note_created(self, load_id: str, spec: PropertySpec) -> None:
+        """Every property a load creates is listed in the run summary (a typo in a column name
+        would otherwise become a portal property unnoticed)."""
+        self.staging.record_created_property(
+            load_id, self.settings.object_type, spec.name, spec.type, spec.field_type,
+            dry_run=self.settings.dry_run,
+        )
+
+    def ensure_state(self, load_id: str, specs: Mapping[str, PropertySpec]) -> None:
+        """Bind the staging file to the portal, and rebuild ``sync_state`` from HubSpot when
+        the file is new or empty.
+
+        A fresh CI runner or a lost staging file would otherwise re-send every course. The
+        rebuild lists the object's records with every writable property: one read request
+        per 100 records in the portal (README "Lost state").
+        """
+        s = self.settings
+        if s.dry_run:
+            return
+        with self._lock:
+            if load_id in self._state_checked:
+                return
+            self._bind_portal()
+            format_key = f"content_hash_format:{s.object_type}"
+            format_current = self.staging.get_meta(format_key) == CONTENT_HASH_FORMAT
+            hashes_dropped = not format_current and self._drop_hashes_of_older_format()
+            if s.rebuild_state and not s.full_resync and (
+                hashes_dropped or self.staging.synced_count(s.object_type) == 0
+            ):
+                records = rebuilt_state(self.client, s, specs)
+                self.staging.mark_rebuilt(s.object_type, load_id, records)
+                log.info("rebuilt sync_state from HubSpot: %d courses already there", len(records))
+            # only now: if the rebuild failed, the next batch or load drops and rebuilds again
+            if not format_current:
+                self.staging.set_meta(format_key, CONTENT_HASH_FORMAT)
+            self._state_checked.add(load_id)
+
+    def _drop_hashes_of_older_format(self) -> bool:
+        """Hashes written by an older release of this package use another format: every row
+        would look changed and be sent again, bumping each record's last-modified date and
+        possibly firing workflows. Their hashes are dropped instead (keys, ids and sources
+        stay), so the rebuild compares rows with what HubSpot holds: reads, one per 100
+        courses, no writes. Returns whether there were hashes to drop."""
+        s = self.settings
+        dropped = self.staging.drop_hashes(s.object_type)
+        if dropped:
+            log.warning(
+                "staging file %s holds content hashes of an older format for %d courses; %s",
+                s.staging_path, dropped,
+                "comparing them with HubSpot's records instead" if s.rebuild_state and not s.full_resync
+                else "they are sent again once (rebuild_state is off)",
+            )
+        return dropped > 0
+
+    def _bind_portal(self) -> None:
+        """Tie the staging file to one portal.
+
+        ``sync_state`` says what *a* portal holds; against another portal (a test portal's
+        staging file used for production) it would skip every row as unchanged and send
+        nothing. On a mismatch the state is dropped, and rebuilt from the new portal.
+        """
+        s, staging = self.settings, self.staging
+        portal = portal_identity(self.client, s)
+        bound = staging.get_meta(f"portal:{s.object_type}")
+        if bound is not None and bound != portal:
+            dropped = staging.clear_sync_state(s.object_type)
+            log.warning(
+                "staging file %s was last used with another HubSpot portal; dropped its sync_state "
+                "(%d courses) so nothing is skipped by mistake", s.staging_path, dropped,
+            )
+        if bound != portal:
+            staging.set_meta(f"portal:{s.object_type}", portal)
+
+
+def portal_identity(client: HubSpotClient, settings: HubSpotCoursesConfiguration) -> str:
+    """The API host and the portal (hub) id; the token fingerprint when the id is unreadable.
+
+    The id survives token rotation, so a new token does not cost a rebuild.
+    """
+    host = urlsplit(settings.api_base_url).hostname or settings.api_base_url
+    portal_id = client.portal_id()
+    return f"{host}/{portal_id}" if portal_id is not None else f"{host}/token:{settings.token_fingerprint}"
+
+
+def rebuilt_state(
+    client: HubSpotClient,
+    settings: HubSpotCoursesConfiguration,
+    specs: Mapping[str, PropertySpec],
+) -> list[tuple[str, str, dict[str, str]]]:
+    """(key, HubSpot id, values) of every record, values coerced the way rows are.
+
+    Values go through the same coercion as rows, so HubSpot's formats (e.g. a datetime
+    without milliseconds) compare like ours. Every writable property is read because each
+    source table sends its own set; the comparison happens per row, over what it sends.
+    """
+    names = sorted(n for n, spec in specs.items() if not spec.read_only)
+    out: list[tuple[str, str, dict[str, str]]] = []
+    for record in client.iter_records(settings.object_type, properties=names):
+        props = record.get("properties") or {}
+        key = props.get(settings.id_property)
+        if not key:
+            continue
+        values: dict[str, str] = {}
+        for name in names:
+            raw = props.get(name)
+            if raw in (None, ""):
+                continue
+            try:
+                coerced = to_hubspot_value(raw, specs[name])
+            except CoercionError:
+                coerced = str(raw)
+            if coerced is not None:
+                values[name] = coerced
+        values[settings.id_property] = str(key)
+        out.append((str(key), str(record["id"]), values))
+    return out
+
+
+# ---------------------------------------------------------------------- the one registry
+
+_sessions: dict[tuple[Any, ...], Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def session_for(settings: HubSpotCoursesConfiguration) -> Session:
+    """The process's session for these settings, opened on first use.
+
+    Sessions of one portal and token share one client, so the rate limit is one budget
+    however many object types or staging files a process syncs.
+    """
+    key = settings.session_key()
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None or session.closed:
+            sibling = next(
+                (s for s in _sessions.values() if not s.closed and _same_portal(s.settings, settings)), None
+            )
+            session = Session(settings, client=sibling.client if sibling else None)
+            _sessions[key] = session
+        return session
+
+
+def _same_portal(a: HubSpotCoursesConfiguration, b: HubSpotCoursesConfiguration) -> bool:
+    return (a.api_base_url.rstrip("/").lower(), a.access_token, a.requests_per_10s, a.max_concurrency) == (
+        b.api_base_url.rstrip("/").lower(), b.access_token, b.requests_per_10s, b.max_concurrency
+    )
+
+
+def close_sessions(staging_path: str | None = None) -> None:
+    """Close every session, or those on one staging file (so another process may open it)."""
+    wanted = os.path.abspath(staging_path) if staging_path else None
+    with _sessions_lock:
+        closing = [
+            (k, s) for k, s in _sessions.items()
+            if wanted is None or os.path.abspath(s.settings.staging_path) == wanted
+        ]
+        for key, _ in closing:
+            del _sessions[key]
+        clients_in_use = {id(s.client) for s in _sessions.values()}
+    for _, session in closing:
+        session.staging.close()
+        if id(session.client) not in clients_in_use:
+            session.client.close()
+        session.closed = True
+
+
+def staging_of(staging_path: str) -> Staging:
+    """The staging of an open session on this file, else the file opened anew (for tools and
+    tests that read what a load recorded)."""
+    wanted = os.path.abspath(staging_path)
+    with _sessions_lock:
+        for session in _sessions.values():
+            if os.path.abspath(session.settings.staging_path) == wanted and not session.closed:
+                return session.staging
+    return Staging(staging_path)
+
+
+atexit.register(close_sessions)

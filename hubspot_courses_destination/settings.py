@@ -1,0 +1,199 @@
+"""Every setting of the destination, its default and its check, in one dlt ``@configspec``.
+
+dlt resolves the spec the way it resolves any destination's: explicit arguments to
+``hubspot_courses(...)``, environment variables ``DESTINATION__HUBSPOT_COURSES__<NAME>``,
+``.dlt/secrets.toml``, ``.dlt/config.toml`` (section ``[destination.hubspot_courses]``),
+then the defaults below. ``on_resolved`` checks the values once, so everything past this
+module (the session, the HubSpot client) receives settings that are already valid.
+Tools that run outside a pipeline (the job, ``python -m hubspot_courses_destination``) call
+:func:`resolve_settings`, which goes through the same resolution.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import re
+from typing import Any, Dict, List, Mapping, Optional
+
+from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.typing import TSecretStrValue
+from dlt.destinations.impl.destination.configuration import CustomDestinationClientConfiguration
+
+from .errors import ConfigurationError
+from .urls import api_base_url_problem
+
+__all__ = [
+    "COURSES_OBJECT_TYPE",
+    "DEFAULT_API_BASE_URL",
+    "DEFAULT_PROPERTY_GROUP",
+    "DEFAULT_STAGING_PATH",
+    "DESTINATION_NAME",
+    "DestinationSettings",
+    "HubSpotCoursesConfiguration",
+    "SECTION",
+    "TOKEN_ENV",
+    "TOKEN_KEY",
+    "resolve_settings",
+]
+
+DESTINATION_NAME = "hubspot_courses"
+SECTION = f"destination.{DESTINATION_NAME}"
+"""The config section: ``[destination.hubspot_courses]`` in ``.dlt/*.toml``."""
+ENV_PREFIX = "DESTINATION__HUBSPOT_COURSES__"
+TOKEN_KEY = f"{SECTION}.access_token"
+TOKEN_ENV = f"{ENV_PREFIX}ACCESS_TOKEN"
+"""The token's config key and environment variable, spelled here only."""
+
+DEFAULT_API_BASE_URL = "https://api.hubapi.com"
+COURSES_OBJECT_TYPE = "0-410"
+DEFAULT_STAGING_PATH = "hubspot_courses_staging.duckdb"
+DEFAULT_PROPERTY_GROUP = "course_information"
+"""Group for properties we create. GUESS: the default course group's internal name is not
+documented (docs/hubspot-behaviour.md); set ``property_group`` to a group your portal has."""
+
+_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_OBJECT_TYPE = re.compile(r"^(\d+-\d+|[a-z_]+)$")
+
+
+@configspec
+class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
+    """The destination's settings; ``access_token`` never shows in ``repr`` or logs."""
+
+    access_token: Optional[TSecretStrValue] = dataclasses.field(default=None, repr=False)
+    id_property: Optional[str] = None
+    api_base_url: str = DEFAULT_API_BASE_URL
+    object_type: str = COURSES_OBJECT_TYPE
+    staging_path: str = DEFAULT_STAGING_PATH
+    property_map: Optional[Dict[str, str]] = None
+    exclude_columns: Optional[List[str]] = None
+    requests_per_10s: int = 100
+    max_concurrency: int = 8
+    create_missing_properties: bool = False
+    property_group: str = DEFAULT_PROPERTY_GROUP
+    full_resync: bool = False
+    dry_run: bool = False
+    rebuild_state: bool = True
+    clear_nulls: bool = False
+
+    def on_resolved(self) -> None:
+        """Normalise, then check every value at once; one error lists everything to change."""
+        self.property_map = dict(self.property_map or {})
+        self.exclude_columns = list(self.exclude_columns or [])
+        problems = validation_problems(self)
+        if problems:
+            raise ConfigurationError("hubspot_courses destination is misconfigured:\n  - " + "\n  - ".join(problems))
+
+    @classmethod
+    def from_values(cls, **values: Any) -> "HubSpotCoursesConfiguration":
+        """Settings from explicit values only (no dlt providers), checked like a resolve."""
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        settings = cls()
+        for name, value in values.items():
+            if name in names and value is not None:
+                setattr(settings, name, value)
+        settings.on_resolved()
+        return settings
+
+    def replace(self, **changes: Any) -> "HubSpotCoursesConfiguration":
+        """A copy with some values changed (e.g. a replay forces ``full_resync``)."""
+        clone = copy.copy(self)
+        for name, value in changes.items():
+            setattr(clone, name, value)
+        clone.on_resolved()
+        return clone
+
+    @property
+    def id_column(self) -> str:
+        """The row column holding the key: mapped onto ``id_property``, else same name."""
+        for column, prop in (self.property_map or {}).items():
+            if prop == self.id_property:
+                return column
+        return str(self.id_property)
+
+    def session_key(self) -> tuple[Any, ...]:
+        """What one session stands for: a portal (API and token), an object type and a staging
+        file, with the settings that change how rows are mapped and sent."""
+        return tuple(
+            tuple(sorted(v.items())) if isinstance(v, Mapping) else tuple(v) if isinstance(v, list) else v
+            for v in (getattr(self, name) for name in _SETTING_NAMES)
+        )
+
+    @property
+    def token_fingerprint(self) -> str:
+        """A short hash to tell tokens apart without revealing them."""
+        return hashlib.sha256(str(self.access_token).encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def portal_fingerprint(self) -> str:
+        """Which portal and token a staging file's ``sync_state`` describes."""
+        text = f"{self.api_base_url.rstrip('/')}\n{self.access_token}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _SETTING_NAMES if n != "access_token")
+        return f"HubSpotCoursesConfiguration(access_token={'***' if self.access_token else None}, {shown})"
+
+
+_SETTING_NAMES = tuple(
+    f.name for f in dataclasses.fields(HubSpotCoursesConfiguration)
+    if f.name not in {f2.name for f2 in dataclasses.fields(CustomDestinationClientConfiguration)}
+)
+"""The destination's own settings (not dlt's loader_file_format, batch_size, ...)."""
+
+DestinationSettings = HubSpotCoursesConfiguration
+"""The name of the 0.1 release, kept for code that imports it."""
+
+
+def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
+    """Every problem of these settings, each with what to change (never the token itself)."""
+    problems: list[str] = []
+    token = s.access_token
+    if not token or not isinstance(token, str) or not token.strip():
+        problems.append(
+            f"access_token is empty: set it in .dlt/secrets.toml under [{SECTION}] or in the "
+            f"environment as {TOKEN_ENV} (a private app token with the crm.objects.courses.read/write scopes)"
+        )
+    elif token != token.strip() or any(c.isspace() for c in token):
+        problems.append("access_token contains whitespace; copy the token again without spaces or newlines")
+    id_property = s.id_property
+    if not id_property:
+        problems.append(
+            "id_property is not set: name the HubSpot property with unique values that keys "
+            f"each course (config id_property, env {ENV_PREFIX}ID_PROPERTY)"
+        )
+    elif not _PROPERTY_NAME.match(str(id_property)):
+        problems.append(f"id_property {id_property!r} is not a HubSpot property name (lowercase, digits, _)")
+    elif id_property == "hs_object_id":
+        problems.append(
+            "id_property cannot be hs_object_id: HubSpot upserts only by a property created with "
+            "unique values (docs/hubspot-behaviour.md); use your LMS key property"
+        )
+    url_problem = api_base_url_problem(s.api_base_url)
+    if url_problem:
+        problems.append(url_problem)
+    if not _OBJECT_TYPE.match(str(s.object_type)):
+        problems.append(f"object_type {s.object_type!r} is not an object type id like 0-410")
+    for column, prop in dict(s.property_map or {}).items():
+        if not isinstance(prop, str) or not _PROPERTY_NAME.match(prop):
+            problems.append(f"property_map[{column!r}] = {prop!r} is not a HubSpot property name")
+    rate = s.requests_per_10s
+    if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 1000:
+        problems.append(f"requests_per_10s must be an integer from 1 to 1000 (HubSpot tiers: 100, 190, 250), got {rate!r}")
+    workers = s.max_concurrency
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
+        problems.append(f"max_concurrency must be an integer from 1 to 64, got {workers!r}")
+    if not str(s.staging_path or "").strip():
+        problems.append("staging_path is empty: give a file path for the staging DuckDB database")
+    return problems
+
+
+def resolve_settings(**explicit: Any) -> HubSpotCoursesConfiguration:
+    """Resolve the settings as the destination does, for tools run outside a pipeline:
+    ``explicit`` values, then dlt's providers (environment, secrets.toml, config.toml), then
+    the defaults. ``None`` values count as not given."""
+    given = {k: v for k, v in explicit.items() if v is not None}
+    return resolve_configuration(
+        HubSpotCoursesConfiguration(), sections=("destination", DESTINATION_NAME), explicit_value=given
+    )

@@ -10,6 +10,11 @@ Nothing is imported lazily and nothing happens at import time; the sandbox lives
 """
 
 from .destination import BATCH_SIZE, hubspot_courses
+from .mirror import MirrorResult, archive_missing
+from .replay import ReplayResult, replay_rejections
+from .session import check_portal, close_sessions
+from .settings import SECTION, TOKEN_ENV, TOKEN_KEY, HubSpotCoursesConfiguration, resolve_settings, token_configured
+from .staging import Staging
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -26,6 +31,19 @@ from .errors import (
 __all__ = [
     "hubspot_courses",
     "BATCH_SIZE",
+    "HubSpotCoursesConfiguration",
+    "resolve_settings",
+    "token_configured",
+    "SECTION",
+    "TOKEN_ENV",
+    "TOKEN_KEY",
+    "check_portal",
+    "close_sessions",
+    "archive_missing",
+    "MirrorResult",
+    "replay_rejections",
+    "ReplayResult",
+    "Staging",
     "HubSpotError",
     "HubSpotTerminalError",
     "HubSpotTransientError",

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from .errors import ConfigurationError
 from .session import close_sessions
-from .settings import SECTION, TOKEN_KEY, resolve_settings
+from .settings import SECTION, resolve_settings, token_configured
 from .errors import HubSpotError
 from .replay import ReplayResult, needs_source_fix, replay_rejections
 from .staging import Staging
@@ -89,17 +90,10 @@ def project_dir() -> str:
 
 def hubspot_token_configured() -> bool:
     """A token in any dlt provider; a destination section without one is a typo, not 'no token'."""
-    import dlt
-
-    if dlt.secrets.get(TOKEN_KEY):
-        return True
-    section = dlt.secrets.get(TOKEN_KEY.rsplit(".", 1)[0])
-    if section:
-        raise CliError(
-            f"the secrets have a [{TOKEN_KEY.rsplit('.', 1)[0]}] section ({', '.join(sorted(section))}) "
-            "but no access_token: check the key's spelling, or pass --sandbox"
-        )
-    return False
+    try:
+        return token_configured()
+    except ConfigurationError as exc:
+        raise CliError(f"{exc} (or pass --sandbox)") from None
 
 
 def _configured(key: str) -> Any:

@@ -29,7 +29,7 @@ from .properties import PropertyCatalog
 from .settings import HubSpotCoursesConfiguration
 from .staging import Staging
 
-__all__ = ["Session", "session_for", "close_sessions", "staging_of", "rebuilt_state", "portal_identity"]
+__all__ = ["Session", "session_for", "close_sessions", "staging_of", "check_portal", "rebuilt_state", "portal_identity"]
 
 log = logging.getLogger("hubspot_courses_destination")
 
@@ -187,6 +187,27 @@ def rebuilt_state(
         values[settings.id_property] = str(key)
         out.append((str(key), str(record["id"]), values))
     return out
+
+
+def check_portal(settings: HubSpotCoursesConfiguration, *, max_wait_s: float = 10.0) -> None:
+    """Two quick reads before a run extracts anything: is HubSpot reachable, does it take the
+    token? Raises ``HubSpotTransientError`` (unreachable) or a terminal error (401, 403).
+
+    A name that does not resolve or a port that refuses is known in milliseconds; inside a
+    load it surfaced only after five backed-off dlt retries of every job (minutes).
+    """
+    from .client import HubSpotClient as _Client
+    from .retry import RetryPolicy
+
+    quick = RetryPolicy(max_attempts=3, backoff_base_s=1.0, max_total_wait_s=max_wait_s)
+    client = _Client(settings.access_token, settings.api_base_url, connect_timeout_s=5.0,
+                     read_timeout_s=30.0, retry_policy=quick, max_concurrency=1)
+    level, log.level = log.level, logging.ERROR  # its "giving up" line: the caller says it
+    try:
+        client.portal_id()
+    finally:
+        log.setLevel(level)
+        client.close()
 
 
 # ---------------------------------------------------------------------- the one registry

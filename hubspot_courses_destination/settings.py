@@ -36,6 +36,7 @@ __all__ = [
     "TOKEN_ENV",
     "TOKEN_KEY",
     "resolve_settings",
+    "token_configured",
 ]
 
 DESTINATION_NAME = "hubspot_courses"
@@ -187,6 +188,26 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
     if not str(s.staging_path or "").strip():
         problems.append("staging_path is empty: give a file path for the staging DuckDB database")
     return problems
+
+
+def token_configured() -> bool:
+    """Whether any dlt provider (environment, secrets.toml, a vault) holds the token.
+
+    A ``[destination.hubspot_courses]`` section without ``access_token`` is a typo, not "no
+    token": it raises, so a tool that falls back to the sandbox without a token does not do
+    so by mistake. A secrets file that does not parse raises dlt's ConfigProviderException.
+    """
+    import dlt
+
+    if dlt.secrets.get(TOKEN_KEY):
+        return True
+    section = dlt.secrets.get(SECTION)
+    if section:
+        raise ConfigurationError(
+            f"the secrets have a [{SECTION}] section ({', '.join(sorted(section))}) but no "
+            "access_token: check the key's spelling, or remove the section to use the sandbox"
+        )
+    return False
 
 
 def resolve_settings(**explicit: Any) -> HubSpotCoursesConfiguration:

@@ -35,8 +35,8 @@ from typing import Any, Iterator, List, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
-if str(HERE) not in sys.path:  # `pipelines/` is a folder of scripts, not an installed package
-    sys.path.insert(0, str(HERE))
+if __package__ in (None, ""):  # run as a script: make `pipelines` importable as a package
+    sys.path.insert(0, str(PROJECT_ROOT))
 
 import dlt  # noqa: E402
 from dlt.common.configuration.exceptions import (  # noqa: E402
@@ -45,17 +45,29 @@ from dlt.common.configuration.exceptions import (  # noqa: E402
 )
 from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
 
-from hubspot_courses_destination.settings import HubSpotCoursesConfiguration, resolve_settings  # noqa: E402
-from hubspot_courses_destination.errors import ConfigurationError, HubSpotError  # noqa: E402
-
-from sources.common import DEFAULT_ID_PROPERTY  # noqa: E402
+from hubspot_courses_destination import (  # noqa: E402
+    SECTION,
+    TOKEN_ENV,
+    TOKEN_KEY,
+    ConfigurationError,
+    HubSpotCoursesConfiguration,
+    HubSpotError,
+    HubSpotTerminalError,
+    HubSpotTransientError,
+    Staging,
+    archive_missing,
+    check_portal,
+    close_sessions,
+    hubspot_courses,
+    resolve_settings,
+    token_configured,
+)
+from pipelines.sources.common import DEFAULT_ID_PROPERTY  # noqa: E402
 
 PIPELINE_PREFIX = "lms_to_hubspot"
 LEGACY_PIPELINE_NAME = "lms_to_hubspot"  # one pipeline for every source, before 0.2
 SOURCES = ("sample", "moodle", "canvas", "csv")
-DEST_SECTION = "destination.hubspot_courses"
-TOKEN_KEY = f"{DEST_SECTION}.access_token"
-TOKEN_ENV = "DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN"
+DEST_SECTION = SECTION
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".state"
 
 #: flags that belong to one source: giving them with another source is a mistake
@@ -323,24 +335,6 @@ def _conf(flag_value: Any, key: str, default: Any = None, secret: bool = False) 
     return default if value in (None, "") else value
 
 
-def hubspot_token_configured() -> bool:
-    """A HubSpot token in any dlt provider (secrets.toml, env, vaults). Asked at run time only.
-
-    A broken secrets file raises (dlt's ConfigProviderException, exit 2), and a destination
-    section in the secrets without ``access_token`` (a typo) is a usage error: either would
-    otherwise look like "no token" and switch the run to the sandbox.
-    """
-    if dlt.secrets.get(TOKEN_KEY):
-        return True
-    section = dlt.secrets.get(DEST_SECTION)
-    if section:
-        raise UsageError(
-            f"the secrets have a [{DEST_SECTION}] section ({', '.join(sorted(section))}) "
-            "but no access_token: check the key's spelling, or remove the section to use the sandbox"
-        )
-    return False
-
-
 def choose_target(
     *, sandbox_flag: bool, sandbox_if_no_token: bool, token_configured: bool, interactive: bool,
     synced_to_hubspot_before: bool, settings_dir: Path,
@@ -386,7 +380,7 @@ def pipeline_name_for(args: argparse.Namespace, source: str, csv_path: Optional[
     if args.pipeline_name:
         return args.pipeline_name
     if source == "csv" and csv_path:
-        from sources.csv_export import csv_table_name
+        from pipelines.sources.csv_export import csv_table_name
 
         return f"{PIPELINE_PREFIX}_{csv_table_name(csv_path)}"
     return f"{PIPELINE_PREFIX}_{source}"
@@ -442,11 +436,11 @@ def _without_password(text: str, url: Any) -> str:
 def build_source(args: argparse.Namespace, source: str, id_property: str, csv_path: Optional[str]) -> Any:
     """The dlt source or resource for ``--source``; each maps its columns in its own module."""
     if source == "sample":
-        from sources.sample import sample_source
+        from pipelines.sources.sample import sample_source
 
         return sample_source(id_property=id_property)
     if source == "moodle":
-        from sources.moodle import moodle_courses
+        from pipelines.sources.moodle import moodle_courses
 
         url = _conf(args.moodle_url, "sources.moodle.credentials", secret=True)
         if not url:
@@ -461,7 +455,7 @@ def build_source(args: argparse.Namespace, source: str, id_property: str, csv_pa
             id_property=id_property,
         )
     if source == "canvas":
-        from sources.canvas import canvas_source
+        from pipelines.sources.canvas import canvas_source
 
         kwargs = {"id_property": id_property}
         if args.canvas_base_url:
@@ -470,7 +464,7 @@ def build_source(args: argparse.Namespace, source: str, id_property: str, csv_pa
             kwargs["account_id"] = args.canvas_account_id
         return canvas_source(**kwargs)  # the rest (and the token) resolve from dlt config
     if source == "csv":
-        from sources.csv_export import UnknownCsvLayout, check_csv_input, csv_courses
+        from pipelines.sources.csv_export import UnknownCsvLayout, check_csv_input, csv_courses
 
         if not csv_path:
             raise UsageError("--source csv needs --csv-path FILE_OR_GLOB (or config sources.csv.path).")
@@ -573,33 +567,17 @@ def destination_kwargs(args: argparse.Namespace, target: Target, id_property: st
     return dest_kwargs
 
 
-def check_portal(settings: HubSpotCoursesConfiguration) -> None:
-    """Two reads before anything is extracted: is HubSpot reachable, and does it take the token?
-
-    A name that does not resolve or a port that refuses is known in milliseconds; without this
-    it surfaced only in dlt's load step, after five backed-off retries of every job (minutes).
-    """
-    from hubspot_courses_destination.client import HubSpotClient
-    from hubspot_courses_destination.errors import HubSpotTerminalError, HubSpotTransientError
-    from hubspot_courses_destination.retry import RetryPolicy
-
-    quick = RetryPolicy(max_attempts=3, backoff_base_s=1.0, max_total_wait_s=10.0)
-    client = HubSpotClient(settings.access_token, settings.api_base_url, connect_timeout_s=5.0,
-                           read_timeout_s=30.0, retry_policy=quick, max_concurrency=1)
-    client_log = logging.getLogger("hubspot_courses_destination")
-    level, client_log.level = client_log.level, logging.ERROR  # its "giving up" line: said below
+def check_target(settings: HubSpotCoursesConfiguration) -> None:
+    """Reachable, and the token accepted, before anything is extracted (exit 1 / exit 2)."""
     try:
-        client.portal_id()
+        check_portal(settings)
     except HubSpotTransientError as exc:
         raise Unreachable(
-            f"HubSpot could not be reached at {settings.api_base_url}: {str(exc).rstrip('.')}. Nothing was extracted "
-            "or sent. Check the network, a proxy (HTTPS_PROXY) and api_base_url, then run again."
+            f"HubSpot could not be reached at {settings.api_base_url}: {str(exc).rstrip('.')}. Nothing "
+            "was extracted or sent. Check the network, a proxy (HTTPS_PROXY) and api_base_url, then run again."
         ) from None
     except HubSpotTerminalError as exc:
         raise UsageError(str(exc)) from None
-    finally:
-        client_log.setLevel(level)
-        client.close()
 
 
 class _OneLineDltErrors(logging.Filter):
@@ -623,8 +601,6 @@ def quiet_dlt_tracebacks() -> None:
 
 
 def make_pipeline(args: argparse.Namespace, target: Target, id_property: str, name: str) -> dlt.Pipeline:
-    from hubspot_courses_destination import hubspot_courses
-
     dest_kwargs = destination_kwargs(args, target, id_property)
     pipeline_kwargs: dict = {}
     if args.progress:  # dlt's own progress lines, plus the sink's per-batch lines
@@ -681,8 +657,6 @@ class MirrorOutcome:
 
 def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids: Sequence[str]) -> MirrorOutcome:
     """Archive courses this input delivered before but no longer has."""
-    from hubspot_courses_destination.mirror import archive_missing
-
     settings = resolve_settings(**destination_kwargs(args, target, id_property))
     result = archive_missing(settings, load_ids, max_share=args.mirror_max_share, dry_run=bool(args.dry_run))
     would = len(result.missing) if args.dry_run and not result.refused else 0
@@ -691,8 +665,6 @@ def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids:
 
 def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_run: bool,
                   mirrored: Optional[MirrorOutcome]) -> None:
-    from hubspot_courses_destination.staging import Staging
-
     with Staging(str(target.staging_path)) as st:
         s = st.load_summary(load_ids)
         top = st.top_rejections(load_ids, limit=5)
@@ -755,7 +727,14 @@ def failure_message(exc: BaseException, pipeline_name: str) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the job; returns its exit code. The HubSpot client and staging file are closed."""
+    try:
+        return _run(build_parser().parse_args(argv))
+    finally:
+        close_sessions()
+
+
+def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     pipeline_name = args.pipeline_name or PIPELINE_PREFIX
     try:
@@ -775,7 +754,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         pipeline_name = pipeline_name_for(args, source, csv_path)
         name = choose_target(
             sandbox_flag=args.sandbox, sandbox_if_no_token=args.sandbox_if_no_token,
-            token_configured=not args.sandbox and hubspot_token_configured(),
+            token_configured=not args.sandbox and token_configured(),
             interactive=is_interactive(),
             synced_to_hubspot_before=target_paths(args, "hubspot")[1].exists(),
             settings_dir=origin.settings_dir,
@@ -791,7 +770,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   else contextlib.nullcontext(real_target)) as target:
                 # settings are checked now, not after extract and normalize inside the load step
                 settings = resolve_settings(**destination_kwargs(args, target, id_property))
-                check_portal(settings)
+                check_target(settings)
                 pipeline = make_pipeline(args, target, id_property, pipeline_name)
                 load_ids = run_pipeline(pipeline, data, args)
                 mirrored = mirror(args, target, id_property, load_ids) if args.mirror else None

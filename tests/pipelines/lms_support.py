@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PIPELINES_DIR = PROJECT_ROOT / "pipelines"
-if str(PIPELINES_DIR) not in sys.path:  # the job is a script folder, imported like the script does
-    sys.path.insert(0, str(PIPELINES_DIR))
+if str(PROJECT_ROOT) not in sys.path:  # the job's package, as the script imports it
+    sys.path.insert(0, str(PROJECT_ROOT))
 
 SAMPLE_DIR = PIPELINES_DIR / "sample_data"
 OULAD_CSV = SAMPLE_DIR / "oulad" / "courses.csv"

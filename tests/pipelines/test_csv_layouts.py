@@ -12,7 +12,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from lms_support import OULAD_CSV
-import sources.csv_export as csv_export
+import pipelines.sources.csv_export as csv_export
 from hubspot_courses_destination.session import close_sessions
 from hubspot_courses_destination import hubspot_courses
 from hubspot_courses_destination.settings import resolve_settings

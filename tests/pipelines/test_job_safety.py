@@ -18,7 +18,7 @@ from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 from hubspot_courses_destination.staging import Staging, rejection_reason_key
 from lms_support import OULAD_CSV, PROJECT_ROOT, names_by_key, summary, upserted_inputs
 
-import lms_to_hubspot
+from pipelines import lms_to_hubspot
 
 SCRIPT = PROJECT_ROOT / "pipelines" / "lms_to_hubspot.py"
 

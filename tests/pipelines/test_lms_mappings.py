@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sources.canvas import map_canvas_course
-from sources.common import epoch_to_datetime, html_to_text, parse_iso_datetime
-from sources.csv_export import detect_layout, map_course_csv_row, map_oulad_course, split_path
-from sources.moodle import map_moodle_course, moodle_description
-from sources.sample import map_sloan_course
+from pipelines.sources.canvas import map_canvas_course
+from pipelines.sources.common import epoch_to_datetime, html_to_text, parse_iso_datetime
+from pipelines.sources.csv_export import detect_layout, map_course_csv_row, map_oulad_course, split_path
+from pipelines.sources.moodle import map_moodle_course, moodle_description
+from pipelines.sources.sample import map_sloan_course
 
 UTC = timezone.utc
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from lms_support import OULAD_CSV, SAMPLE_DIR, create_moodle_db
-from sources.canvas import canvas_source
-from sources.csv_export import csv_courses
-from sources.moodle import moodle_courses
-from sources.sample import sample_source
+from pipelines.sources.canvas import canvas_source
+from pipelines.sources.csv_export import csv_courses
+from pipelines.sources.moodle import moodle_courses
+from pipelines.sources.sample import sample_source
 
 
 def test_moodle_source_excludes_the_site_course_and_maps_quirks(capture_run, moodle_url) -> None:

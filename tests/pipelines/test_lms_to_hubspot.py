@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from lms_support import OULAD_CSV, PROJECT_ROOT, SAMPLE_DIR, names_by_key, summary, upserted_inputs
 from hubspot_courses_destination.sandbox import Sandbox
 
-import lms_to_hubspot
+from pipelines import lms_to_hubspot
 
 SCRIPT = PROJECT_ROOT / "pipelines" / "lms_to_hubspot.py"
 

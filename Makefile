@@ -24,5 +24,6 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
+# removes the venv only: .state/ holds sync state and pending load packages (README "Scheduling")
 clean:
-	rm -rf $(VENV) .state
+	rm -rf $(VENV)

@@ -137,7 +137,7 @@ def _require_staging(choice: StagingChoice) -> None:
         )
 
 
-def _list(choice: StagingChoice, limit: int | None, as_json: bool) -> int:
+def _list(choice: StagingChoice, limit: int | None, as_json: bool, sandbox: bool = False) -> int:
     _require_staging(choice)
     with Staging(choice.path) as staging:
         rows = staging.open_rejections(limit=limit)
@@ -156,11 +156,27 @@ def _list(choice: StagingChoice, limit: int | None, as_json: bool) -> int:
               f"{r['record_key'] or '(no key)':<24} {r['category']}{code}: {r['message']}")
     source = sum(1 for r in rows if needs_source_fix(r))
     print(f"\n{len(rows)} open rejection(s); {len(rows) - source} can be retried with "
-          "`python -m hubspot_courses_destination rejected retry` once the cause is fixed in HubSpot "
+          f"`{retry_command(choice, sandbox)}` once the cause is fixed in HubSpot "
           f"or the destination's settings; {source} need a fix in the source data, then a load "
           "(marked 'source': no key, no course name, text over HubSpot's 65,536-character limit, "
           "a duplicate key)")
     return 0
+
+
+def is_sandbox_state(staging_path: str) -> bool:
+    """A staging file the job keeps for the embedded sandbox: its portal file lies beside it."""
+    return os.path.exists(os.path.join(os.path.dirname(os.path.abspath(staging_path)), SANDBOX_PORTAL_FILE))
+
+
+def retry_command(choice: StagingChoice, sandbox: bool) -> str:
+    """The retry command for the file just listed, runnable as printed (this interpreter)."""
+    python = sys.executable
+    try:
+        python = os.path.relpath(os.path.abspath(python)) if os.path.abspath(python).startswith(os.getcwd()) else python
+    except ValueError:
+        pass
+    return (f"{python} -m hubspot_courses_destination rejected retry{' --sandbox' if sandbox else ''} "
+            f"--staging {choice.path}")
 
 
 @contextlib.contextmanager
@@ -226,9 +242,12 @@ def _run(args: argparse.Namespace) -> int:
             project_dir=project_dir(),
         )
         print(f"Staging: {choice.path} ({choice.why})", file=sys.stderr)
+        # the sandbox's own staging file (the portal's records lie next to it) is never
+        # retried against HubSpot, whatever token is configured
+        sandbox = args.sandbox or is_sandbox_state(choice.path) or use_sandbox()
         if args.action == "list":
-            return _list(choice, args.limit, args.json)
-        return _retry(choice, use_sandbox(), args.limit, args.id_property)
+            return _list(choice, args.limit, args.json, sandbox)
+        return _retry(choice, sandbox, args.limit, args.id_property)
     except (CliError, HubSpotError, ConfigProviderException, ConfigFieldMissingException) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
     return 2

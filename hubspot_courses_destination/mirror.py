@@ -46,7 +46,10 @@ def archive_missing(
     LMS never archives another's courses (or courses only known from a state rebuild).
     """
     if not load_ids:
-        return MirrorResult(0, refused=True, message="no load ids: nothing was loaded, nothing to mirror")
+        return MirrorResult(0, refused=True, message=(
+            "the source delivered no rows in this run, so nothing was archived: an empty export "
+            "must not empty HubSpot. Check the export; if it really is empty, archive in HubSpot by hand"
+        ))
     session = session_for(settings)
     staging = session.staging
     object_type = settings.object_type

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import difflib
 import json
 import re
 from typing import Any, Callable, Mapping, Protocol
@@ -175,7 +176,7 @@ class PropertyCatalog:
             missing = []
         if missing:
             problems.append(
-                f"these properties do not exist on {s.object_type}: {', '.join(missing)}. Create "
+                f"these properties do not exist on {s.object_type}: {_with_suggestions(missing, specs)}. Create "
                 "them in HubSpot, map the columns to existing properties with property_map, "
                 f"drop them with exclude_columns = {_toml_list(by_property[m] for m in missing)}, or set "
                 "create_missing_properties = true (all under [destination.hubspot_courses] in "
@@ -224,6 +225,16 @@ class PropertyCatalog:
 
 _HUBSPOT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 """HubSpot's internal property names: lowercase letters, digits and underscores, from a letter."""
+
+
+def _with_suggestions(missing: list[str], specs: Mapping[str, PropertySpec]) -> str:
+    """``hs_course_nmae (did you mean hs_course_name?)``: a misspelt column is the usual cause,
+    and ``create_missing_properties`` would turn it into a new portal property."""
+    out = []
+    for name in missing:
+        close = difflib.get_close_matches(name, list(specs), n=1, cutoff=0.8)
+        out.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return ", ".join(out)
 
 
 def _toml_list(names: Any) -> str:

@@ -15,6 +15,7 @@ several load threads, and DuckDB allows a single writing process per file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -81,6 +82,8 @@ _SCHEMA = (
         PRIMARY KEY (load_id, object_type, name)
     )
     """,
+    # added in 0.2: a dry run's predicted rejections (stored closed)
+    "ALTER TABLE rejected_rows ADD COLUMN IF NOT EXISTS dry_run BOOLEAN DEFAULT FALSE",
     """
     CREATE TABLE IF NOT EXISTS sync_runs (
         load_id VARCHAR NOT NULL,
@@ -129,8 +132,8 @@ WHERE object_type = ? AND resolved_at IS NULL AND record_key IN (SELECT unnest(?
 
 _INSERT_REJECTED = """
 INSERT INTO rejected_rows (object_type, source_table, record_key, category, code, message,
-                           property_errors, row_json, load_id, rejected_at, resolved_at)
-SELECT ?, ?, k, c, cd, m, pe, rj, ?, ?, CASE WHEN res THEN ? ELSE NULL END
+                           property_errors, row_json, load_id, rejected_at, resolved_at, dry_run)
+SELECT ?, ?, k, c, cd, m, pe, rj, ?, ?, CASE WHEN res THEN ? ELSE NULL END, ?
 FROM (SELECT unnest(?) AS k, unnest(?) AS c, unnest(?) AS cd, unnest(?) AS m,
              unnest(?) AS pe, unnest(?) AS rj, unnest(?) AS res) AS new
 WHERE NOT EXISTS (
@@ -403,23 +406,31 @@ class Staging:
     # ------------------------------------------------------------------ rejected_rows
 
     def record_rejections(
-        self, object_type: str, source_table: str, load_id: str, rejections: Sequence[Rejection]
+        self, object_type: str, source_table: str, load_id: str, rejections: Sequence[Rejection],
+        *, dry_run: bool = False,
     ) -> None:
-        """Store rejections; a batch dlt delivers twice (resume after a crash) is stored once."""
+        """Store rejections; a batch dlt delivers twice (resume after a crash) is stored once.
+
+        A dry run's predicted rejections are stored closed and flagged ``dry_run``: its
+        summary can show their reasons, and they never count as open or close a real one.
+        """
         if not rejections:
             return
         now = _now()
+        if dry_run:
+            rejections = [dataclasses.replace(r, resolved=True) for r in rejections]
         # a key rejected again in a later load supersedes its older open rejection, so a row
         # that stays bad is listed once, with its latest reason, not once per nightly run
-        self._query(
-            "UPDATE rejected_rows SET resolved_at = ? WHERE object_type = ? AND resolved_at IS NULL "
-            "AND load_id <> ? AND record_key IN (SELECT unnest(?))",
-            (now, object_type, load_id, [r.key for r in rejections if r.key is not None]),
-        )
+        if not dry_run:
+            self._query(
+                "UPDATE rejected_rows SET resolved_at = ? WHERE object_type = ? AND resolved_at IS NULL "
+                "AND load_id <> ? AND record_key IN (SELECT unnest(?))",
+                (now, object_type, load_id, [r.key for r in rejections if r.key is not None]),
+            )
         self._query(
             _INSERT_REJECTED,
             (
-                object_type, source_table, load_id, now, now,
+                object_type, source_table, load_id, now, now, dry_run,
                 [r.key for r in rejections],
                 [r.category for r in rejections],
                 [r.code for r in rejections],
@@ -457,13 +468,14 @@ class Staging:
     def record_batch(self, o: BatchOutcome) -> None:
         """Store everything a batch did in one transaction: recorded whole or not at all.
 
-        A dry run records only which keys the source still has and the counts (README
-        "Dry run"); the job runs its dry runs on a throwaway copy of this file.
+        A dry run records only which keys the source still has, its predicted rejections
+        (closed, flagged ``dry_run``) and the counts (README "Dry run"); the job runs its dry
+        runs on a throwaway copy of this file.
         """
         with self.transaction():
+            self.record_rejections(o.object_type, o.table, o.load_id, o.rejections, dry_run=o.dry_run)
             if not o.dry_run:
                 self.mark_synced(o.object_type, o.table, o.load_id, o.synced)
-                self.record_rejections(o.object_type, o.table, o.load_id, o.rejections)
             # mark_synced already noted the synced keys as seen; a second write of those rows
             # cost as much as the first
             just_synced = {r.key for r in o.synced} if not o.dry_run else set()

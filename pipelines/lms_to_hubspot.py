@@ -111,8 +111,16 @@ def share(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        if message.startswith("unrecognized arguments") and ".csv" in message:
+            message += (" (a glob passed to --csv-path must be quoted, e.g. --csv-path 'exports/*.csv'; "
+                        "unquoted, the shell expands it into several arguments)")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lms_to_hubspot.py",
         description=(
             "Upsert LMS courses into HubSpot's Courses object (0-410) through dlt. Settings come "
@@ -214,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     dst.add_argument(
         "--mirror-max-share",
         type=share,
-        default=0.1,
+        default=None,
         metavar="SHARE",
         help="mirror safety threshold: the largest share of this input's synced courses one run "
         "may archive, a fraction 0 < x <= 1 or a percent like 5%% (default: 0.1)",
@@ -278,6 +286,8 @@ def check_argument_combinations(args: argparse.Namespace, source: str) -> None:
             flags = ", ".join("--" + n.replace("_", "-") for n in given)
             raise UsageError(f"{flags} belong(s) to --source {owner}, but the source is {source!r}: "
                              f"add --source {owner}, or leave out {flags}")
+    if args.mirror_max_share is not None and not args.mirror:
+        raise UsageError("--mirror-max-share only applies with --mirror: add --mirror, or leave it out")
     if args.sandbox and args.sandbox_if_no_token:
         raise UsageError("--sandbox and --sandbox-if-no-token contradict each other: give one")
     if args.mirror and source == "moodle" and not args.full_resync:
@@ -341,15 +351,16 @@ def choose_target(
 ) -> str:
     """"sandbox" or "hubspot". The sandbox is never a silent fallback for a run meant for HubSpot.
 
-    Without a token the sandbox is used only when asked for, or in a terminal session of a
-    project that has no HubSpot state yet (a first try). A cron or CI run (no terminal) and a
-    project that synced to HubSpot before fail instead: their missing token is a mistake.
+    Without a token the sandbox is used only when asked for (``--sandbox``), or, in a project
+    that has no HubSpot state yet, with ``--sandbox-if-no-token`` or in a terminal session (a
+    first try). A cron or CI run (no terminal) and a project that synced to HubSpot before fail
+    instead: their missing token is a mistake.
     """
     if sandbox_flag:
         return "sandbox"
     if token_configured:
         return "hubspot"
-    if sandbox_if_no_token:
+    if sandbox_if_no_token and not synced_to_hubspot_before:
         return "sandbox"
     why = (
         "this project has synced to HubSpot before (its state is in .state/hubspot)"
@@ -364,6 +375,16 @@ def choose_target(
         "against a local sandbox. Configure the token, or pass --sandbox to run against the "
         "sandbox on purpose."
     )
+
+
+def token_origin() -> str:
+    """Where the token in use comes from (the environment wins over secrets.toml), never the token."""
+    if os.environ.get(TOKEN_ENV):
+        return f"the environment variable {TOKEN_ENV}"
+    secrets = project_dir() / ".dlt" / "secrets.toml"
+    if secrets.is_file() and "access_token" in secrets.read_text(encoding="utf-8", errors="replace"):
+        return f"{TOKEN_KEY} in {secrets}"
+    return f"{TOKEN_KEY} in one of dlt's config providers"
 
 
 def is_interactive() -> bool:
@@ -392,15 +413,21 @@ def check_moodle_connection(url: Any, table_prefix: str) -> None:
     import sqlalchemy as sa
     from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
+    if isinstance(url, str) and url.startswith("sqlite:///") and url != "sqlite://":
+        db_file = Path(url[len("sqlite:///"):].split("?", 1)[0])
+        if not db_file.is_file():  # SQLite would create an empty file and report no tables
+            raise UsageError(f"the Moodle database file {db_file} does not exist: check --moodle-url")
     try:
         engine = sa.create_engine(url) if isinstance(url, str) else url
     except NoSuchModuleError as exc:
         raise UsageError(f"the Moodle URL names an unknown SQLAlchemy dialect ({exc}); use e.g. "
                          "mysql+pymysql://, postgresql+psycopg2:// or sqlite:///") from None
     except ModuleNotFoundError as exc:
+        pip = f"{_rel(Path(sys.executable))} -m pip install {_driver_package(exc.name)}"
+        mysql = "" if exc.name == "pymysql" or "mysql" not in str(url).split(":", 1)[0] else (
+            " (or use a mysql+pymysql:// URL, whose driver is pure Python)")
         raise UsageError(f"the database driver for the Moodle URL is not installed ({exc.name}): "
-                         f"pip install {_driver_package(exc.name)} (for MySQL/MariaDB use a "
-                         "mysql+pymysql:// URL and pip install pymysql)") from None
+                         f"install it with `{pip}`{mysql}") from None
     except Exception as exc:  # noqa: BLE001 - a malformed URL: ArgumentError, ValueError
         raise UsageError(f"the Moodle database URL is not valid: {type(exc).__name__}: "
                          f"{_without_password(str(exc), url)}") from None
@@ -505,7 +532,7 @@ def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterat
     staging_path.parent.mkdir(parents=True, exist_ok=True)
     if name == "hubspot":
         api = _conf(None, f"{DEST_SECTION}.api_base_url", "https://api.hubapi.com")
-        print(f"Target: the HubSpot API at {api} (token from {TOKEN_KEY}).")
+        print(f"Target: the HubSpot API at {api} (token from {token_origin()}).")
         yield Target(name, None, None, pipelines_dir, staging_path)
         return
     from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
@@ -584,14 +611,13 @@ class _OneLineDltErrors(logging.Filter):
     """dlt logs a failed job with its full traceback before the run fails; the job prints one
     paragraph about the failure instead (``--verbose`` keeps dlt's records as they are)."""
 
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        head, traceback_, _ = message.partition("Traceback (most recent call last)")
-        if record.exc_info or record.exc_text or traceback_:
-            first = (head.strip() or message).splitlines()[0]
-            record.msg, record.args = f"{first} (details below; --verbose shows the traceback)", ()
-            record.exc_info, record.exc_text = None, None
-        return True
+        if record.exc_info or record.exc_text or "Traceback (most recent call last)" in message:
+            return False  # a failed job: the job says what failed, in one paragraph
+        # the job reads the project's .dlt/ wherever it is started from: dlt's hint is wrong here
+        return "is different from directory of your pipeline script" not in message
 
 
 def quiet_dlt_tracebacks() -> None:
@@ -658,7 +684,7 @@ class MirrorOutcome:
 def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids: Sequence[str]) -> MirrorOutcome:
     """Archive courses this input delivered before but no longer has."""
     settings = resolve_settings(**destination_kwargs(args, target, id_property))
-    result = archive_missing(settings, load_ids, max_share=args.mirror_max_share, dry_run=bool(args.dry_run))
+    result = archive_missing(settings, load_ids, max_share=args.mirror_max_share if args.mirror_max_share is not None else 0.1, dry_run=bool(args.dry_run))
     would = len(result.missing) if args.dry_run and not result.refused else 0
     return MirrorOutcome(result.message, result.refused, would)
 
@@ -704,7 +730,8 @@ def rejected_command(target: Target) -> str:
     return f"{python} -m hubspot_courses_destination rejected list{sandbox} --staging {target.staging_path}"
 
 
-def failure_message(exc: BaseException, pipeline_name: str) -> str:
+def failure_message(exc: BaseException, pipeline_name: str, *, dry_run: bool = False,
+                    dropped_pending: bool = False) -> str:
     """One paragraph: the root cause (e.g. HubSpot's 401) and what resolves it."""
     root = exc
     while True:
@@ -714,16 +741,53 @@ def failure_message(exc: BaseException, pipeline_name: str) -> str:
             break
         root = nxt
     step = getattr(exc, "step", "run")
-    if step == "load":
+    if dry_run:
+        after = ("This was a dry run on a throwaway copy of the state: nothing was sent, and no load "
+                 "package or cursor was kept. Fix the cause above and run again.")
+    elif step == "load":
+        drop = ("" if dropped_pending else
+                " If the cause was in the data, note that the pending package holds the rows as they "
+                "were read, so fixing the source file does not change it: exclude or map the column "
+                "in the settings, or run once with --drop-pending to discard the package.")
         after = (
             f"Nothing is lost: dlt keeps the unfinished load package of pipeline {pipeline_name!r}, and "
             "the next run of this source finishes it before extracting new data (rows already sent "
-            "are upserted again, which is safe); other sources are not affected. Fix the cause above "
-            "and run again, or run with --drop-pending to discard the package."
+            "are upserted again, which is safe); other sources are not affected." + drop
         )
     else:
         after = "Nothing was sent to HubSpot in this run. Fix the cause above and run again."
     return f"The run FAILED at dlt's {step} step: {type(root).__name__}: {root}\n{after}"
+
+
+def missing_config_message(exc: ConfigFieldMissingException) -> str:
+    """dlt lists every provider and key it tried (dozens of lines); name each field once,
+    with the secrets.toml key and the environment variable to set."""
+    names = []
+    for field_name in getattr(exc, "fields", None) or []:
+        traces = (getattr(exc, "traces", None) or {}).get(field_name, [])
+        env_keys = sorted({t.key for t in traces if getattr(t, "key", "").isupper() and t.key.count("__") >= 2}, key=len)
+        env = env_keys[0] if env_keys else None
+        names.append(f"{env.lower().replace('__', '.')} (env {env})" if env else field_name)
+    spec = getattr(exc, "spec_name", "") or "the source"
+    if not names:
+        return f"missing configuration: {str(exc).splitlines()[0]}"
+    return (f"missing configuration for {spec}: {', '.join(names)}. Set them in the project's "
+            ".dlt/config.toml or .dlt/secrets.toml (secrets), or in the environment.")
+
+
+def explain_failure(exc: BaseException, args: argparse.Namespace, pipeline_name: str) -> tuple[str, int]:
+    """The one paragraph a user sees for an expected failure, and the exit code."""
+    if isinstance(exc, UsageError):
+        return f"error: {exc}", 2
+    if isinstance(exc, ConfigFieldMissingException):
+        return f"error: {missing_config_message(exc)}", 2
+    if isinstance(exc, (ConfigProviderException, ConfigurationError)):
+        return f"error: configuration: {exc}", 2
+    if isinstance(exc, Unreachable):
+        return f"error: {exc}", 1
+    if isinstance(exc, PipelineStepFailed):
+        return failure_message(exc, pipeline_name, dry_run=bool(args.dry_run), dropped_pending=args.drop_pending), 1
+    return f"error: HubSpot: {exc}", 1  # mirror's archive after the load
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -777,28 +841,15 @@ def _run(args: argparse.Namespace) -> int:
                 print_summary(target, load_ids, time.monotonic() - started, bool(args.dry_run), mirrored)
                 if mirrored is not None and mirrored.refused:
                     return 1
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ConfigFieldMissingException as exc:
-        print(f"error: missing configuration: {exc}", file=sys.stderr)
-        return 2
-    except (ConfigProviderException, ConfigurationError) as exc:
-        print(f"error: configuration: {exc}", file=sys.stderr)
-        return 2
-    except Unreachable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except PipelineStepFailed as exc:
+    except (UsageError, Unreachable, ConfigFieldMissingException, ConfigProviderException,
+            ConfigurationError, PipelineStepFailed, HubSpotError) as exc:
         if args.verbose:
             import traceback
 
             traceback.print_exception(exc, file=sys.stderr)
-        print(failure_message(exc, pipeline_name), file=sys.stderr)
-        return 1
-    except HubSpotError as exc:  # mirror's archive after the load
-        print(f"error: HubSpot: {exc}", file=sys.stderr)
-        return 1
+        message, code = explain_failure(exc, args, pipeline_name)
+        print(message, file=sys.stderr)
+        return code
     return 0
 
 

@@ -132,3 +132,9 @@ def test_a_column_that_is_no_property_name_stops_the_load_and_the_excluded_rerun
     fixed.run()  # the pending package, with the column excluded
     assert not fixed.has_pending_data
     assert [r["properties"]["hs_course_name"] for r in sandbox.records()] == ["Intro"]
+
+
+def test_a_misspelt_property_gets_a_did_you_mean(sandbox, make_pipeline):
+    cause = _run_expecting(make_pipeline, PreflightError, rows=[{ID: "c1", "hs_course_nmae": "Intro"}],
+                           create_missing_properties=False)
+    assert "hs_course_nmae (did you mean hs_course_name?)" in str(cause)

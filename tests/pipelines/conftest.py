@@ -26,8 +26,8 @@ def _isolated_dlt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # the job reads the project's .dlt/ unless DLT_PROJECT_DIR names another folder: tests get
     # an empty one, so a developer's .dlt/secrets.toml never reaches them
     monkeypatch.setenv("DLT_PROJECT_DIR", str(tmp_path))
-    (tmp_path / ".dlt").mkdir()
-    shutil.copy(PROJECT_ROOT / ".dlt" / "config.toml", tmp_path / ".dlt" / "config.toml")
+    (tmp_path / ".dlt").mkdir(exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "tests" / "fixtures" / "config.toml", tmp_path / ".dlt" / "config.toml")
 
 
 @pytest.fixture

@@ -25,6 +25,18 @@ if str(PROJECT_ROOT) not in sys.path:  # the job's package, as the script import
     sys.path.insert(0, str(PROJECT_ROOT))
 
 SAMPLE_DIR = PIPELINES_DIR / "sample_data"
+FIXED_CONFIG = PROJECT_ROOT / "tests" / "fixtures" / "config.toml"
+
+
+def checked_in_config() -> str:
+    """The .dlt/config.toml a fresh clone has (git's copy, not the one a user edited)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "show", "HEAD:.dlt/config.toml"], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, check=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return FIXED_CONFIG.read_text(encoding="utf-8")
 OULAD_CSV = SAMPLE_DIR / "oulad" / "courses.csv"
 
 

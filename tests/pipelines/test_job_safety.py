@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 from hubspot_courses_destination.staging import Staging, rejection_reason_key
-from lms_support import OULAD_CSV, PROJECT_ROOT, names_by_key, summary, upserted_inputs
+from lms_support import FIXED_CONFIG, OULAD_CSV, PROJECT_ROOT, checked_in_config, names_by_key, summary, upserted_inputs
 
 from pipelines import lms_to_hubspot
 
@@ -74,7 +74,7 @@ def _copy_project(dest: Path) -> Path:
     shutil.copytree(PROJECT_ROOT / "pipelines", dest / "pipelines",
                     ignore=shutil.ignore_patterns("__pycache__", ".state"))
     (dest / ".dlt").mkdir()
-    shutil.copy(PROJECT_ROOT / ".dlt" / "config.toml", dest / ".dlt" / "config.toml")
+    (dest / ".dlt" / "config.toml").write_text(checked_in_config(), encoding="utf-8")
     return dest
 
 
@@ -119,6 +119,7 @@ def test_a_non_interactive_run_without_a_token_fails_instead_of_using_the_sandbo
         (False, False, False, True, False, "sandbox"),  # a first try in a terminal
         (False, False, False, False, False, None),  # cron / CI without a token
         (False, False, False, True, True, None),  # a terminal, but this project synced to HubSpot
+        (False, True, False, True, True, None),  # make run, but this project synced to HubSpot
     ],
 )
 def test_choose_target(sandbox_flag, if_no_token, token, interactive, synced_before, expected, tmp_path) -> None:
@@ -152,7 +153,7 @@ def test_mirror_max_share_accepts_fractions_and_percents(value, share) -> None:
 
 def test_create_missing_properties_false_in_config_is_honoured(portal: Sandbox, tmp_path, capsys) -> None:
     (tmp_path / ".dlt" / "config.toml").write_text(
-        (PROJECT_ROOT / ".dlt" / "config.toml").read_text().replace(
+        FIXED_CONFIG.read_text().replace(
             "create_missing_properties = true", "create_missing_properties = false")
     )
     export = write_csv(tmp_path / "typo.csv", ["x:1"], "hs_course_nmae", "Typo")
@@ -276,7 +277,7 @@ def test_a_bad_token_fails_before_extracting_with_exit_2(portal: Sandbox, tmp_pa
         ("mysql+pymysql://reader:s3cret@127.0.0.1:9/moodle", "pip install pymysql"),
         ("postgresql+psycopg2://reader:s3cret@127.0.0.1:9/moodle", "pip install psycopg2-binary"),
         ("nosuchdb://reader:s3cret@host/moodle", "unknown SQLAlchemy dialect"),
-        ("sqlite:////nonexistent-dir/moodle.db", "cannot read the Moodle database"),
+        ("sqlite:////nonexistent-dir/moodle.db", "does not exist"),
     ],
 )
 def test_moodle_database_errors_are_one_paragraph(url, message, tmp_path, capsys) -> None:
@@ -303,6 +304,7 @@ def test_a_moodle_database_without_mdl_course_is_named(tmp_path, capsys) -> None
         (["--source", "moodle", "--csv-path", "x.csv", "--moodle-url", "sqlite://"], "--source csv"),
         (["--source", "csv", "--canvas-base-url", "http://127.0.0.1:9", "--csv-path", "x.csv"], "--source canvas"),
         (["--sandbox", "--sandbox-if-no-token"], "contradict"),
+        (["--sandbox", "--mirror-max-share", "5%"], "only applies with --mirror"),
     ],
 )
 def test_flags_of_another_source_are_an_error(argv, message, tmp_path, capsys) -> None:
@@ -327,3 +329,59 @@ def test_top_rejection_reasons_group_by_what_they_print(tmp_path: Path) -> None:
         ("VALIDATION_ERROR/INVALID_INTEGER b", 2), ("VALIDATION_ERROR/INVALID_INTEGER a", 1),
     ]
     assert rejection_reason_key("MISSING_KEY", "MISSING_KEY", None) == "MISSING_KEY"
+
+
+def test_a_dry_run_lists_the_reasons_of_its_predicted_rejections(portal: Sandbox, tmp_path, capsys) -> None:
+    export = tmp_path / "export.csv"
+    export.write_bytes(b"lms_course_key,hs_course_name,course_length_days\r\nx:1,Good,3\r\nx:3,Bad,abc\r\n")
+    args = ["--source", "csv", "--csv-path", str(export), "--state-dir", str(tmp_path / "s")]
+    assert lms_to_hubspot.main(args + ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert summary(out)["rejected"] == 1 and "COERCION_ERROR/INVALID_VALUE course_length_days" in out
+    assert "list them" not in out  # nothing was kept to list
+    assert lms_to_hubspot.main(args) == 0  # the real run is not affected by the dry run's records
+    out = capsys.readouterr().out
+    assert summary(out)["created"] == 1 and summary(out)["rejected"] == 1
+
+
+def test_a_failed_dry_run_says_nothing_was_kept(portal: Sandbox, tmp_path, capsys) -> None:
+    export = write_csv(tmp_path / "owner.csv", ["x:1"], "Course Owner", "Ada")
+    args = ["--source", "csv", "--csv-path", str(export), "--state-dir", str(tmp_path / "s")]
+    assert lms_to_hubspot.main(args + ["--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "dry run on a throwaway copy" in err and "--drop-pending" not in err
+    assert lms_to_hubspot.main(args + ["--no-create-properties"]) == 1
+    assert "Finishing load packages" not in capsys.readouterr().out
+
+
+def test_the_rejected_list_footer_prints_a_retry_command_that_runs_as_printed(tmp_path, capsys) -> None:
+    export = tmp_path / "export.csv"
+    export.write_bytes(b"lms_course_key,hs_course_name,course_length_days\r\nx:1,Good,3\r\nx:3,Bad,abc\r\n")
+    state = tmp_path / "s"
+    assert lms_to_hubspot.main(["--sandbox", "--source", "csv", "--csv-path", str(export), "--state-dir", str(state)]) == 0
+    listed = subprocess.run([sys.executable, "-m", "hubspot_courses_destination", "rejected", "list",
+                             "--staging", str(state / "sandbox" / "staging.duckdb")],
+                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    command = listed.stdout.split("`")[1]
+    assert command.startswith(sys.executable) and "--sandbox" in command and "--staging" in command
+    retried = subprocess.run(command.split(), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in retried.stderr and "still rejected" in retried.stdout
+
+
+def test_missing_canvas_configuration_is_one_paragraph(tmp_path, capsys) -> None:
+    assert lms_to_hubspot.main(["--sandbox", "--source", "canvas", "--state-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "access_token" in err and "base_url" in err
+
+
+def test_an_unquoted_glob_gets_a_hint(capsys) -> None:
+    with pytest.raises(SystemExit):
+        lms_to_hubspot.main(["--source", "csv", "--csv-path", "a.csv", "b.csv"])
+    assert "must be quoted" in capsys.readouterr().err
+
+
+def test_the_tests_fixed_config_is_the_checked_in_one() -> None:
+    """tests/fixtures/config.toml stands in for .dlt/config.toml: they must not drift apart."""
+    fixed = "".join(FIXED_CONFIG.read_text().splitlines(keepends=True)[2:])
+    assert fixed == checked_in_config()

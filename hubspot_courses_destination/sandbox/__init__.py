@@ -1,7 +1,7 @@
 """A HubSpot-compatible Courses (0-410) server on 127.0.0.1, backed by DuckDB.
 
 For tests, demos and users' CI, where no HubSpot portal is reachable. See docs/internals.md
-("Sandbox") for the contract and hubspot-api.md for the behaviour each rule copies.
+("Sandbox") for the contract and docs/hubspot-behaviour.md for the behaviour each rule copies.
 
 Layers, each importing only those below it: `Sandbox` (app.py) owns the portal's state and
 starts/stops `server.py`'s HTTP transport around `SandboxApi` (api.py), which answers requests

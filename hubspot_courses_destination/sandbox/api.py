@@ -37,13 +37,13 @@ from .tokens import TokenRegistry
 
 logger = logging.getLogger(__name__)
 
-# Scopes (hubspot-api.md §4 "Scopes", §3): any one of a list is enough ("One or more of the
-# following scopes are required", §5.6).
+# Scopes (docs/hubspot-behaviour.md, "Scopes"): any one of a list is enough ("One or more of the
+# following scopes are required", docs/hubspot-behaviour.md, "Authentication errors").
 READ_OBJECTS = ["crm.objects.courses.read"]
 WRITE_OBJECTS = ["crm.objects.courses.write"]
-# hubspot-api.md §3: property reads accept object read/write or schema read.
+# docs/hubspot-behaviour.md, "Scopes": property reads accept object read/write or schema read.
 READ_PROPERTIES = ["crm.objects.courses.read", "crm.schemas.courses.read", "crm.objects.courses.write"]
-# hubspot-api.md §3 / §7.12: creating properties needs the schema write scope.
+# docs/hubspot-behaviour.md, "Scopes": creating properties needs the schema write scope.
 WRITE_PROPERTIES = ["crm.schemas.courses.write"]
 
 _BATCH = re.compile(r"^/crm/v3/objects/([^/]+)/batch/(upsert|read|archive)$")
@@ -116,7 +116,8 @@ class SandboxApi:
         correlation_id = str(uuid.uuid4())
         body, body_error = parse_json(request.body)
         n_inputs = len(body["inputs"]) if isinstance(body, dict) and isinstance(body.get("inputs"), list) else None
-        # hubspot-api.md §5.3: correlation id on every response ([OBS] x-request-id alongside).
+        # docs/hubspot-behaviour.md, "Response headers": correlation id on every response
+        # ([OBS] x-request-id alongside).
         headers = {"x-hubspot-correlation-id": correlation_id, "x-request-id": correlation_id}
         token = bearer(request.authorization)
         status, out, fault_kind = self._answer(request, token, body, body_error, headers)
@@ -197,8 +198,8 @@ class SandboxApi:
             return self.objects.batch_archive(json_body()), None
         if path == "/account-info/v3/details":
             allow(method, "GET")
-            # GUESS: field set of HubSpot's account details; not in hubspot-api.md. No scope
-            # beyond a valid token is required here.
+            # Field set as documented (docs/hubspot-behaviour.md, "Account details").
+            # GUESS: no scope beyond a valid token is required here.
             return 200, {
                 "portalId": self.portal_id, "accountType": "STANDARD", "timeZone": "US/Eastern",
                 "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "-05:00",
@@ -207,7 +208,8 @@ class SandboxApi:
             }
         if path == _ENABLEMENT:
             allow(method, "GET")
-            # hubspot-api.md §4: {"enablementByObjectTypeId": {"0-410": false, ...}}.
+            # docs/hubspot-behaviour.md, "Activation": {"enablementByObjectTypeId": {"0-410":
+            # false, ...}}.
             # GUESS: no scope beyond a valid token; only courses are listed.
             return 200, {"enablementByObjectTypeId": {OBJECT_TYPE_ID: self.object_enabled}}
         if m := _ENABLEMENT_ONE.match(path):
@@ -288,7 +290,8 @@ def parse_json(raw: bytes) -> tuple[Any, ApiError | None]:
 
 
 def with_correlation_id(body: dict[str, Any], correlation_id: str) -> dict[str, Any]:
-    """HubSpot puts correlationId right after message (hubspot-api.md §1.4, §5.6)."""
+    """HubSpot puts correlationId right after message
+    (docs/hubspot-behaviour.md, "Error bodies" and "Authentication errors")."""
     out: dict[str, Any] = {}
     for k, v in body.items():
         out[k] = v
@@ -301,7 +304,8 @@ def with_correlation_id(body: dict[str, Any], correlation_id: str) -> dict[str, 
 def not_enabled(portal_id: int) -> ApiError:
     """The answer to object calls while Courses is not activated in the portal."""
     # GUESS: HubSpot's answer when the Courses object is not activated is UNCONFIRMED
-    # (hubspot-api.md §4, §8). Chosen: 403 with a category of its own that names the fix.
+    # (docs/hubspot-behaviour.md, "Activation"). Chosen: 403 with a category of its own that
+    # names the fix.
     return ApiError(403, error_body(
         "OBJECT_NOT_ENABLED",
         f"The object type {OBJECT_TYPE_ID} (courses) is not activated in portal ID {portal_id}."
@@ -311,7 +315,8 @@ def not_enabled(portal_id: int) -> ApiError:
 
 
 def fault_body(kind: str, portal_id: int) -> dict[str, Any]:
-    """Bodies of injected errors (hubspot-api.md §5.5 for the meaning of each status)."""
+    """Bodies of injected errors (docs/hubspot-behaviour.md, "Retrying" for the meaning of each
+    status)."""
     if kind == "429":
         return ten_secondly_body(0, portal_id)
     # GUESS: the JSON bodies of 423/502/503/504; real 5xx may come from a proxy as HTML.

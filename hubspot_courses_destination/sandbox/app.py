@@ -25,7 +25,8 @@ from .store import Store
 from .tokens import ALL_SCOPES, TokenRegistry
 
 # The private-app token the sandbox accepts unless told otherwise. It is not a secret: it only
-# opens this local sandbox. Shaped like HubSpot's private-app tokens (`pat-na1-…`, §5.6).
+# opens this local sandbox. Shaped like HubSpot's private-app tokens (`pat-na1-…`,
+# docs/hubspot-behaviour.md, "Authentication errors").
 DEFAULT_TOKEN = "pat-na1-sandbox-0000-0000-000000000000"
 DEFAULT_PORTAL_ID = 12345678
 
@@ -140,7 +141,8 @@ class Sandbox:
         self._tokens.remove(token)
 
     def set_object_enabled(self, enabled: bool) -> None:
-        """Activate or deactivate Courses in the object library (hubspot-api.md §4)."""
+        """Activate or deactivate Courses in the object library
+        (docs/hubspot-behaviour.md, "Activation")."""
         self.object_enabled = enabled
 
     def create_property(

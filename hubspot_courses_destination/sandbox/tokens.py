@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Iterable
 
-# hubspot-api.md §4 "Scopes" and §3: what a fully set-up private app for courses holds.
+# docs/hubspot-behaviour.md, "Scopes": what a fully set-up private app for courses holds.
 ALL_SCOPES = frozenset({
     "crm.objects.courses.read",
     "crm.objects.courses.write",

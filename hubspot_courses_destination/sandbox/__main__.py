@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"HubSpot sandbox listening on {url}", flush=True)
     print(f"token: {args.token}", flush=True)
     try:
-        sandbox._thread.join() if sandbox._thread else None  # noqa: SLF001 - our own thread
+        sandbox.wait()
     except KeyboardInterrupt:
         pass
     finally:

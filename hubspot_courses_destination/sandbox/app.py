@@ -3,53 +3,34 @@
 Tests, demos and users' own CI start one with `with Sandbox() as sb:` and point a client at
 `sb.url`; the methods below set the portal up (tokens, properties, activation) and let tests
 look inside (request log, stored records) without going through HTTP.
+
+`Sandbox` owns the portal's state, hands it to a `SandboxApi` (api.py) that answers requests,
+and starts or stops an HTTP server (server.py) around that API.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
-import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from .api import RequestSeen, SandboxApi
 from .bodies import ApiError
 from .faults import FaultInjector
 from .objects import ObjectsApi
 from .properties_api import PropertyRegistry
 from .ratelimits import RateLimits
-from .server import SandboxHTTPServer, make_server
+from .requestlog import RequestLog, RequestLogEntry, token_hash
+from .server import BackgroundServer
 from .store import Store
+from .tokens import ALL_SCOPES, TokenRegistry
 
 # The private-app token the sandbox accepts unless told otherwise. It is not a secret: it only
-# opens this local sandbox. Shaped like HubSpot's private-app tokens (`pat-na1-…`, §5.6).
+# opens this local sandbox. Shaped like HubSpot's private-app tokens (`pat-na1-…`,
+# docs/hubspot-behaviour.md, "Authentication errors").
 DEFAULT_TOKEN = "pat-na1-sandbox-0000-0000-000000000000"
 DEFAULT_PORTAL_ID = 12345678
-# hubspot-api.md §4 "Scopes" and §3: what a fully set-up private app for courses holds.
-ALL_SCOPES = frozenset({
-    "crm.objects.courses.read",
-    "crm.objects.courses.write",
-    "crm.schemas.courses.read",
-    "crm.schemas.courses.write",
-})
 
-
-@dataclass(frozen=True)
-class RequestLogEntry:
-    """One request as the sandbox saw it. `status` is None when no answer was sent (a dropped
-    connection); `fault` names the injected fault, if any; `token_hash` tells tokens apart
-    (a sha256 prefix: logs of the sandbox may end up in CI output)."""
-
-    method: str
-    path: str
-    status: int | None
-    n_inputs: int | None
-    fault: str | None
-    token_hash: str | None
-    correlation_id: str
-    client_port: int
-    duration_ms: float
+__all__ = ["ALL_SCOPES", "DEFAULT_PORTAL_ID", "DEFAULT_TOKEN", "RequestLogEntry", "Sandbox"]
 
 
 class Sandbox:
@@ -73,47 +54,39 @@ class Sandbox:
     ) -> None:
         self.host = host
         self.port = port
-        self.portal_id = portal_id
-        self.latency_ms = latency_ms
-        self.object_enabled = object_enabled
         self.faults = FaultInjector()
-        self._tokens: dict[str, frozenset[str]] = {token: ALL_SCOPES}
-        self._tokens_lock = threading.Lock()
+        self._tokens = TokenRegistry()
+        self._tokens.add(token)
         self._limits = RateLimits(rate_limit_per_10s, daily_limit, clock, count_rejected_requests)
         self._store = Store(db_path)
         self._registry = PropertyRegistry(self._store)
-        self._objects = ObjectsApi(self._store, self._registry, portal_id, seed)
-        self._latency_rng = random.Random(seed)
-        self._latency_lock = threading.Lock()
-        self._log_entries: list[RequestLogEntry] = []
-        self._log_lock = threading.Lock()
-        self._server: SandboxHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._request_log = RequestLog()
+        self._api = SandboxApi(
+            tokens=self._tokens, limits=self._limits, faults=self.faults, registry=self._registry,
+            objects=ObjectsApi(self._store, self._registry, portal_id, seed), portal_id=portal_id,
+            object_enabled=object_enabled, latency_ms=latency_ms, seed=seed, on_request=self._seen,
+        )
+        self._server: BackgroundServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> str:
         """Start serving in a daemon thread; returns the base URL (a free port when port=0)."""
         if self._server is not None:
             return self.url
-        self._server = make_server(self, self.host, self.port)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-            name=f"hubspot-sandbox-{self.port}", daemon=True,
-        )
-        self._thread.start()
+        self._server = BackgroundServer(self._api, self.host, self.port)
+        self.port = self._server.port
         return self.url
+
+    def wait(self) -> None:
+        """Block until the server stops, e.g. for Ctrl-C in the CLI; returns at once if not running."""
+        if self._server is not None:
+            self._server.wait()
 
     def stop(self) -> None:
         """Stop serving and close the database; safe to call twice."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server.close_connections()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         self._store.close()
 
     def __enter__(self) -> "Sandbox":
@@ -130,19 +103,46 @@ class Sandbox:
             raise RuntimeError("the sandbox is not running; call start() first")
         return f"http://{self.host}:{self.port}"
 
+    # -- portal settings (read by the API on every request) -----------------------------------
+    @property
+    def portal_id(self) -> int:
+        """The portal (account) id HubSpot would show in messages."""
+        return self._api.portal_id
+
+    @portal_id.setter
+    def portal_id(self, value: int) -> None:
+        self._api.portal_id = value
+
+    @property
+    def object_enabled(self) -> bool:
+        """Whether Courses is activated in the object library."""
+        return self._api.object_enabled
+
+    @object_enabled.setter
+    def object_enabled(self, value: bool) -> None:
+        self._api.object_enabled = value
+
+    @property
+    def latency_ms(self) -> float:
+        """Latency added to every request (±20% seeded jitter)."""
+        return self._api.latency_ms
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self._api.latency_ms = value
+
     # -- portal set-up ------------------------------------------------------------------------
     def add_token(self, token: str, scopes: Iterable[str] | None = None) -> None:
         """Accept another private-app token, with only `scopes` (all course scopes if None)."""
-        with self._tokens_lock:
-            self._tokens[token] = ALL_SCOPES if scopes is None else frozenset(scopes)
+        self._tokens.add(token, scopes)
 
     def remove_token(self, token: str) -> None:
         """Revoke a token: later requests with it get 401."""
-        with self._tokens_lock:
-            self._tokens.pop(token, None)
+        self._tokens.remove(token)
 
     def set_object_enabled(self, enabled: bool) -> None:
-        """Activate or deactivate Courses in the object library (hubspot-api.md §4)."""
+        """Activate or deactivate Courses in the object library
+        (docs/hubspot-behaviour.md, "Activation")."""
         self.object_enabled = enabled
 
     def create_property(
@@ -205,48 +205,25 @@ class Sandbox:
     @property
     def request_log(self) -> list[RequestLogEntry]:
         """A copy of the requests seen so far, oldest first."""
-        with self._log_lock:
-            return list(self._log_entries)
+        return self._request_log.entries()
 
     def reset_log(self) -> None:
-        with self._log_lock:
-            self._log_entries.clear()
+        self._request_log.clear()
 
     def count_requests(self, method: str, path_suffix: str, status: int | None = None) -> int:
         """Requests with this method whose path ends with `path_suffix` (any status if None)."""
-        with self._log_lock:
-            return sum(
-                1 for e in self._log_entries
-                if e.method == method.upper() and e.path.endswith(path_suffix)
-                and (status is None or e.status == status)
-            )
+        return self._request_log.count(method, path_suffix, status)
 
-    # -- used by the request handler ----------------------------------------------------------
-    def _token_known(self, token: str) -> bool:
-        with self._tokens_lock:
-            return token in self._tokens
-
-    def _token_scopes(self, token: str) -> frozenset[str]:
-        with self._tokens_lock:
-            return self._tokens.get(token, frozenset())
-
-    def _app_id(self, token: str) -> int:
-        with self._tokens_lock:
-            return 1_000_000 + list(self._tokens).index(token) if token in self._tokens else 0
-
-    def _sleep_latency(self) -> None:
-        """latency_ms with a seeded ±20% jitter, so benchmarks see realistic round trips."""
-        if self.latency_ms <= 0:
-            return
-        with self._latency_lock:
-            factor = self._latency_rng.uniform(0.8, 1.2)
-        time.sleep(self.latency_ms * factor / 1000)
+    # -- hearing of requests ------------------------------------------------------------------
+    def _seen(self, seen: RequestSeen) -> None:
+        self._log(seen.method, seen.path, seen.status, seen.n_inputs, seen.fault, seen.token,
+                  seen.correlation_id, seen.client_port, seen.duration_ms)
 
     def _log(self, method: str, path: str, status: int | None, n_inputs: int | None,
              fault: str | None, token: str | None, correlation_id: str, client_port: int,
              duration_ms: float) -> None:
-        with self._log_lock:
-            token_hash = hashlib.sha256(token.encode()).hexdigest()[:12] if token else None
-            self._log_entries.append(RequestLogEntry(
-                method, path, status, n_inputs, fault, token_hash, correlation_id, client_port, duration_ms,
-            ))
+        """Record one request. Kept with this signature as the hook a subclass may extend
+        (benchmarks/bench_support.py times arrivals by overriding it)."""
+        self._request_log.add(RequestLogEntry(
+            method, path, status, n_inputs, fault, token_hash(token), correlation_id, client_port, duration_ms,
+        ))

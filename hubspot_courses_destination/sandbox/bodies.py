@@ -1,7 +1,8 @@
 """HubSpot's response bodies: errors, rate-limit refusals, timestamps.
 
 Kept in one place so that every endpoint answers with the same shapes a real portal sends
-(hubspot-api.md §1.4, §5.2, §5.6). `correlationId` is filled in by the server per request.
+(docs/hubspot-behaviour.md, "Error bodies", "429 bodies" and "Authentication errors").
+`correlationId` is filled in by the server per request.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class ApiError(Exception):
 
 
 def now_iso() -> str:
-    """HubSpot's timestamp format: ISO 8601, UTC, milliseconds, `Z` (hubspot-api.md §1.4 example)."""
+    """HubSpot's timestamp format: ISO 8601, UTC, milliseconds, `Z`
+    (docs/hubspot-behaviour.md, "Upsert results")."""
     return iso_from_datetime(datetime.now(timezone.utc))
 
 
@@ -39,7 +41,8 @@ def error_body(
     links: Mapping[str, str] | None = None,
     sub_category: str | None = None,
 ) -> dict[str, Any]:
-    """Top-level `Error` (hubspot-api.md §1.4): status, message, [errors], category, [context]."""
+    """Top-level `Error` (docs/hubspot-behaviour.md, "Error bodies"): status, message,
+    [errors], category, [context]."""
     body: dict[str, Any] = {"status": "error", "message": message}
     if errors is not None:
         body["errors"] = [dict(e) for e in errors]
@@ -54,14 +57,16 @@ def error_body(
 
 
 def property_errors_message(items: list[dict[str, Any]]) -> str:
-    """`Property values were not valid: [...]`, the JSON array compact as HubSpot prints it (§1.4)."""
+    """`Property values were not valid: [...]`, the JSON array compact as HubSpot prints it
+    (docs/hubspot-behaviour.md, "Error bodies")."""
     return "Property values were not valid: " + json.dumps(
         items, separators=(",", ":"), ensure_ascii=False
     )
 
 
 def unauthenticated_body() -> dict[str, Any]:
-    """401 for a missing or unknown token, verbatim text from hubspot-api.md §5.6."""
+    """401 for a missing or unknown token, verbatim text from
+    docs/hubspot-behaviour.md, "Authentication errors"."""
     return {
         "status": "error",
         "message": "Authentication credentials not found. This API supports OAuth 2.0"
@@ -72,7 +77,8 @@ def unauthenticated_body() -> dict[str, Any]:
 
 
 def missing_scopes_body(required_any_of: list[str]) -> dict[str, Any]:
-    """403 MISSING_SCOPES with errors[0].context.requiredGranularScopes (hubspot-api.md §5.6)."""
+    """403 MISSING_SCOPES with errors[0].context.requiredGranularScopes
+    (docs/hubspot-behaviour.md, "Authentication errors")."""
     return error_body(
         "MISSING_SCOPES",
         "This app hasn't been granted all required scopes to make this call. Read more about"
@@ -86,7 +92,8 @@ def missing_scopes_body(required_any_of: list[str]) -> dict[str, Any]:
 
 
 def ten_secondly_body(app_id: int, portal_id: int) -> dict[str, Any]:
-    """429 burst body (hubspot-api.md §5.2 [OBS]): no category; errorType and policyName instead."""
+    """429 burst body (docs/hubspot-behaviour.md, "429 bodies" [OBS]): no category; errorType
+    and policyName instead."""
     return {
         "status": "error",
         "message": "You have reached your ten_secondly_rolling limit.",
@@ -97,7 +104,7 @@ def ten_secondly_body(app_id: int, portal_id: int) -> dict[str, Any]:
 
 
 def daily_body(request_id: str) -> dict[str, Any]:
-    """429 daily body, the documented example of hubspot-api.md §5.2."""
+    """429 daily body, the documented example of docs/hubspot-behaviour.md, "429 bodies"."""
     return {
         "status": "error",
         "message": "You have reached your daily limit.",
@@ -108,7 +115,7 @@ def daily_body(request_id: str) -> dict[str, Any]:
 
 
 def object_type_unknown(object_type: str) -> ApiError:
-    # GUESS: HubSpot's answer for an object type it cannot resolve; wording not in the notes.
+    # GUESS: HubSpot's answer for an object type it cannot resolve; wording undocumented.
     return ApiError(400, error_body(
         "VALIDATION_ERROR", f"Unable to infer object type from: {object_type}"
     ))

@@ -1,8 +1,9 @@
 """Property definitions of the Courses object: the seed, creation rules and HubSpot's JSON shape.
 
-The sandbox validates every written value against these definitions, so their types decide
-what an upsert accepts (hubspot-api.md §3, §4). The seed is deliberately small: only the
-properties the research notes could confirm, plus the system properties every object has.
+The sandbox validates every written value against these definitions, so their types decide what
+an upsert accepts (docs/hubspot-behaviour.md, "Properties" and "The Courses object"). The seed
+is deliberately small: only the properties HubSpot's docs confirm
+(docs/hubspot-behaviour.md, "The Courses object"), plus the system properties every object has.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any, Mapping
 from .bodies import ApiError, error_body
 
 OBJECT_TYPE_ID = "0-410"
-# hubspot-api.md §2 ("the courses guide also uses `courses` as a name on object paths").
+# docs/hubspot-behaviour.md, "API paths" ("the courses guide also uses `courses` as a name on
+# object paths").
 OBJECT_TYPE_ALIASES = frozenset({"0-410", "courses"})
 
-# hubspot-api.md §3 table: valid fieldType values for each type.
+# docs/hubspot-behaviour.md, "Properties": valid fieldType values for each type.
 VALID_FIELD_TYPES: dict[str, frozenset[str]] = {
     "string": frozenset({"text", "textarea", "html", "phonenumber", "file", "calculation_equation"}),
     "number": frozenset({"number", "calculation_equation"}),
@@ -25,17 +27,19 @@ VALID_FIELD_TYPES: dict[str, frozenset[str]] = {
     "datetime": frozenset({"date"}),
     "bool": frozenset({"booleancheckbox", "calculation_equation"}),
     "enumeration": frozenset({"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"}),
-    # GUESS: the §3 table lists no pairs for phone_number; HubSpot's own phone fields use phonenumber.
+    # GUESS: the table in docs/hubspot-behaviour.md, "Properties" lists no pairs for
+    # phone_number; HubSpot's own phone fields use phonenumber.
     "phone_number": frozenset({"phonenumber"}),
 }
 
-# GUESS: HubSpot documents no internal-name rule (hubspot-api.md §3, "Property name rules").
+# GUESS: HubSpot documents no internal-name rule (docs/hubspot-behaviour.md, "Properties").
 PROPERTY_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-# hubspot-api.md §3: "You can have up to ten unique ID properties per object."
+# docs/hubspot-behaviour.md, "Properties": "You can have up to ten unique ID properties per object."
 MAX_UNIQUE_PROPERTIES = 10
 # GUESS: the group name of the default course properties is not documented.
 DEFAULT_GROUP = "course_information"
-# GUESS: the property groups a portal's Courses object starts with (GET .../groups, §3).
+# GUESS: the property groups a portal's Courses object starts with (GET .../groups,
+# docs/hubspot-behaviour.md, "Properties").
 PROPERTY_GROUPS: tuple[dict[str, Any], ...] = (
     {"name": DEFAULT_GROUP, "label": "Course information", "displayOrder": -1, "archived": False},
 )
@@ -66,7 +70,8 @@ class PropertyDef:
 
     @property
     def is_multi_select(self) -> bool:
-        """Multi-select checkboxes take `;`-joined values (hubspot-api.md §3.1)."""
+        """Multi-select checkboxes take `;`-joined values
+        (docs/hubspot-behaviour.md, "Value formats")."""
         return self.type == "enumeration" and self.field_type == "checkbox"
 
     @property
@@ -77,7 +82,8 @@ class PropertyDef:
         return [str(o["value"]) for o in self.options]
 
     def to_json(self) -> dict[str, Any]:
-        """HubSpot's `Property` shape (hubspot-api.md §3, [SPEC] Properties v3)."""
+        """HubSpot's `Property` shape (docs/hubspot-behaviour.md, "Properties", [SPEC]
+        Properties v3)."""
         body: dict[str, Any] = {
             "updatedAt": self.updated_at,
             "createdAt": self.created_at,
@@ -137,10 +143,11 @@ def _option(label: str, value: str, order: int) -> dict[str, Any]:
 
 
 def seed_properties(now: str) -> dict[str, PropertyDef]:
-    """The default course properties (hubspot-api.md §4).
+    """The default course properties (docs/hubspot-behaviour.md, "The Courses object").
 
     hs_course_id is seeded as a plain string: whether it has hasUniqueValue is UNCONFIRMED
-    (§4), so it must not be usable as an idProperty here.
+    (docs/hubspot-behaviour.md, "The Courses object"), so it must not be usable as an
+    idProperty here.
     """
     def hs(name: str, label: str, type_: str, field_type: str, **kw: Any) -> PropertyDef:
         return PropertyDef(
@@ -149,12 +156,14 @@ def seed_properties(now: str) -> dict[str, PropertyDef]:
         )
 
     props = [
-        # hubspot-api.md §4: types from one real portal's course schema [OBS 22644527580].
+        # docs/hubspot-behaviour.md, "The Courses object": types from one real portal's course
+        # schema [OBS].
         hs("hs_course_name", "Course Name", "string", "text", display_order=1),
         hs("hs_course_id", "Course ID", "string", "text", display_order=2),
         hs("hs_course_description", "Course Description", "string", "textarea", display_order=3),
         hs("hs_enrollment_capacity", "Enrollment Capacity", "number", "number", display_order=4),
-        # hubspot-api.md §4: hs_pipeline / hs_pipeline_stage are enumeration/select.
+        # docs/hubspot-behaviour.md, "The Courses object": hs_pipeline / hs_pipeline_stage are
+        # enumeration/select.
         # GUESS: the option values are portal-specific and not documented; these are invented.
         hs("hs_pipeline", "Pipeline", "enumeration", "select",
            options=[_option("Courses Pipeline", "default", 0)]),
@@ -162,7 +171,8 @@ def seed_properties(now: str) -> dict[str, PropertyDef]:
            options=[_option("Planned", "planned", 0), _option("Open for enrollment", "open", 1),
                     _option("In progress", "in_progress", 2), _option("Completed", "completed", 3),
                     _option("Cancelled", "cancelled", 4)]),
-        # hubspot-api.md §4: system properties "assumed as on every object"; read-only (§1.7).
+        # docs/hubspot-behaviour.md, "The Courses object": system properties "assumed as on
+        # every object"; read-only (docs/hubspot-behaviour.md, "Created, updated, cleared").
         hs("hs_object_id", "Record ID", "number", "number", read_only_value=True, form_field=False),
         hs("hs_createdate", "Create Date", "datetime", "date", read_only_value=True, form_field=False),
         hs("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", read_only_value=True,
@@ -176,7 +186,8 @@ def _bad_request(message: str) -> ApiError:
 
 
 def _parse_options(name: str, options_in: Any) -> list[dict[str, Any]]:
-    """`OptionInput` list -> stored options; label and value are required strings (§3)."""
+    """`OptionInput` list -> stored options; label and value are required strings
+    (docs/hubspot-behaviour.md, "Properties")."""
     if not isinstance(options_in, list):
         raise _bad_request(f"Options of property {name} must be a list")
     options = []
@@ -193,10 +204,11 @@ def _parse_options(name: str, options_in: Any) -> list[dict[str, Any]]:
 
 
 def apply_property_update(prop: PropertyDef, body: Any, now: str) -> PropertyDef:
-    """Apply a `PropertyUpdate` (PATCH, hubspot-api.md §3) to a copy of `prop`.
+    """Apply a `PropertyUpdate` (PATCH, docs/hubspot-behaviour.md, "Properties") to a copy of
+    `prop`.
 
     GUESS: HubSpot-defined definitions refuse changes except options; hasUniqueValue "can't be
-    changed" (§3) so it is refused; the messages are invented.
+    changed" (docs/hubspot-behaviour.md, "Properties") so it is refused; the messages are invented.
     """
     if not isinstance(body, dict):
         raise _bad_request("Invalid input JSON: expected an object")
@@ -230,13 +242,14 @@ def apply_property_update(prop: PropertyDef, body: Any, now: str) -> PropertyDef
 def parse_property_create(
     body: Any, existing: Mapping[str, PropertyDef], now: str
 ) -> PropertyDef:
-    """Validate a `PropertyCreate` body (hubspot-api.md §3) and build the new definition.
+    """Validate a `PropertyCreate` body (docs/hubspot-behaviour.md, "Properties") and build the
+    new definition.
 
     Raises ApiError with HubSpot-like bodies; every message text here is a GUESS.
     """
     if not isinstance(body, dict):
         raise _bad_request("Invalid input JSON: expected an object")
-    # hubspot-api.md §3: required name, label, type, fieldType, groupName.
+    # docs/hubspot-behaviour.md, "Properties": required name, label, type, fieldType, groupName.
     missing = [k for k in ("name", "label", "type", "fieldType", "groupName")
                if not isinstance(body.get(k), str) or not body.get(k)]
     if missing:
@@ -247,10 +260,11 @@ def parse_property_create(
         )
     name, type_, field_type = body["name"], body["type"], body["fieldType"]
     if body["groupName"] not in {g["name"] for g in PROPERTY_GROUPS}:
-        # GUESS: HubSpot refuses an unknown groupName; the wording is ours (hubspot-api.md §8).
+        # GUESS: HubSpot refuses an unknown groupName; the wording is ours
+        # (docs/hubspot-behaviour.md, "Properties").
         raise _bad_request(f"Property group {body['groupName']!r} does not exist for object type 0-410")
     if not PROPERTY_NAME_RE.match(name):
-        # GUESS: name rule and message (hubspot-api.md §3 "Property name rules ... UNCONFIRMED").
+        # GUESS: name rule and message (docs/hubspot-behaviour.md, "Properties").
         raise _bad_request(
             f"Property name {name!r} is invalid: use lower-case letters, digits and underscores,"
             " starting with a letter"
@@ -260,25 +274,27 @@ def parse_property_create(
             f"Invalid type {type_!r}; must be one of {sorted(VALID_FIELD_TYPES)}"  # GUESS: message
         )
     if field_type not in VALID_FIELD_TYPES[type_]:
-        # hubspot-api.md §3 table of valid pairs. GUESS: message.
+        # Valid pairs: docs/hubspot-behaviour.md, "Properties". GUESS: message.
         raise _bad_request(
             f"fieldType {field_type!r} is not valid for type {type_!r};"
             f" valid field types are {sorted(VALID_FIELD_TYPES[type_])}"
         )
     options_in = body.get("options") or []
     if type_ == "enumeration" and not options_in:
-        # hubspot-api.md §3: options "required for enumerated properties". GUESS: message.
+        # docs/hubspot-behaviour.md, "Properties": options "required for enumerated
+        # properties". GUESS: message.
         raise _bad_request(f"Options are required for enumeration property {name}")
     options = _parse_options(name, options_in)
     if name in existing:
-        # GUESS: 409 for a duplicate name (hubspot-api.md §3 "A fake should ... answer a duplicate
-        # with 409"); category CONFLICT as in §1.4's table.
+        # GUESS: 409 for a duplicate name (docs/hubspot-behaviour.md, "Properties");
+        # category CONFLICT as in docs/hubspot-behaviour.md, "Error bodies".
         raise ApiError(409, error_body(
             "CONFLICT", f"A property named '{name}' already exists for object type {OBJECT_TYPE_ID}."
         ))
     unique = bool(body.get("hasUniqueValue", False))
     if unique and sum(1 for p in existing.values() if p.has_unique_value) >= MAX_UNIQUE_PROPERTIES:
-        # hubspot-api.md §3: at most ten unique properties per object. GUESS: status and message.
+        # docs/hubspot-behaviour.md, "Properties": at most ten unique properties per object.
+        # GUESS: status and message.
         raise _bad_request(
             f"Cannot create property {name}: the object type {OBJECT_TYPE_ID} already has the maximum"
             f" of {MAX_UNIQUE_PROPERTIES} unique value properties"

@@ -2,7 +2,8 @@
 
 Faults are taken per request, either from a schedule ("the next N matching requests") or by a
 seeded probability; schedules win. Which kinds exist and what they mean is fixed in
-docs/internals.md ("Sandbox"); the status codes and advice come from hubspot-api.md §5.5.
+docs/internals.md ("Sandbox"); the status codes and advice come from
+docs/hubspot-behaviour.md, "Retrying".
 """
 
 from __future__ import annotations

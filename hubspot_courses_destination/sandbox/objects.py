@@ -1,10 +1,11 @@
 """Object endpoints of Courses: batch upsert, batch read, batch archive, list, get one.
 
-The batch upsert rules are the heart of the sandbox and follow hubspot-api.md §1 step by step:
-input cap (§1.1), idProperty must be a unique property (§1.6), duplicate ids fail the whole
-batch (§1.5), property values are validated by type (§1.4, §3.1), 207 only when every input
-has a unique objectWriteTraceId, otherwise one bad input fails the batch and nothing is
-written (§1.2), results come back in no particular order (§1.8).
+The batch upsert rules are the heart of the sandbox and follow docs/hubspot-behaviour.md step
+by step: input cap ("Batch upsert"), idProperty must be a unique property ("Unique id
+property"), duplicate ids fail the whole batch ("Duplicate ids"), property values are
+validated by type ("Error bodies", "Value formats"), 207 only when every input has a unique
+objectWriteTraceId, otherwise one bad input fails the batch and nothing is written ("Partial
+success"), results come back in no particular order ("Result order").
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ from .validation import (
     validate_value,
 )
 
-# hubspot-api.md §1.1: "Object API batch endpoints are limited to 100 inputs per request."
+# docs/hubspot-behaviour.md, "Batch upsert": "Object API batch endpoints are limited to 100
+# inputs per request."
 MAX_BATCH_INPUTS = 100
-# hubspot-api.md §4: the only property required to create a course.
+# docs/hubspot-behaviour.md, "The Courses object": the only property required to create a course.
 REQUIRED_ON_CREATE = ("hs_course_name",)
 SYSTEM_PROPERTIES = ("hs_object_id", "hs_createdate", "hs_lastmodifieddate")
 # GUESS: the properties returned when a read asks for none (HubSpot returns a default set).
 DEFAULT_READ_PROPERTIES = ("hs_course_name", "hs_createdate", "hs_lastmodifieddate", "hs_object_id")
-# hubspot-api.md §2: list `limit` default 10, at most 100.
+# docs/hubspot-behaviour.md, "Reading and archiving": list `limit` default 10, at most 100.
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
 
 
@@ -43,7 +45,8 @@ def _validation_error(message: str, **kw: Any) -> ApiError:
 
 
 def non_unique_id_property(name: str, portal_id: int) -> ApiError:
-    """hubspot-api.md §1.6 [OBS]; the 0-410 wording is extrapolated from 0-1/0-2/0-3 bodies."""
+    """docs/hubspot-behaviour.md, "Unique id property" [OBS]; the 0-410 wording is extrapolated
+    from 0-1/0-2/0-3 bodies."""
     return _validation_error(
         f"Unable to perform update/upsert by non-unique {OBJECT_TYPE_ID} property {name}"
         f" in portal ID {portal_id}"
@@ -60,8 +63,9 @@ def _parse_inputs(body: Any, model: str, required: tuple[str, ...]) -> list[dict
         )
     inputs = body["inputs"]
     if len(inputs) > MAX_BATCH_INPUTS:
-        # hubspot-api.md §1.1: a 400 for 101 inputs [OBS]. GUESS: the message, modelled on the
-        # observed propertiesWithHistory one ("The maximum number of inputs supported ...");
+        # docs/hubspot-behaviour.md, "Batch upsert": a 400 for 101 inputs [OBS]. GUESS: the
+        # message, modelled on the observed propertiesWithHistory one ("The maximum number of
+        # inputs supported ...");
         # GUESS: the same cap and answer for batch read and batch archive.
         raise _validation_error(
             f"The maximum number of inputs supported in a batch request is {MAX_BATCH_INPUTS}."
@@ -107,8 +111,9 @@ class ObjectsApi:
         self._rng_lock = threading.Lock()
 
     def _shuffled(self, items: list[Any]) -> list[Any]:
-        """hubspot-api.md §1.8: results are not in input order. Never return the input order
-        for two or more results, so a client that matches by position fails every time."""
+        """docs/hubspot-behaviour.md, "Result order": results are not in input order. Never
+        return the input order for two or more results, so a client that matches by position
+        fails every time."""
         out = list(items)
         with self._rng_lock:
             self._rng.shuffle(out)
@@ -124,19 +129,23 @@ class ObjectsApi:
         id_props: list[str] = []
         for inp in inputs:
             # GUESS: an input without idProperty is matched by record id (hs_object_id), which
-            # is not a unique-value property, so it fails like §1.6 (missing idProperty UNCONFIRMED).
+            # is not a unique-value property, so it fails like
+            # docs/hubspot-behaviour.md, "Unique id property" (missing idProperty UNCONFIRMED).
             name = inp.get("idProperty") or "hs_object_id"
             prop = catalog.get(name)
-            # hubspot-api.md §1.6; GUESS: a non-existent idProperty gets the same message.
+            # docs/hubspot-behaviour.md, "Unique id property"; GUESS: a non-existent idProperty
+            # gets the same message.
             if prop is None or not prop.has_unique_value:
                 raise non_unique_id_property(name, self.portal_id)
             id_props.append(name)
         keys = [str(inp["id"]) for inp in inputs]
-        # hubspot-api.md §1.5: duplicates reject the whole batch, trace ids or not.
+        # docs/hubspot-behaviour.md, "Duplicate ids": duplicates reject the whole batch, trace
+        # ids or not.
         # GUESS: duplicates are judged on the id string alone, whatever the idProperty.
         self._reject_duplicates(keys)
         traces = [inp.get("objectWriteTraceId") for inp in inputs]
-        # hubspot-api.md §1.2: partial success (207) only when every input has a unique trace id.
+        # docs/hubspot-behaviour.md, "Partial success": partial success (207) only when every
+        # input has a unique trace id.
         # GUESS: repeated trace ids count as "not every input carries a unique one".
         partial = all(isinstance(t, str) and t for t in traces) and len(set(traces)) == len(traces)
 
@@ -144,8 +153,9 @@ class ObjectsApi:
             outcomes = self._plan(inputs, keys, id_props, traces, catalog)
             failed = [o for o in outcomes if o.errors]
             if failed and not partial:
-                # hubspot-api.md §1.2 / §7.1: without trace ids one bad input fails the batch and
-                # nothing is written. Body per §1.4's top-level Error.
+                # docs/hubspot-behaviour.md, "Partial success": without trace ids one bad input
+                # fails the batch and nothing is written. Body per the top-level Error in
+                # docs/hubspot-behaviour.md, "Error bodies".
                 # GUESS: only the first failing input is reported, as a validator that stops early.
                 first = failed[0]
                 raise _validation_error(
@@ -175,8 +185,8 @@ class ObjectsApi:
             body_out["errors"] = [self._standard_error(o) for o in failed]
         body_out["startedAt"] = started
         body_out["completedAt"] = now_iso()
-        # hubspot-api.md §1.2: 207 with errors; an all-success batch with trace ids answers 200
-        # (UNCONFIRMED, "almost certainly 200").
+        # docs/hubspot-behaviour.md, "Partial success": 207 with errors; an all-success batch
+        # with trace ids answers 200 (UNCONFIRMED, "almost certainly 200").
         return (207 if failed else 200), body_out
 
     @staticmethod
@@ -206,8 +216,8 @@ class ObjectsApi:
         hit: dict[int, str] = {}
         for key, rid in zip(keys, resolved):
             if rid is not None and rid in hit:
-                # hubspot-api.md §1.5 [OBS Segment #3969]: a batch that resolves two inputs to
-                # the same record is rejected. GUESS: with the duplicate-id message.
+                # docs/hubspot-behaviour.md, "Duplicate ids" [OBS]: a batch that resolves two
+                # inputs to the same record is rejected. GUESS: with the duplicate-id message.
                 raise _validation_error(
                     f"Duplicate IDs found in batch input: [{hit[rid]}, {key}]. IDs must be unique",
                     context={"ids": [hit[rid], key]},
@@ -229,12 +239,14 @@ class ObjectsApi:
             written, errs = validate_properties(inp["properties"], catalog, prev.properties if prev else None)
             errors += errs
             if prev is None:
-                # hubspot-api.md §1.7: on create the id value is stored in the idProperty.
+                # docs/hubspot-behaviour.md, "Created, updated, cleared": on create the id
+                # value is stored in the idProperty.
                 final = {id_props[i]: key_value}
             else:
                 final = dict(prev.properties)
             final.update(written)
-            final = {k: v for k, v in final.items() if v != ""}  # "" clears (§1.7)
+            # "" clears (docs/hubspot-behaviour.md, "Created, updated, cleared")
+            final = {k: v for k, v in final.items() if v != ""}
             if prev is None:
                 errors += [required_missing(n) for n in REQUIRED_ON_CREATE
                            if not final.get(n) and not any(e.name == n for e in errors)]
@@ -258,8 +270,8 @@ class ObjectsApi:
 
     @staticmethod
     def _upsert_result(o: _Outcome, rec: Record) -> dict[str, Any]:
-        """`SimplePublicUpsertObject` (hubspot-api.md §1.3): written properties plus the system
-        ones; `new` is true for a created record."""
+        """`SimplePublicUpsertObject` (docs/hubspot-behaviour.md, "Upsert results"): written
+        properties plus the system ones; `new` is true for a created record."""
         props = dict(o.written)
         for name in SYSTEM_PROPERTIES:
             props[name] = rec.properties[name]
@@ -276,8 +288,9 @@ class ObjectsApi:
         return result
 
     def _standard_error(self, o: _Outcome) -> dict[str, Any]:
-        """Per-input `StandardError` of a 207 (hubspot-api.md §1.4): tied to its input only by
-        context.objectWriteTraceId; `errors` and `links` left out as in real bodies."""
+        """Per-input `StandardError` of a 207 (docs/hubspot-behaviour.md, "Error bodies"): tied
+        to its input only by context.objectWriteTraceId; `errors` and `links` left out as in
+        real bodies."""
         return {
             "status": "error",
             "category": "VALIDATION_ERROR",
@@ -287,7 +300,8 @@ class ObjectsApi:
 
     # -- batch read ---------------------------------------------------------------------------
     def batch_read(self, body: Any, archived: bool = False) -> tuple[int, dict[str, Any]]:
-        """hubspot-api.md §2: top-level idProperty; unknown ids -> 207 OBJECT_NOT_FOUND (§1.4)."""
+        """docs/hubspot-behaviour.md, "Reading and archiving": top-level idProperty; unknown
+        ids -> 207 OBJECT_NOT_FOUND."""
         started = now_iso()
         inputs = _parse_inputs(body, "BatchReadInputSimplePublicObjectId", ("id",))
         props = body.get("properties") or list(DEFAULT_READ_PROPERTIES)
@@ -295,7 +309,8 @@ class ObjectsApi:
         if id_prop and id_prop != "hs_object_id":
             p = self.registry.get(id_prop)
             if p is None or not p.has_unique_value:
-                # GUESS: batch read by a non-unique property fails like upsert (§1.6).
+                # GUESS: batch read by a non-unique property fails like upsert
+                # (docs/hubspot-behaviour.md, "Unique id property").
                 raise non_unique_id_property(id_prop, self.portal_id)
         keys: list[str] = []
         for inp in inputs:
@@ -329,7 +344,8 @@ class ObjectsApi:
             out["errors"] = [{
                 "status": "error",
                 "category": "OBJECT_NOT_FOUND",
-                # hubspot-api.md §1.4 [OBS] for contacts; GUESS: "COURSE" in place of "CONTACT".
+                # docs/hubspot-behaviour.md, "Reading and archiving" [OBS] for contacts; GUESS:
+                # "COURSE" in place of "CONTACT".
                 "message": "Could not get some COURSE objects, they may be deleted or not exist."
                            " Check that ids are valid.",
                 "context": {"ids": missing},
@@ -340,7 +356,8 @@ class ObjectsApi:
 
     # -- batch archive ------------------------------------------------------------------------
     def batch_archive(self, body: Any) -> int:
-        """hubspot-api.md §2: 204. GUESS: unknown or already archived ids are ignored (204 anyway)."""
+        """docs/hubspot-behaviour.md, "Reading and archiving": 204. GUESS: unknown or already
+        archived ids are ignored (204 anyway)."""
         inputs = _parse_inputs(body, "BatchInputSimplePublicObjectId", ("id",))
         ids = [int(str(i["id"])) for i in inputs if str(i["id"]).isdigit()]
         self.store.archive(ids, now_iso())
@@ -348,7 +365,8 @@ class ObjectsApi:
 
     # -- list and get -------------------------------------------------------------------------
     def list(self, query: Mapping[str, list[str]], base_url: str) -> dict[str, Any]:
-        """`GET /crm/v3/objects/0-410` (hubspot-api.md §2): id-ordered pages with `after` cursors."""
+        """`GET /crm/v3/objects/0-410` (docs/hubspot-behaviour.md, "Reading and archiving"):
+        id-ordered pages with `after` cursors."""
         try:
             limit = int(query.get("limit", [str(LIST_DEFAULT_LIMIT)])[0])
         except ValueError:
@@ -357,7 +375,8 @@ class ObjectsApi:
         limit = max(1, min(limit, LIST_MAX_LIMIT))
         after_raw = query.get("after", [""])[0]
         if after_raw and not after_raw.isdigit():
-            # hubspot-api.md §2.1 ("after must be formatted as an integer"). GUESS: same for lists.
+            # docs/hubspot-behaviour.md, "Reading and archiving" ("after must be formatted as
+            # an integer"). GUESS: same for lists.
             raise _validation_error(f"after must be an integer, got {after_raw}")
         archived = query.get("archived", ["false"])[0].lower() == "true"
         props = _csv(query.get("properties", [])) or list(DEFAULT_READ_PROPERTIES)
@@ -395,7 +414,8 @@ class ObjectsApi:
 
 
 def _csv(values: list[str]) -> list[str]:
-    """`properties=a,b&properties=c` -> [a, b, c]; unknown names are simply not returned (§2)."""
+    """`properties=a,b&properties=c` -> [a, b, c]; unknown names are simply not returned
+    (docs/hubspot-behaviour.md, "Reading and archiving")."""
     out: list[str] = []
     for v in values:
         out += [p for p in v.split(",") if p]

@@ -1,7 +1,8 @@
 """The Properties API for courses: the registry of definitions and its three endpoints.
 
-hubspot-api.md §3: list, read one, create (201). Definitions are persisted in DuckDB next to
-the records, so a unique key property created once survives a restart with `--db`.
+docs/hubspot-behaviour.md, "Properties": list, read one, create (201). Definitions are
+persisted in DuckDB next to the records, so a unique key property created once survives a
+restart with `--db`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class PropertyRegistry:
         return prop
 
     def update(self, name: str, body: Any) -> PropertyDef:
-        """PATCH a property (hubspot-api.md §3: PATCH -> 200); 404 if it does not exist."""
+        """PATCH a property (docs/hubspot-behaviour.md, "Properties": PATCH -> 200); 404 if it
+        does not exist."""
         with self._lock:
             current = self._defs.get(name)
             if current is None or current.archived:
@@ -70,7 +72,8 @@ class PropertyRegistry:
 
     # -- endpoints ----------------------------------------------------------------------------
     def list_json(self, archived: bool = False) -> dict[str, Any]:
-        """`CollectionResponsePropertyNoPaging` (§3); archived=true lists archived ones only."""
+        """`CollectionResponsePropertyNoPaging` (docs/hubspot-behaviour.md, "Properties");
+        archived=true lists archived ones only."""
         with self._lock:
             results = [p.to_json() for p in self._defs.values() if p.archived == archived]
         return {"results": results}

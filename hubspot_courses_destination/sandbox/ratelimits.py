@@ -1,12 +1,14 @@
 """HubSpot's rate limits: a rolling 10-second window per token and a daily count per portal.
 
-hubspot-api.md §5.1: "each private app will have its own separate burst limit" while "all
-private apps in a HubSpot account collectively share the daily rate limit"; §5.3 the headers.
+docs/hubspot-behaviour.md, "Rate limits": "each private app will have its own separate burst
+limit" while "all private apps in a HubSpot account collectively share the daily rate limit".
+The headers: docs/hubspot-behaviour.md, "Response headers".
 
 Decision (documented GUESS): requests answered 429 do NOT count against either limit by
 default. HubSpot says an app over its limit "will receive a 429 for all subsequent API calls"
-(§5.1), which holds here while the window is full; whether the refused calls themselves extend
-the lock-out is unconfirmed. `count_rejected=True` makes them count, for stricter client tests.
+(docs/hubspot-behaviour.md, "Rate limits"), which holds here while the window is full; whether
+the refused calls themselves extend the lock-out is unconfirmed. `count_rejected=True` makes
+them count, for stricter client tests.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class RateLimits:
 
     @staticmethod
     def _today() -> str:
-        # GUESS: the daily count resets at midnight UTC; HubSpot uses the portal's time zone (§5.1).
+        # GUESS: the daily count resets at midnight UTC; HubSpot uses the portal's time zone
+        # (docs/hubspot-behaviour.md, "Rate limits").
         return datetime.now(timezone.utc).date().isoformat()
 
     def reset(self) -> None:
@@ -60,7 +63,7 @@ class RateLimits:
             self._daily_used = 0
 
     def _headers(self, window: deque[float]) -> dict[str, str]:
-        # hubspot-api.md §5.3.
+        # docs/hubspot-behaviour.md, "Response headers".
         return {
             "X-HubSpot-RateLimit-Daily": str(self.daily),
             "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily - self._daily_used)),

@@ -35,7 +35,8 @@ class Record:
     archived_at: str | None = None
 
     def to_json(self, only: Iterable[str] | None = None) -> dict[str, Any]:
-        """`SimplePublicObject` (hubspot-api.md §2): id as a string, properties string->string."""
+        """`SimplePublicObject` (docs/hubspot-behaviour.md, "Reading and archiving"): id as a
+        string, properties string->string."""
         props = self.properties if only is None else {
             k: self.properties[k] for k in only if k in self.properties
         }
@@ -121,7 +122,8 @@ class Store:
 
     def lookup(self, prop: str, value: str) -> int | None:
         """The live record whose unique property `prop` equals `value` (exact match)."""
-        # GUESS: unique string matching is case-sensitive (hubspot-api.md §1.8 UNCONFIRMED).
+        # GUESS: unique string matching is case-sensitive (docs/hubspot-behaviour.md,
+        # "Result order").
         with self.lock:
             return self._index.get((prop, value))
 

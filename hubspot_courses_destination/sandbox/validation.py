@@ -1,8 +1,9 @@
 """Pure validation of property values, by the target property's type.
 
-Each check mirrors a documented HubSpot rule (hubspot-api.md §3, §3.1) and returns either the
-value to store or a `PropertyError` rendered in HubSpot's `Property values were not valid`
-element shape (§1.4). No I/O here, so the rules are unit-tested directly.
+Each check mirrors a documented HubSpot rule (docs/hubspot-behaviour.md, "Properties" and
+"Value formats") and returns either the value to store or a `PropertyError` rendered in
+HubSpot's `Property values were not valid` element shape ("Error bodies" there). No I/O
+here, so the rules are unit-tested directly.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any, Mapping
 from .bodies import iso_from_datetime
 from .catalog import PropertyDef
 
-# hubspot-api.md §3: "A plain text string, limited to 65,536 characters."
+# docs/hubspot-behaviour.md, "Properties": "A plain text string, limited to 65,536 characters."
 MAX_STRING_LENGTH = 65_536
-# hubspot-api.md §3: number is "numeric digits and at most one decimal"; optional leading minus.
+# docs/hubspot-behaviour.md, "Properties": number is "numeric digits and at most one decimal";
+# optional leading minus.
 _NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _EPOCH_RE = re.compile(r"^-?\d+$")
@@ -33,7 +35,7 @@ class PropertyError:
     message: str
 
     def to_json(self, portal_id: int) -> dict[str, Any]:
-        # Key order as in the documented example (hubspot-api.md §1.4).
+        # Key order as in the documented example (docs/hubspot-behaviour.md, "Error bodies").
         return {
             "isValid": False,
             "message": self.message,
@@ -44,24 +46,28 @@ class PropertyError:
         }
 
     def to_detail(self) -> dict[str, Any]:
-        """The `ErrorDetail` form used in a top-level 400 body's errors[] (§1.4)."""
+        """The `ErrorDetail` form used in a top-level 400 body's errors[]
+        (docs/hubspot-behaviour.md, "Error bodies")."""
         return {"message": self.message, "code": self.code, "context": {"propertyName": [self.name]}}
 
 
 def unknown_property(name: str) -> PropertyError:
-    # hubspot-api.md §1.4 [DOC]: PROPERTY_DOESNT_EXIST, `Property "missing" does not exist`.
+    # docs/hubspot-behaviour.md, "Error bodies" [DOC]: PROPERTY_DOESNT_EXIST, `Property
+    # "missing" does not exist`.
     msg = f'Property "{name}" does not exist'
     return PropertyError(name, "PROPERTY_DOESNT_EXIST", msg)
 
 
 def read_only(name: str) -> PropertyError:
-    # hubspot-api.md §1.7: read-only properties error, exact error UNCONFIRMED.
+    # docs/hubspot-behaviour.md, "Created, updated, cleared": read-only properties error, exact
+    # error UNCONFIRMED.
     # GUESS: code READ_ONLY_VALUE and this message.
     return PropertyError(name, "READ_ONLY_VALUE", f"{name} is a read only property; its value cannot be set.")
 
 
 def required_missing(name: str) -> PropertyError:
-    # hubspot-api.md §4: hs_course_name is required to create a course.
+    # docs/hubspot-behaviour.md, "The Courses object": hs_course_name is required to create a
+    # course.
     # GUESS: code REQUIRED_PROPERTY and message; the real error for a missing one is undocumented.
     return PropertyError(name, "REQUIRED_PROPERTY", f"{name} is required when creating a course")
 
@@ -77,16 +83,18 @@ def duplicate_unique_value(name: str, value: str, owner_id: str) -> PropertyErro
 def _number(prop: PropertyDef, v: str) -> str | PropertyError:
     if _NUMBER_RE.match(v):
         return v  # GUESS: numbers are stored as sent (HubSpot may normalise, e.g. "50.0").
-    # hubspot-api.md §1.4: INVALID_INTEGER "discount was not a valid number" [DOC]; newer upsert
-    # 207s read "Enter a numb…" [OBS]. GUESS: the exact message text.
+    # docs/hubspot-behaviour.md, "Error bodies": INVALID_INTEGER "discount was not a valid
+    # number" [DOC]; newer upsert 207s read "Enter a numb…" [OBS]. GUESS: the exact message
+    # text.
     return PropertyError(prop.name, "INVALID_INTEGER", f"{v} was not a valid number")
 
 
 def _bool(prop: PropertyDef, v: str) -> str | PropertyError:
-    # hubspot-api.md §3.1: send the strings "true"/"false".
+    # docs/hubspot-behaviour.md, "Value formats": send the strings "true"/"false".
     if v in ("true", "false"):
         return v
-    # GUESS: code INVALID_BOOLEAN and message (§1.4: bool error code UNCONFIRMED); case-sensitive.
+    # GUESS: code INVALID_BOOLEAN and message (docs/hubspot-behaviour.md, "Error bodies": bool
+    # error code UNCONFIRMED); case-sensitive.
     return PropertyError(prop.name, "INVALID_BOOLEAN", f"{v} was not a valid boolean (true or false)")
 
 
@@ -112,15 +120,18 @@ def _parse_iso_datetime(v: str) -> datetime | None:
 
 
 def _date(prop: PropertyDef, v: str) -> str | PropertyError:
-    # hubspot-api.md §3.1: ISO 8601 date or epoch milliseconds at midnight UTC.
+    # docs/hubspot-behaviour.md, "Value formats": ISO 8601 date or epoch milliseconds at
+    # midnight UTC.
     d = _parse_iso_date(v)
     if d is not None:
-        return d.isoformat()  # GUESS: dates are returned as YYYY-MM-DD (§3.1 UNCONFIRMED).
+        # GUESS: dates are returned as YYYY-MM-DD (docs/hubspot-behaviour.md, "Value formats").
+        return d.isoformat()
     if _EPOCH_RE.match(v):
         ms = int(v)
         rem = ms % _MS_PER_DAY
         if rem:
-            # hubspot-api.md §1.4 [OBS]: "1786334400000 is at 4:0:0.0 UTC, not midnight!" (unpadded).
+            # docs/hubspot-behaviour.md, "Error bodies" [OBS]: "1786334400000 is at 4:0:0.0
+            # UTC, not midnight!" (unpadded).
             h, rem = divmod(rem, 3_600_000)
             mi, rem = divmod(rem, 60_000)
             s, milli = divmod(rem, 1000)
@@ -140,7 +151,7 @@ def _date(prop: PropertyDef, v: str) -> str | PropertyError:
 
 
 def _datetime(prop: PropertyDef, v: str) -> str | PropertyError:
-    # hubspot-api.md §3.1: `YYYY-MM-DDThh:mm:ss.sssZ` or epoch milliseconds.
+    # docs/hubspot-behaviour.md, "Value formats": `YYYY-MM-DDThh:mm:ss.sssZ` or epoch milliseconds.
     if _EPOCH_RE.match(v):
         try:
             return iso_from_datetime(datetime.fromtimestamp(int(v) / 1000, tz=timezone.utc))
@@ -150,7 +161,8 @@ def _datetime(prop: PropertyDef, v: str) -> str | PropertyError:
         dt = _parse_iso_datetime(v)
         if dt is not None:
             return iso_from_datetime(dt)
-    # GUESS: code INVALID_DATETIME and message (§1.4: bad datetime code UNCONFIRMED).
+    # GUESS: code INVALID_DATETIME and message (docs/hubspot-behaviour.md, "Error bodies": bad
+    # datetime code UNCONFIRMED).
     return PropertyError(
         prop.name, "INVALID_DATETIME",
         f"{v} is not a valid datetime. Use ISO 8601 with a time zone or epoch milliseconds",
@@ -158,7 +170,8 @@ def _datetime(prop: PropertyDef, v: str) -> str | PropertyError:
 
 
 def _invalid_option(prop: PropertyDef, v: str) -> PropertyError:
-    # hubspot-api.md §1.4 [OBS]: INVALID_OPTION "... was not one of the allowed options: ...".
+    # docs/hubspot-behaviour.md, "Error bodies" [OBS]: INVALID_OPTION "... was not one of the
+    # allowed options: ...".
     # GUESS: how the list of allowed options is printed.
     allowed = ", ".join(prop.option_values())
     return PropertyError(prop.name, "INVALID_OPTION", f"{v} was not one of the allowed options: [{allowed}]")
@@ -168,8 +181,8 @@ def _enumeration(prop: PropertyDef, v: str, existing: str | None) -> str | Prope
     allowed = prop.option_values()
     if not prop.is_multi_select:
         return v if v in allowed else _invalid_option(prop, v)
-    # hubspot-api.md §3.1: multi-select values are `;`-joined; a leading `;` appends to the
-    # existing value set, anything else replaces it.
+    # docs/hubspot-behaviour.md, "Value formats": multi-select values are `;`-joined; a leading
+    # `;` appends to the existing value set, anything else replaces it.
     append = v.startswith(";")
     # GUESS: empty segments ("a;;b") are ignored rather than rejected.
     values = [s for s in v.split(";") if s]
@@ -190,13 +203,15 @@ def _enumeration(prop: PropertyDef, v: str, existing: str | None) -> str | Prope
 def validate_value(prop: PropertyDef, raw: Any, existing: str | None = None) -> str | PropertyError:
     """The value to store for `prop` (normalised), or why HubSpot would refuse it.
 
-    `""` clears a property (hubspot-api.md §1.7) and is always accepted on writable properties.
-    `existing` is the stored value, needed for the multi-select append rule.
+    `""` clears a property (docs/hubspot-behaviour.md, "Created, updated, cleared") and is
+    always accepted on writable properties. `existing` is the stored value, needed for the
+    multi-select append rule.
     """
     if not prop.writable:
         return read_only(prop.name)
     if raw is None:
-        # GUESS: JSON null is not in the schema (values are strings, §1.1); treated like "".
+        # GUESS: JSON null is not in the schema (values are strings,
+        # docs/hubspot-behaviour.md, "Batch upsert"); treated like "".
         return ""
     if isinstance(raw, bool):
         value = "true" if raw else "false"
@@ -212,7 +227,7 @@ def validate_value(prop: PropertyDef, raw: Any, existing: str | None = None) -> 
         return ""
     if prop.type in ("string", "phone_number"):
         if len(value) > MAX_STRING_LENGTH:
-            # hubspot-api.md §7.9: over-length error UNCONFIRMED.
+            # docs/hubspot-behaviour.md, "Properties": over-length error UNCONFIRMED.
             # GUESS: code INVALID_STRING_LENGTH and message.
             return PropertyError(
                 prop.name, "INVALID_STRING_LENGTH",

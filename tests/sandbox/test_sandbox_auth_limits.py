@@ -1,4 +1,5 @@
-"""Authentication, scopes and rate limits (hubspot-api.md §5.1-§5.3, §5.6)."""
+"""Authentication, scopes and rate limits (docs/hubspot-behaviour.md, "Rate limits",
+"429 bodies", "Response headers" and "Authentication errors")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Injected faults and latency (docs/internals.md "Sandbox"; hubspot-api.md §5.5)."""
+"""Injected faults and latency (docs/internals.md "Sandbox";
+docs/hubspot-behaviour.md, "Retrying")."""
 
 from __future__ import annotations
 

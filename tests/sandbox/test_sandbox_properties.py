@@ -1,4 +1,4 @@
-"""Properties API and object library (hubspot-api.md §3, §4)."""
+"""Properties API and object library (docs/hubspot-behaviour.md, "Properties" and "Activation")."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_seeded_course_properties(sb: Sandbox, api: Api) -> None:
         "hs_lastmodifieddate": ("datetime", "date"),
     }
     assert {n: (by_name[n]["type"], by_name[n]["fieldType"]) for n in expected} == expected
-    assert by_name["hs_course_id"]["hasUniqueValue"] is False  # UNCONFIRMED in the notes: not assumed
+    # UNCONFIRMED (docs/hubspot-behaviour.md, "The Courses object"): not assumed
+    assert by_name["hs_course_id"]["hasUniqueValue"] is False
     assert by_name["hs_object_id"]["modificationMetadata"]["readOnlyValue"] is True
     assert by_name["hs_course_name"]["modificationMetadata"]["readOnlyValue"] is False
     assert by_name["hs_pipeline_stage"]["options"] and by_name["hs_course_name"]["hubspotDefined"] is True

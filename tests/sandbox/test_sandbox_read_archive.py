@@ -1,4 +1,5 @@
-"""Batch read, batch archive, list and get-one (hubspot-api.md §2)."""
+"""Batch read, batch archive, list and get-one
+(docs/hubspot-behaviour.md, "Reading and archiving")."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def test_batch_read_by_record_id_returns_requested_properties(keyed: Sandbox, ap
     body = r.json()
     assert body["status"] == "COMPLETE" and "errors" not in body
     got = {x["id"]: x["properties"] for x in body["results"]}
-    # requested properties only; ones without a value do not appear (§2)
+    # requested properties only; ones without a value do not appear
+    # (docs/hubspot-behaviour.md, "Reading and archiving")
     assert got == {ids["c-1"]: {"hs_enrollment_capacity": "1"}, ids["c-2"]: {"hs_enrollment_capacity": "2"}}
 
 

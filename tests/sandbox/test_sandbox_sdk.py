@@ -1,7 +1,7 @@
 """HubSpot's official Python SDK (hubspot-api-client 12.0.0) against the sandbox.
 
 The SDK's generated models must parse our bodies: if a field name or shape drifts from
-HubSpot's, these fail (hubspot-api.md §1.9 for the model names).
+HubSpot's, these fail (docs/hubspot-behaviour.md, "Python SDK" for the model names).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Batch upsert over HTTP: the rules of hubspot-api.md §1 that a client must survive."""
+"""Batch upsert over HTTP: the rules of docs/hubspot-behaviour.md, "Batch upsert" that a client
+must survive."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def test_create_returns_hubspot_shape_and_stores_record(keyed: Sandbox, api: Api
     assert res["id"].isdigit() and isinstance(res["id"], str)
     props = res["properties"]
     assert props["hs_course_name"] == "Course c-1" and props["hs_enrollment_capacity"] == "50"
-    assert props[KEY] == "c-1"  # the id value is stored in the idProperty on create (§1.7)
+    # the id value is stored in the idProperty on create
+    # (docs/hubspot-behaviour.md, "Created, updated, cleared")
+    assert props[KEY] == "c-1"
     assert props["hs_object_id"] == res["id"]
     assert props["hs_createdate"] == res["createdAt"] and props["hs_lastmodifieddate"] == res["updatedAt"]
     stored = keyed.record_by(KEY, "c-1")
@@ -44,7 +47,8 @@ def test_second_upsert_updates_same_record_partially(keyed: Sandbox, api: Api) -
     assert res["id"] == first["results"][0]["id"]
     assert res["createdAt"] == first["results"][0]["createdAt"]
     stored = keyed.record_by(KEY, "c-1")["properties"]
-    # absent properties are left alone; present ones overwritten (§1.7)
+    # absent properties are left alone; present ones overwritten
+    # (docs/hubspot-behaviour.md, "Created, updated, cleared")
     assert stored["hs_enrollment_capacity"] == "60"
     assert stored["hs_course_description"] == "d" and stored["hs_course_name"] == "Course c-1"
     assert len(keyed.records()) == 1

@@ -1,4 +1,5 @@
-"""Value validation by property type (hubspot-api.md §3, §3.1), tested on the pure functions."""
+"""Value validation by property type
+(docs/hubspot-behaviour.md, "Properties" and "Value formats"), tested on the pure functions."""
 
 from __future__ import annotations
 
@@ -50,12 +51,14 @@ def test_bool_only_true_or_false() -> None:
 
 def test_date_iso_and_midnight_epoch() -> None:
     assert validate_value(DATE, "2015-05-01") == "2015-05-01"
-    assert validate_value(DATE, "1430438400000") == "2015-05-01"  # §3.1's own example
+    # the example in docs/hubspot-behaviour.md, "Value formats"
+    assert validate_value(DATE, "1430438400000") == "2015-05-01"
     assert validate_value(DATE, "2015-05-01T00:00:00Z") == "2015-05-01"
 
 
 def test_date_not_midnight_message_matches_hubspot() -> None:
-    # Both observed messages (hubspot-api.md §1.4), unpadded as HubSpot prints them.
+    # Both observed messages (docs/hubspot-behaviour.md, "Error bodies"), unpadded as HubSpot
+    # prints them.
     r = validate_value(DATE, "1521225089103")
     assert isinstance(r, PropertyError) and r.code == "INVALID_DATE"
     assert r.message == "1521225089103 is at 18:31:29.103 UTC, not midnight!"

@@ -21,8 +21,8 @@ import time
 
 import requests
 
-from hubspot_courses_destination.client import HubSpotClient
-from hubspot_courses_destination.responses import UpsertRow
+from hubspot_courses_destination.hubspot.client import HubSpotClient
+from hubspot_courses_destination.hubspot.responses import UpsertRow
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 
 ID_PROPERTY = "lms_course_key"

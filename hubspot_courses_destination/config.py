@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
-from .client import DEFAULT_API_BASE_URL
+from .hubspot import DEFAULT_API_BASE_URL
 from .errors import ConfigurationError
-from .urls import api_base_url_problem
+from .hubspot.urls import api_base_url_problem
 
 __all__ = [
     "COURSES_OBJECT_TYPE",

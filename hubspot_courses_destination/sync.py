@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from .client import HubSpotClient, RowOutcome, UpsertRow
+from .hubspot import HubSpotClient, RowOutcome, UpsertRow
 from .config import DestinationSettings
 from .mapping import (
     CONTENT_HASH_FORMAT,

@@ -579,9 +579,9 @@ def check_portal(settings: DestinationSettings) -> None:
     A name that does not resolve or a port that refuses is known in milliseconds; without this
     it surfaced only in dlt's load step, after five backed-off retries of every job (minutes).
     """
-    from hubspot_courses_destination.client import HubSpotClient
+    from hubspot_courses_destination.hubspot.client import HubSpotClient
     from hubspot_courses_destination.errors import HubSpotTerminalError, HubSpotTransientError
-    from hubspot_courses_destination.retry import RetryPolicy
+    from hubspot_courses_destination.hubspot.retry import RetryPolicy
 
     quick = RetryPolicy(max_attempts=3, backoff_base_s=1.0, max_total_wait_s=10.0)
     client = HubSpotClient(settings.access_token, settings.api_base_url, connect_timeout_s=5.0,

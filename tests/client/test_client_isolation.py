@@ -14,9 +14,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
+from hubspot_courses_destination.hubspot.client import HubSpotClient
 from hubspot_courses_destination.errors import RequestRejectedError
-from hubspot_courses_destination.ratelimit import Rate, RateLimiter
+from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter
 
 from .conftest import FAST_POLICY, rows
 

@@ -18,7 +18,7 @@ from hubspot_courses_destination.errors import (
     MissingScopesError,
     RequestRejectedError,
 )
-from hubspot_courses_destination.responses import (
+from hubspot_courses_destination.hubspot.responses import (
     MISSING_FROM_RESPONSE,
     Action,
     PropertyError,

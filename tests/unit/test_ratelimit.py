@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from hubspot_courses_destination.ratelimit import (
+from hubspot_courses_destination.hubspot.ratelimit import (
     Permit,
     Rate,
     RateLimiter,

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, Literal, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from hubspot_courses_destination.errors import (
+from ..errors import (
     AuthenticationError,
     DailyLimitExceededError,
     HubSpotError,

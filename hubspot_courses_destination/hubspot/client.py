@@ -4,9 +4,9 @@ One ``requests.Session`` per client (pool sized for ``max_concurrency``, explici
 read timeouts, TLS verification on, redirects never followed, ``Authorization: Bearer`` added
 by the session's auth), one
 send loop (:meth:`HubSpotClient._send`) that puts every request behind the shared
-:class:`~hubspot_courses_destination.ratelimit.RateLimiter`, classifies the answer with
-:func:`~hubspot_courses_destination.responses.classify` and retries by
-:class:`~hubspot_courses_destination.retry.RetryPolicy`.
+:class:`~hubspot_courses_destination.hubspot.ratelimit.RateLimiter`, classifies the answer with
+:func:`~hubspot_courses_destination.hubspot.responses.classify` and retries by
+:class:`~hubspot_courses_destination.hubspot.retry.RetryPolicy`.
 
 Retry safety (style anchors §8.7): batch upsert, batch read and batch archive can be repeated
 without harm (upsert is keyed by the unique ``idProperty``), so they are retried after read
@@ -37,14 +37,14 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from hubspot_courses_destination.errors import (
+from ..errors import (
     ConfigurationError,
     HubSpotError,
     HubSpotTerminalError,
     RequestRejectedError,
 )
-from hubspot_courses_destination.ratelimit import RateLimiter, limiter_for
-from hubspot_courses_destination.responses import (
+from .ratelimit import RateLimiter, limiter_for
+from .responses import (
     AMBIGUOUS_REASONS,
     Action,
     PropertyError,
@@ -59,8 +59,8 @@ from hubspot_courses_destination.responses import (
     missing_outcome,
     parse_property_errors,
 )
-from hubspot_courses_destination.retry import RetryPolicy, next_wait_s, should_retry
-from hubspot_courses_destination.urls import api_base_url_problem
+from .retry import RetryPolicy, next_wait_s, should_retry
+from .urls import api_base_url_problem
 
 __all__ = [
     "HubSpotClient",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from hubspot_courses_destination.responses import Reason, Verdict
+from .responses import Reason, Verdict
 
 __all__ = ["RetryPolicy", "next_wait_s", "should_retry"]
 

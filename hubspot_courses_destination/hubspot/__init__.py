@@ -1,0 +1,29 @@
+"""The HubSpot API layer: everything that knows HubSpot's HTTP API, and nothing else.
+
+The rest of the package (sync, preflight, replay) talks to HubSpot only through
+:class:`HubSpotClient` and the row/outcome types exported here.
+"""
+
+from .client import BATCH_LIMIT, ClientStats, HubSpotClient, UpsertResult
+from .ratelimit import Rate, RateLimiter, limiter_for
+from .responses import MISSING_FROM_RESPONSE, PropertyError, RowOutcome, UpsertRow
+from .retry import RetryPolicy
+from .urls import api_base_url_problem
+from .client import DEFAULT_API_BASE_URL
+
+__all__ = [
+    "HubSpotClient",
+    "ClientStats",
+    "UpsertResult",
+    "UpsertRow",
+    "RowOutcome",
+    "PropertyError",
+    "MISSING_FROM_RESPONSE",
+    "RetryPolicy",
+    "Rate",
+    "RateLimiter",
+    "limiter_for",
+    "BATCH_LIMIT",
+    "DEFAULT_API_BASE_URL",
+    "api_base_url_problem",
+]

@@ -579,7 +579,7 @@ def check_portal(settings: DestinationSettings) -> None:
     A name that does not resolve or a port that refuses is known in milliseconds; without this
     it surfaced only in dlt's load step, after five backed-off retries of every job (minutes).
     """
-    from hubspot_courses_destination.hubspot.client import HubSpotClient
+    from hubspot_courses_destination.hubspot import HubSpotClient
     from hubspot_courses_destination.errors import HubSpotTerminalError, HubSpotTransientError
     from hubspot_courses_destination.hubspot.retry import RetryPolicy
 

@@ -4,9 +4,10 @@ The rest of the package (sync, preflight, replay) talks to HubSpot only through
 :class:`HubSpotClient` and the row/outcome types exported here.
 """
 
-from .client import BATCH_LIMIT, ClientStats, HubSpotClient, UpsertResult
+from .client import BATCH_LIMIT, HubSpotClient
 from .ratelimit import Rate, RateLimiter, limiter_for
-from .responses import MISSING_FROM_RESPONSE, PropertyError, RowOutcome, UpsertRow
+from .matching import MISSING_FROM_RESPONSE
+from .models import ClientStats, PropertyError, RowOutcome, UpsertResult, UpsertRow
 from .retry import RetryPolicy
 from .urls import api_base_url_problem
 from .client import DEFAULT_API_BASE_URL

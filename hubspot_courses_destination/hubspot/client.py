@@ -5,7 +5,7 @@ read timeouts, TLS verification on, redirects never followed, ``Authorization: B
 by the session's auth), one
 send loop (:meth:`HubSpotClient._send`) that puts every request behind the shared
 :class:`~hubspot_courses_destination.hubspot.ratelimit.RateLimiter`, classifies the answer with
-:func:`~hubspot_courses_destination.hubspot.responses.classify` and retries by
+:func:`~hubspot_courses_destination.hubspot.classify.classify` and retries by
 :class:`~hubspot_courses_destination.hubspot.retry.RetryPolicy`.
 
 Retry safety (style anchors §8.7): batch upsert, batch read and batch archive can be repeated
@@ -28,8 +28,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -43,22 +42,10 @@ from ..errors import (
     HubSpotTerminalError,
     RequestRejectedError,
 )
+from .classify import AMBIGUOUS_REASONS, Action, Reason, Verdict, classify, classify_exception, error_for
+from .matching import match_upsert_results, missing_outcome, refused_outcome
+from .models import ClientStats, Counters, PropertyError, RowOutcome, UpsertResult, UpsertRow
 from .ratelimit import RateLimiter, limiter_for
-from .responses import (
-    AMBIGUOUS_REASONS,
-    Action,
-    PropertyError,
-    Reason,
-    RowOutcome,
-    UpsertRow,
-    Verdict,
-    classify,
-    classify_exception,
-    error_for,
-    match_upsert_results,
-    missing_outcome,
-    parse_property_errors,
-)
 from .retry import RetryPolicy, next_wait_s, should_retry
 from .urls import api_base_url_problem
 
@@ -85,63 +72,6 @@ _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 
 OMITTED_ROW_RESENDS = 1
 """How often rows a 200/207 answer left out are sent again before being reported."""
-
-
-@dataclass(frozen=True)
-class ClientStats:
-    """A snapshot of the client's counters (see :attr:`HubSpotClient.stats`)."""
-
-    requests_sent: int = 0
-    responses_by_status: Mapping[int, int] = field(default_factory=dict)
-    rate_limited_429: int = 0
-    transport_errors: int = 0
-    retries: int = 0
-    retry_wait_s: float = 0.0
-    limiter_wait_s: float = 0.0
-    rows_resent_after_omission: int = 0
-
-    @property
-    def total_wait_s(self) -> float:
-        """Seconds spent waiting: retry backoff plus waits for rate-limit budget (all threads)."""
-        return self.retry_wait_s + self.limiter_wait_s
-
-
-class _Counters:
-    """Thread-safe mutable counters behind :class:`ClientStats`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, Any] = {}
-        self._by_status: dict[int, int] = {}
-
-    def add(self, name: str, amount: float = 1) -> None:
-        with self._lock:
-            self._values[name] = self._values.get(name, 0) + amount
-
-    def status(self, status: int) -> None:
-        with self._lock:
-            self._by_status[status] = self._by_status.get(status, 0) + 1
-            if status == 429:
-                self._values["rate_limited_429"] = self._values.get("rate_limited_429", 0) + 1
-
-    def snapshot(self) -> ClientStats:
-        with self._lock:
-            return ClientStats(responses_by_status=dict(self._by_status), **self._values)
-
-
-class UpsertResult(List[RowOutcome]):
-    """:meth:`HubSpotClient.batch_upsert` outcomes in input order, plus what the call cost.
-
-    The client's ``stats`` are shared by every thread; these figures belong to one call,
-    so a caller running several calls at once can still attribute requests correctly.
-    """
-
-    def __init__(self, outcomes: Iterable[RowOutcome] = (), stats: ClientStats | None = None) -> None:
-        super().__init__(outcomes)
-        stats = stats or ClientStats()
-        self.requests: int = stats.requests_sent
-        self.responses_429: int = stats.rate_limited_429
-        self.retries: int = stats.retries
 
 
 class _BearerAuth(AuthBase):
@@ -284,7 +214,7 @@ class HubSpotClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
-        self._counters = _Counters()
+        self._counters = Counters()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._in_flight = threading.BoundedSemaphore(max_concurrency)
@@ -357,13 +287,13 @@ class HubSpotClient:
             return UpsertResult()
         chunks = _chunks(prepared)
         path = f"/crm/v3/objects/{_seg(object_type)}/batch/upsert"
-        call = _Counters()
+        call = Counters()
         results = self._run_chunks(lambda chunk: self._upsert_chunk(path, id_property, chunk, call), chunks)
         by_key = {outcome.key: outcome for chunk_outcomes in results for outcome in chunk_outcomes}
         return UpsertResult((by_key[row.key] for row in prepared), call.snapshot())
 
     def _upsert_chunk(
-        self, path: str, id_property: str, chunk: Sequence[UpsertRow], call: _Counters | None = None
+        self, path: str, id_property: str, chunk: Sequence[UpsertRow], call: Counters | None = None
     ) -> list[RowOutcome]:
         outcomes: list[RowOutcome] = []
         pending: Sequence[UpsertRow] = chunk
@@ -397,7 +327,7 @@ class HubSpotClient:
         path: str,
         id_property: str,
         rows: Sequence[UpsertRow],
-        call: _Counters | None,
+        call: Counters | None,
         error: RequestRejectedError,
     ) -> list[RowOutcome]:
         """HubSpot refused a whole chunk with a 400: halve it until the rows at fault are found.
@@ -411,11 +341,7 @@ class HubSpotClient:
         if len(rows) == 1:
             row = rows[0]
             logger.warning("POST %s: HubSpot refused row %s on its own (%s)", path, row.key, error.category)
-            return [RowOutcome(
-                key=row.key, trace_id=row.trace_id, status="rejected", category=error.category,
-                code=None, message=error.hubspot_message,
-                property_errors=parse_property_errors(error.hubspot_message),
-            )]
+            return [refused_outcome(row, error.category, error.hubspot_message)]
         mid = len(rows) // 2
         outcomes: list[RowOutcome] = []
         refused: list[tuple[Sequence[UpsertRow], RequestRejectedError]] = []
@@ -433,7 +359,7 @@ class HubSpotClient:
         return outcomes
 
     def _upsert_chunk_once(
-        self, path: str, id_property: str, rows: Sequence[UpsertRow], call: _Counters | None
+        self, path: str, id_property: str, rows: Sequence[UpsertRow], call: Counters | None
     ) -> list[RowOutcome]:
         """One upsert request, no isolation: a 400 propagates to the caller."""
         payload = _upsert_payload(rows, id_property)
@@ -600,7 +526,7 @@ class HubSpotClient:
         params: Mapping[str, Any] | None = None,
         safe_to_repeat: bool = True,
         row_keys: Sequence[str] = (),
-        call: _Counters | None = None,
+        call: Counters | None = None,
     ) -> tuple[int, Any]:
         """Send one request with rate limiting, classification and retries.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .responses import Reason, Verdict
+from .classify import Reason, Verdict
 
 __all__ = ["RetryPolicy", "next_wait_s", "should_retry"]
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import pytest
 
-from hubspot_courses_destination.hubspot.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient
 from hubspot_courses_destination.errors import DailyLimitExceededError, HubSpotTransientError
 from hubspot_courses_destination.hubspot.retry import RetryPolicy
 from hubspot_courses_destination.sandbox import Sandbox

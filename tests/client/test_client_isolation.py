@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from hubspot_courses_destination.hubspot.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient
 from hubspot_courses_destination.errors import RequestRejectedError
 from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from hubspot_courses_destination.hubspot.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient
 from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 

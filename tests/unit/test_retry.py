@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from hubspot_courses_destination.hubspot.responses import Action, Reason, Verdict
+from hubspot_courses_destination.hubspot.classify import Action, Reason, Verdict
 from hubspot_courses_destination.hubspot.retry import RetryPolicy, next_wait_s, should_retry
 
 P = RetryPolicy(

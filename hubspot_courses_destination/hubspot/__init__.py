@@ -6,6 +6,7 @@ The rest of the package (sync, preflight, replay) talks to HubSpot only through
 
 from .client import BATCH_LIMIT, HubSpotClient
 from .ratelimit import Rate, RateLimiter, limiter_for
+from .endpoints import DEFAULT_API_VERSION, ENDPOINTS, Endpoints
 from .matching import MISSING_FROM_RESPONSE
 from .models import ClientStats, PropertyError, RowOutcome, UpsertResult, UpsertRow
 from .retry import RetryPolicy
@@ -24,6 +25,9 @@ __all__ = [
     "Rate",
     "RateLimiter",
     "limiter_for",
+    "ENDPOINTS",
+    "Endpoints",
+    "DEFAULT_API_VERSION",
     "BATCH_LIMIT",
     "DEFAULT_API_BASE_URL",
     "api_base_url_problem",

@@ -29,7 +29,7 @@ import time
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -43,6 +43,7 @@ from ..errors import (
     RequestRejectedError,
 )
 from .classify import AMBIGUOUS_REASONS, Action, Reason, Verdict, classify, classify_exception, error_for
+from .endpoints import DEFAULT_API_VERSION, Endpoints
 from .matching import match_upsert_results, missing_outcome, refused_outcome
 from .models import ClientStats, Counters, PropertyError, RowOutcome, UpsertResult, UpsertRow
 from .ratelimit import RateLimiter, limiter_for
@@ -144,6 +145,8 @@ class HubSpotClient:
         access_token: the private-app access token (``pat-...``). Kept only in the session's
             auth (an ``Authorization: Bearer`` header on every request).
         api_base_url: HubSpot's API root; point it at the sandbox in tests.
+        api_version: which family of paths to call (a key of
+            :data:`~hubspot_courses_destination.hubspot.endpoints.ENDPOINTS`).
         requests_per_10s: the portal's burst tier (100 Free/Starter, 190 Pro/Enterprise),
             used for the default shared rate limiter; server headers override it.
         max_concurrency: requests in flight at once from this client (thread pool and
@@ -161,8 +164,9 @@ class HubSpotClient:
         rng: jitter source; injectable for tests.
 
     Raises:
-        ConfigurationError: for an empty token, invalid numbers, or a URL the token must not
-            be sent to (ambiguous, or plain http to a host other than this machine).
+        ConfigurationError: for an empty token, invalid numbers, an unknown ``api_version``, or
+            a URL the token must not be sent to (ambiguous, or plain http to a host other than
+            this machine).
     """
 
     def __init__(
@@ -179,6 +183,7 @@ class HubSpotClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        api_version: str = DEFAULT_API_VERSION,
     ) -> None:
         if not isinstance(access_token, str) or not access_token.strip():
             raise ConfigurationError(
@@ -200,6 +205,8 @@ class HubSpotClient:
             raise ConfigurationError(f"requests_per_10s must be >= 1, got {requests_per_10s}")
         if connect_timeout_s <= 0 or read_timeout_s <= 0:
             raise ConfigurationError("connect_timeout_s and read_timeout_s must be > 0")
+        self._endpoints = Endpoints(api_version)
+        self.api_version = api_version
         self.api_base_url = api_base_url.rstrip("/")
         self.max_concurrency = max_concurrency
         self.timeouts_s = (connect_timeout_s, read_timeout_s)
@@ -286,7 +293,7 @@ class HubSpotClient:
         if not prepared:
             return UpsertResult()
         chunks = _chunks(prepared)
-        path = f"/crm/v3/objects/{_seg(object_type)}/batch/upsert"
+        path = self._endpoints.path("batch_upsert", object_type=object_type)
         call = Counters()
         results = self._run_chunks(lambda chunk: self._upsert_chunk(path, id_property, chunk, call), chunks)
         by_key = {outcome.key: outcome for chunk_outcomes in results for outcome in chunk_outcomes}
@@ -385,7 +392,7 @@ class HubSpotClient:
         id_list = list(dict.fromkeys(ids))
         if not id_list:
             return []
-        path = f"/crm/v3/objects/{_seg(object_type)}/batch/read"
+        path = self._endpoints.path("batch_read", object_type=object_type)
 
         def read_chunk(chunk: Sequence[str]) -> list[dict[str, Any]]:
             payload: dict[str, Any] = {
@@ -405,7 +412,7 @@ class HubSpotClient:
     def batch_archive(self, object_type: str, record_ids: Iterable[str]) -> None:
         """Archive records by HubSpot record id (archiving twice is harmless)."""
         id_list = list(dict.fromkeys(record_ids))
-        path = f"/crm/v3/objects/{_seg(object_type)}/batch/archive"
+        path = self._endpoints.path("batch_archive", object_type=object_type)
 
         def archive_chunk(chunk: Sequence[str]) -> None:
             self._send("POST", path, json_body={"inputs": [{"id": value} for value in chunk]}, row_keys=chunk)
@@ -424,7 +431,7 @@ class HubSpotClient:
         """Yield every record of the object, following ``paging.next.after``."""
         if not 1 <= page_size <= 100:
             raise ValueError(f"page_size must be 1..100, got {page_size}")
-        path = f"/crm/v3/objects/{_seg(object_type)}"
+        path = self._endpoints.path("list_objects", object_type=object_type)
         after: str | None = None
         while True:
             params: dict[str, Any] = {"limit": page_size, "archived": "true" if archived else "false"}
@@ -443,20 +450,20 @@ class HubSpotClient:
 
     def list_properties(self, object_type: str) -> list[dict[str, Any]]:
         """All (non-archived) property definitions of the object."""
-        _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}")
+        _, body = self._send("GET", self._endpoints.path("properties", object_type=object_type))
         results = body.get("results") if isinstance(body, Mapping) else None
         return list(results) if isinstance(results, list) else []
 
     def list_property_groups(self, object_type: str) -> list[dict[str, Any]]:
         """The object's property groups (a created property must name one)."""
-        _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}/groups")
+        _, body = self._send("GET", self._endpoints.path("property_groups", object_type=object_type))
         results = body.get("results") if isinstance(body, Mapping) else None
         return list(results) if isinstance(results, list) else []
 
     def get_property(self, object_type: str, name: str) -> dict[str, Any] | None:
         """One property definition, or ``None`` if the object has no such property."""
         try:
-            _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}/{_seg(name)}")
+            _, body = self._send("GET", self._endpoints.path("property", object_type=object_type, name=name))
         except HubSpotTerminalError as exc:
             if exc.status == 404:
                 return None
@@ -472,7 +479,7 @@ class HubSpotClient:
         property is returned.
         """
         name = str(body.get("name") or "")
-        path = f"/crm/v3/properties/{_seg(object_type)}"
+        path = self._endpoints.path("properties", object_type=object_type)
         ambiguous = False
         last_error: HubSpotError | None = None
         for _ in range(self.retry_policy.max_attempts):
@@ -502,7 +509,7 @@ class HubSpotClient:
         is not in our notes (a guess: none beyond a valid token), so a 403/404 is not fatal.
         """
         try:
-            _, body = self._send("GET", "/account-info/v3/details")
+            _, body = self._send("GET", self._endpoints.path("account_details"))
         except HubSpotTerminalError as exc:
             if exc.status in (403, 404):
                 return None
@@ -512,7 +519,7 @@ class HubSpotClient:
 
     def is_object_enabled(self, object_type: str) -> bool:
         """Whether the object (e.g. courses, 0-410) is activated in the portal's object library."""
-        _, body = self._send("GET", f"/crm/v3/object-library/enablement/{_seg(object_type)}")
+        _, body = self._send("GET", self._endpoints.path("object_enablement", object_type=object_type))
         return bool(body.get("enablement")) if isinstance(body, Mapping) else False
 
     # -- the send loop -----------------------------------------------------------------------
@@ -695,11 +702,6 @@ def _prepare_rows(rows: Iterable[UpsertRow]) -> list[UpsertRow]:
         traces.add(trace_id)
         prepared.append(row if row.trace_id else UpsertRow(row.key, row.properties, trace_id))
     return prepared
-
-
-def _seg(value: str) -> str:
-    """One URL path segment, escaped."""
-    return quote(str(value), safe="")
 
 
 def _json_or_none(response: requests.Response) -> Any:

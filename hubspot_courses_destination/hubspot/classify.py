@@ -8,6 +8,7 @@ property errors inside ``message``, is read in :mod:`.matching`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import Enum
@@ -34,6 +35,9 @@ __all__ = [
     "classify_exception",
     "parse_error_body",
     "parse_retry_after",
+    "RateLimitHeaders",
+    "rate_limit_headers",
+    "lower_keys",
     "error_for",
     "RETRYABLE_STATUSES",
     "AMBIGUOUS_REASONS",
@@ -121,6 +125,55 @@ class Verdict:
         return self.action is Action.RETRY
 
 
+# -- headers ------------------------------------------------------------------------------
+
+_HEADER_MAX = "x-hubspot-ratelimit-max"
+_HEADER_REMAINING = "x-hubspot-ratelimit-remaining"
+_HEADER_INTERVAL_MS = "x-hubspot-ratelimit-interval-milliseconds"
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """HubSpot's ``X-HubSpot-RateLimit-*`` headers of one response, read once.
+
+    The send loop reads them once per response and hands the result to both the classifier
+    (the window for a 429's wait) and the rate limiter (the budget it follows). A field is
+    ``None`` when the header is absent or unusable.
+
+    Attributes:
+        limit: ``Max``, requests per window (only if > 0).
+        remaining: ``Remaining`` in the current window, as sent (may be negative).
+        interval_s: ``Interval-Milliseconds`` in seconds (only if finite and > 0).
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    interval_s: float | None = None
+
+
+NO_RATE_LIMIT_HEADERS = RateLimitHeaders()
+
+
+def lower_keys(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers with lower-case names, for case-insensitive lookups in a plain dict."""
+    return {str(k).lower(): v for k, v in (headers or {}).items()}
+
+
+def rate_limit_headers(headers: Mapping[str, str] | None) -> RateLimitHeaders:
+    """Read the rate-limit headers of a response (any case of the header names)."""
+    return _rate_limits_of(lower_keys(headers)) if headers else NO_RATE_LIMIT_HEADERS
+
+
+def _rate_limits_of(lowered: Mapping[str, str]) -> RateLimitHeaders:
+    maximum = _int_or_none(lowered.get(_HEADER_MAX))
+    interval_ms = _float_or_none(lowered.get(_HEADER_INTERVAL_MS))
+    return RateLimitHeaders(
+        limit=maximum if maximum is not None and maximum > 0 else None,
+        remaining=_int_or_none(lowered.get(_HEADER_REMAINING)),
+        interval_s=interval_ms / 1000.0 if interval_ms is not None and 0 < interval_ms < math.inf else None,
+    )
+
+
 # -- body parsing -------------------------------------------------------------------------
 
 
@@ -173,6 +226,7 @@ def classify(
     headers: Mapping[str, str] | None = None,
     *,
     now_epoch_s: float = 0.0,
+    rate_limits: RateLimitHeaders | None = None,
 ) -> Verdict:
     """Decide what to do with one HTTP response.
 
@@ -181,19 +235,22 @@ def classify(
         body: the decoded JSON body (anything else is treated as "no fields").
         headers: response headers, looked up case-insensitively.
         now_epoch_s: wall-clock now, only to turn an HTTP-date ``Retry-After`` into seconds.
+        rate_limits: the response's rate-limit headers if already read (the send loop reads
+            them once for the limiter too); read from ``headers`` otherwise.
 
     Returns:
         A :class:`Verdict`: ``OK`` for 2xx (a 207's row errors are not a request failure),
         ``RETRY`` for the transient statuses HubSpot tells clients to retry, ``FAIL``
         otherwise, 3xx included (redirects are never followed).
     """
-    lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
     if 200 <= status < 300:
         return Verdict(Action.OK, Reason.SUCCESS, status=status)
+    lowered = lower_keys(headers)
+    if rate_limits is None:
+        rate_limits = _rate_limits_of(lowered)
     err = parse_error_body(body)
     correlation_id = err.correlation_id or lowered.get("x-hubspot-correlation-id")
     retry_after_s = parse_retry_after(lowered.get("retry-after"), now_epoch_s)
-    interval_ms = _float_or_none(lowered.get("x-hubspot-ratelimit-interval-milliseconds"))
     common: dict[str, Any] = dict(
         status=status,
         category=err.category,
@@ -202,7 +259,7 @@ def classify(
         correlation_id=correlation_id,
         message=shorten_message(err.message),
         retry_after_s=retry_after_s,
-        interval_s=interval_ms / 1000.0 if interval_ms and interval_ms > 0 else None,
+        interval_s=rate_limits.interval_s,
     )
     if 300 <= status < 400:
         return Verdict(Action.FAIL, Reason.REDIRECTED, redirect_host=_location_host(lowered.get("location")), **common)
@@ -378,6 +435,15 @@ def str_or_none(value: Any) -> str | None:
     if value is None:
         return None
     return str(value)
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def _float_or_none(value: Any) -> float | None:

@@ -42,7 +42,17 @@ from ..errors import (
     HubSpotTerminalError,
     RequestRejectedError,
 )
-from .classify import AMBIGUOUS_REASONS, Action, Reason, Verdict, classify, classify_exception, error_for
+from .classify import (
+    AMBIGUOUS_REASONS,
+    Action,
+    RateLimitHeaders,
+    Reason,
+    Verdict,
+    classify,
+    classify_exception,
+    error_for,
+    rate_limit_headers,
+)
 from .endpoints import DEFAULT_API_VERSION, Endpoints
 from .matching import match_upsert_results, missing_outcome, refused_outcome
 from .models import ClientStats, Counters, PropertyError, RowOutcome, UpsertResult, UpsertRow
@@ -555,7 +565,7 @@ class HubSpotClient:
             with self._in_flight:
                 permit = self.rate_limiter.acquire()
                 self._counters.add("limiter_wait_s", permit.waited_s)
-                headers: Mapping[str, str] | None = None
+                limits: RateLimitHeaders | None = None
                 started = time.monotonic()
                 try:
                     for c in counters:
@@ -581,13 +591,15 @@ class HubSpotClient:
                     status_text = type(exc).__name__
                     body = None
                 else:
-                    headers = response.headers
+                    limits = rate_limit_headers(response.headers)  # once, for classifier and limiter
                     body = _json_or_none(response)
-                    verdict = classify(response.status_code, body, response.headers, now_epoch_s=time.time())
+                    verdict = classify(
+                        response.status_code, body, response.headers, now_epoch_s=time.time(), rate_limits=limits
+                    )
                     for c in counters:
                         c.status(response.status_code)
                     status_text = str(response.status_code)
-            self.rate_limiter.release(permit, headers)
+            self.rate_limiter.release(permit, limits)
             elapsed_ms = (time.monotonic() - started) * 1000
             logger.debug("%s %s -> %s (%.0f ms, attempt %d)", method, path, status_text, elapsed_ms, attempt)
 

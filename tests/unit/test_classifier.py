@@ -18,12 +18,14 @@ from hubspot_courses_destination.errors import (
 )
 from hubspot_courses_destination.hubspot.classify import (
     Action,
+    RateLimitHeaders,
     Reason,
     Verdict,
     classify,
     classify_exception,
     error_for,
     parse_retry_after,
+    rate_limit_headers,
 )
 
 CID = "a43683b0-5717-4ceb-80b4-104d02915d8c"
@@ -124,6 +126,35 @@ def test_classify(status: int, body: Any, headers: dict[str, str], action: Actio
     assert (verdict.action, verdict.reason, verdict.status) == (action, reason, status)
     for name, value in extra.items():
         assert getattr(verdict, name) == value, name
+
+
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        (None, RateLimitHeaders()),
+        ({}, RateLimitHeaders()),
+        (
+            {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "7", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
+            RateLimitHeaders(limit=190, remaining=7, interval_s=10.0),
+        ),
+        ({"x-hubspot-ratelimit-max": " 100 ", "X-HUBSPOT-RATELIMIT-REMAINING": "-3"}, RateLimitHeaders(limit=100, remaining=-3)),
+        ({"X-HubSpot-RateLimit-Max": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "0"}, RateLimitHeaders()),
+        ({"X-HubSpot-RateLimit-Max": "lots", "X-HubSpot-RateLimit-Remaining": ""}, RateLimitHeaders()),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "2500.5"}, RateLimitHeaders(interval_s=2.5005)),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "inf"}, RateLimitHeaders()),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "nan"}, RateLimitHeaders()),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "-10"}, RateLimitHeaders()),
+    ],
+)
+def test_rate_limit_headers(headers: dict[str, str] | None, expected: RateLimitHeaders) -> None:
+    assert rate_limit_headers(headers) == expected
+
+
+def test_classifier_takes_rate_limit_headers_read_once() -> None:
+    headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "4000"}
+    assert classify(429, TEN_SECONDLY, headers).interval_s == 4.0
+    # the send loop passes what it read for the limiter; the classifier does not read again
+    assert classify(429, TEN_SECONDLY, headers, rate_limits=RateLimitHeaders(interval_s=1.0)).interval_s == 1.0
 
 
 @pytest.mark.parametrize(

@@ -20,18 +20,15 @@ exception messages; logs show method, path and status, never headers or bodies.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
 import threading
 import time
-import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
@@ -42,6 +39,7 @@ from ..errors import (
     HubSpotTerminalError,
     RequestRejectedError,
 )
+from . import bodies
 from .classify import (
     AMBIGUOUS_REASONS,
     Action,
@@ -55,28 +53,14 @@ from .classify import (
 )
 from .endpoints import DEFAULT_API_VERSION, Endpoints
 from .matching import match_upsert_results, missing_outcome, refused_outcome
-from .models import ClientStats, Counters, PropertyError, RowOutcome, UpsertResult, UpsertRow
+from .models import ClientStats, Counters, OutgoingRequest, RowOutcome, Tally, UpsertResult, UpsertRow
 from .ratelimit import RateLimiter, limiter_for
 from .retry import RetryPolicy, next_wait_s, should_retry
-from .urls import api_base_url_problem
+from .urls import DEFAULT_API_BASE_URL, api_base_url_problem
 
-__all__ = [
-    "HubSpotClient",
-    "ClientStats",
-    "UpsertResult",
-    "UpsertRow",
-    "RowOutcome",
-    "PropertyError",
-    "RetryPolicy",
-    "BATCH_LIMIT",
-    "DEFAULT_API_BASE_URL",
-]
+__all__ = ["HubSpotClient"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_API_BASE_URL = "https://api.hubapi.com"
-BATCH_LIMIT = 100
-"""HubSpot's object batch endpoints take at most 100 inputs per request."""
 
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 """What a token may contain: it becomes a header value, and a line break would end the header."""
@@ -149,7 +133,7 @@ class _AmbiguousWrite(Exception):
 
 
 class HubSpotClient:
-    """Thread-safe HubSpot CRM v3 client for batch upsert and the calls around it.
+    """Thread-safe HubSpot CRM client (v3 paths by default) for batch upsert and the calls around it.
 
     Args:
         access_token: the private-app access token (``pat-...``). Kept only in the session's
@@ -299,10 +283,10 @@ class HubSpotClient:
             HubSpotTerminalError: a whole request was refused (401, 403, 400, daily limit).
             HubSpotTransientError: retries ran out (429s, 5xx, timeouts, resets).
         """
-        prepared = _prepare_rows(rows)
+        prepared = bodies.prepare_rows(rows)
         if not prepared:
             return UpsertResult()
-        chunks = _chunks(prepared)
+        chunks = bodies.chunks(prepared)
         path = self._endpoints.path("batch_upsert", object_type=object_type)
         call = Counters()
         results = self._run_chunks(lambda chunk: self._upsert_chunk(path, id_property, chunk, call), chunks)
@@ -315,7 +299,7 @@ class HubSpotClient:
         outcomes: list[RowOutcome] = []
         pending: Sequence[UpsertRow] = chunk
         for resend in range(OMITTED_ROW_RESENDS + 1):
-            payload = _upsert_payload(pending, id_property)
+            payload = bodies.upsert_body(pending, id_property)
             try:
                 _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in pending], call=call)
             except RequestRejectedError as exc:
@@ -379,7 +363,7 @@ class HubSpotClient:
         self, path: str, id_property: str, rows: Sequence[UpsertRow], call: Counters | None
     ) -> list[RowOutcome]:
         """One upsert request, no isolation: a 400 propagates to the caller."""
-        payload = _upsert_payload(rows, id_property)
+        payload = bodies.upsert_body(rows, id_property)
         _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in rows], call=call)
         found, missing = match_upsert_results(body, rows, id_property)
         return found + [missing_outcome(row) for row in missing]
@@ -405,19 +389,11 @@ class HubSpotClient:
         path = self._endpoints.path("batch_read", object_type=object_type)
 
         def read_chunk(chunk: Sequence[str]) -> list[dict[str, Any]]:
-            payload: dict[str, Any] = {
-                "inputs": [{"id": value} for value in chunk],
-                "properties": list(properties),
-                "propertiesWithHistory": [],
-            }
-            if id_property:
-                payload["idProperty"] = id_property
-            _, body = self._send("POST", path, json_body=payload, row_keys=chunk)
+            _, body = self._send("POST", path, json_body=bodies.read_body(chunk, id_property, properties), row_keys=chunk)
             results = body.get("results") if isinstance(body, Mapping) else None
             return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
 
-        chunks = _chunks(id_list)
-        return [record for chunk in self._run_chunks(read_chunk, chunks) for record in chunk]
+        return [record for chunk in self._run_chunks(read_chunk, bodies.chunks(id_list)) for record in chunk]
 
     def batch_archive(self, object_type: str, record_ids: Iterable[str]) -> None:
         """Archive records by HubSpot record id (archiving twice is harmless)."""
@@ -425,10 +401,9 @@ class HubSpotClient:
         path = self._endpoints.path("batch_archive", object_type=object_type)
 
         def archive_chunk(chunk: Sequence[str]) -> None:
-            self._send("POST", path, json_body={"inputs": [{"id": value} for value in chunk]}, row_keys=chunk)
+            self._send("POST", path, json_body=bodies.archive_body(chunk), row_keys=chunk)
 
-        chunks = _chunks(id_list)
-        self._run_chunks(archive_chunk, chunks)
+        self._run_chunks(archive_chunk, bodies.chunks(id_list))
 
     def iter_records(
         self,
@@ -554,79 +529,17 @@ class HubSpotClient:
             HubSpotTerminalError / HubSpotTransientError: by the classifier's verdict.
             _AmbiguousWrite: ``safe_to_repeat=False`` and the outcome is unknown.
         """
-        url = self.api_base_url + path
-        data = None if json_body is None else orjson.dumps(json_body)  # once, not per attempt
-        counters = (self._counters,) if call is None else (self._counters, call)
+        request = bodies.outgoing(self.api_base_url, method, path, json_body, params, safe_to_repeat=safe_to_repeat, row_keys=row_keys)
+        tally = Tally(self._counters, call)
         attempt = 0
         waited_s = 0.0
         while True:
             attempt += 1
-            # at most max_concurrency requests in flight, whichever thread sends them
-            with self._in_flight:
-                permit = self.rate_limiter.acquire()
-                self._counters.add("limiter_wait_s", permit.waited_s)
-                limits: RateLimitHeaders | None = None
-                started = time.monotonic()
-                try:
-                    for c in counters:
-                        c.add("requests_sent")
-                    # never follow a redirect: HubSpot's API does not send them, and requests
-                    # would re-send the request, rows included, to whatever host Location names
-                    response = self._session.send(
-                        self._prepare(method, url, data, params), timeout=self.timeouts_s,
-                        allow_redirects=False, **self._transport,
-                    )
-                except BaseException as exc:
-                    if not isinstance(exc, requests.RequestException):
-                        self.rate_limiter.release(permit)  # never leak budget on an unexpected error
-                        raise
-                    verdict = classify_exception(exc)
-                    if verdict is None:
-                        self.rate_limiter.release(permit)
-                        raise HubSpotTerminalError(
-                            f"{method} {path} could not be sent ({type(exc).__name__}); check api_base_url",
-                            row_keys=row_keys,
-                        ) from None
-                    self._counters.add("transport_errors")
-                    status_text = type(exc).__name__
-                    body = None
-                else:
-                    limits = rate_limit_headers(response.headers)  # once, for classifier and limiter
-                    body = _json_or_none(response)
-                    verdict = classify(
-                        response.status_code, body, response.headers, now_epoch_s=time.time(), rate_limits=limits
-                    )
-                    for c in counters:
-                        c.status(response.status_code)
-                    status_text = str(response.status_code)
-            self.rate_limiter.release(permit, limits)
-            elapsed_ms = (time.monotonic() - started) * 1000
-            logger.debug("%s %s -> %s (%.0f ms, attempt %d)", method, path, status_text, elapsed_ms, attempt)
-
+            verdict, body, status_text = self._attempt(request, tally, attempt)
             if verdict.action is Action.OK:
                 return verdict.status or 0, body
-            if verdict.action is Action.FAIL:
-                raise error_for(verdict, method=method, path=path, row_keys=row_keys, attempts=attempt, waited_s=waited_s)
-            if not safe_to_repeat and verdict.reason in AMBIGUOUS_REASONS:
-                raise _AmbiguousWrite(verdict, attempt)
-            with self._rng_lock:
-                wait_s = next_wait_s(self.retry_policy, attempt, verdict, self._rng)
-            if not should_retry(self.retry_policy, attempt, waited_s, wait_s):
-                logger.warning("%s %s: giving up after %d attempts (%s)", method, path, attempt, verdict.reason.value)
-                raise error_for(verdict, method=method, path=path, row_keys=row_keys, attempts=attempt, waited_s=waited_s)
-            logger.info(
-                "%s %s -> %s (%s); retry %d/%d in %.2f s",
-                method,
-                path,
-                status_text,
-                verdict.reason.value,
-                attempt,
-                self.retry_policy.max_attempts - 1,
-                wait_s,
-            )
-            for c in counters:
-                c.add("retries")
-            self._counters.add("retry_wait_s", wait_s)
+            wait_s = self._wait_before_retry(request, verdict, status_text, attempt, waited_s)
+            tally.retried(wait_s)
             waited_s += wait_s
             if verdict.reason is Reason.RATE_LIMITED:
                 # The window is full for everyone on this portal: hold all threads, not just this one.
@@ -634,11 +547,83 @@ class HubSpotClient:
             else:
                 self._sleep(wait_s)
 
-    def _prepare(self, method: str, url: str, data: bytes | None, params: Mapping[str, Any] | None) -> requests.PreparedRequest:
+    def _attempt(self, request: OutgoingRequest, tally: Tally, attempt: int) -> tuple[Verdict, Any, str]:
+        """One attempt: take budget, send, classify the answer (or the transport failure).
+
+        Returns ``(verdict, decoded body or None, status text for logs)``; raises only for
+        failures that are not HubSpot's answer (a bad URL, an unexpected exception).
+        """
+        # at most max_concurrency requests in flight, whichever thread sends them
+        with self._in_flight:
+            permit = self.rate_limiter.acquire()
+            tally.waited_for_budget(permit.waited_s)
+            limits: RateLimitHeaders | None = None
+            started = time.monotonic()
+            try:
+                tally.sent()
+                # never follow a redirect: HubSpot's API does not send them, and requests
+                # would re-send the request, rows included, to whatever host Location names
+                response = self._session.send(
+                    self._prepare(request), timeout=self.timeouts_s, allow_redirects=False, **self._transport
+                )
+            except BaseException as exc:
+                if not isinstance(exc, requests.RequestException):
+                    self.rate_limiter.release(permit)  # never leak budget on an unexpected error
+                    raise
+                verdict = classify_exception(exc)
+                if verdict is None:
+                    self.rate_limiter.release(permit)
+                    raise HubSpotTerminalError(
+                        f"{request.method} {request.path} could not be sent ({type(exc).__name__}); check api_base_url",
+                        row_keys=request.row_keys,
+                    ) from None
+                tally.transport_error()
+                status_text = type(exc).__name__
+                body = None
+            else:
+                limits = rate_limit_headers(response.headers)  # once, for classifier and limiter
+                body = bodies.decode_json(response.content)
+                verdict = classify(response.status_code, body, response.headers, now_epoch_s=time.time(), rate_limits=limits)
+                tally.answered(response.status_code)
+                status_text = str(response.status_code)
+        self.rate_limiter.release(permit, limits)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.debug("%s %s -> %s (%.0f ms, attempt %d)", request.method, request.path, status_text, elapsed_ms, attempt)
+        return verdict, body, status_text
+
+    def _wait_before_retry(
+        self, request: OutgoingRequest, verdict: Verdict, status_text: str, attempt: int, waited_s: float
+    ) -> float:
+        """Seconds to wait before the next attempt; raises when the verdict ends the request."""
+        method, path = request.method, request.path
+        if verdict.action is Action.FAIL:
+            raise error_for(verdict, method=method, path=path, row_keys=request.row_keys, attempts=attempt, waited_s=waited_s)
+        if not request.safe_to_repeat and verdict.reason in AMBIGUOUS_REASONS:
+            raise _AmbiguousWrite(verdict, attempt)
+        with self._rng_lock:
+            wait_s = next_wait_s(self.retry_policy, attempt, verdict, self._rng)
+        if not should_retry(self.retry_policy, attempt, waited_s, wait_s):
+            logger.warning("%s %s: giving up after %d attempts (%s)", method, path, attempt, verdict.reason.value)
+            raise error_for(verdict, method=method, path=path, row_keys=request.row_keys, attempts=attempt, waited_s=waited_s)
+        logger.info(
+            "%s %s -> %s (%s); retry %d/%d in %.2f s",
+            method,
+            path,
+            status_text,
+            verdict.reason.value,
+            attempt,
+            self.retry_policy.max_attempts - 1,
+            wait_s,
+        )
+        return wait_s
+
+    def _prepare(self, request: OutgoingRequest) -> requests.PreparedRequest:
         """What ``Session.request`` would send (session headers, auth, cookies), with the body
         already encoded: orjson is ~15x faster than the json module on upsert payloads."""
-        headers = {"Content-Type": "application/json"} if data is not None else None
-        return self._session.prepare_request(requests.Request(method, url, data=data, params=params, headers=headers))
+        headers = {"Content-Type": "application/json"} if request.data is not None else None
+        return self._session.prepare_request(
+            requests.Request(request.method, request.url, data=request.data, params=request.params, headers=headers)
+        )
 
     # -- concurrency ----------------------------------------------------------------------------
 
@@ -669,63 +654,6 @@ class HubSpotClient:
         return [f.result() for f in futures]
 
 
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    """Slices of at most ``BATCH_LIMIT``: HubSpot's object batch endpoints take 100 inputs (§1.1)."""
-    return [items[i : i + BATCH_LIMIT] for i in range(0, len(items), BATCH_LIMIT)]
-
-
-def _upsert_payload(rows: Sequence[UpsertRow], id_property: str) -> dict[str, Any]:
-    """The batch/upsert body: ``idProperty`` and a unique trace id on every input (§1.1, §1.2)."""
-    return {
-        "inputs": [
-            {"id": r.key, "idProperty": id_property, "objectWriteTraceId": r.trace_id, "properties": dict(r.properties)}
-            for r in rows
-        ]
-    }
-
-
 def _refused_for_its_rows(exc: RequestRejectedError) -> bool:
     """A 400 VALIDATION_ERROR on upsert may be about one input; other refusals never are."""
     return exc.status == 400 and exc.category == "VALIDATION_ERROR"
-
-
-def _prepare_rows(rows: Iterable[UpsertRow]) -> list[UpsertRow]:
-    """Check keys and trace ids are unique; give every row a trace id.
-
-    Generated ids are one random prefix per call (16 hex digits of a uuid4) plus the row's
-    position: unique within a request, which is where they are matched, and in practice
-    across calls, at a tenth of the cost of a uuid4 per row.
-    """
-    prepared: list[UpsertRow] = []
-    keys: set[str] = set()
-    traces: set[str] = set()
-    prefix = uuid.uuid4().hex[:16]
-    for n, row in enumerate(rows):
-        if not isinstance(row.key, str) or not row.key:
-            raise ValueError("every UpsertRow needs a non-empty string key")
-        if row.key in keys:
-            raise ValueError(
-                f"duplicate row key {row.key!r}: HubSpot rejects a whole batch with duplicate ids; de-duplicate first"
-            )
-        keys.add(row.key)
-        trace_id = row.trace_id or f"{prefix}-{n}"
-        if trace_id in traces:
-            raise ValueError(f"duplicate objectWriteTraceId {trace_id!r}")
-        traces.add(trace_id)
-        prepared.append(row if row.trace_id else UpsertRow(row.key, row.properties, trace_id))
-    return prepared
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    content = response.content
-    if not content:
-        return None
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(content)  # what orjson refuses (e.g. NaN) but a lenient parser reads
-    except ValueError:
-        return None
-

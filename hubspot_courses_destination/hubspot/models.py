@@ -1,4 +1,4 @@
-"""What goes into a batch upsert and what comes out: rows, per-row outcomes, call counters.
+"""What goes to HubSpot and what comes back: rows, requests, per-row outcomes, counters.
 
 Plain data, no I/O. The per-row types sit on the hot path (one object per row, twice), so
 they are slotted, non-frozen dataclasses (see docs/internals.md "Where the time goes").
@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Literal, Mapping
+from typing import Any, Iterable, List, Literal, Mapping, Sequence
 
 __all__ = [
     "PropertyError",
     "UpsertRow",
     "RowOutcome",
     "UpsertResult",
+    "OutgoingRequest",
     "ClientStats",
     "Counters",
+    "Tally",
 ]
 
 
@@ -62,6 +64,25 @@ class RowOutcome:
         return self.status != "rejected"
 
 
+@dataclass(slots=True)
+class OutgoingRequest:
+    """One HTTP request as the send loop sends it, attempt after attempt.
+
+    Attributes:
+        data: the JSON body, encoded once (not per attempt); ``None`` for no body.
+        safe_to_repeat: whether a retry after an ambiguous failure can do no harm.
+        row_keys: the rows the request carries, named in its exceptions.
+    """
+
+    method: str
+    path: str
+    url: str
+    data: bytes | None = None
+    params: Mapping[str, Any] | None = None
+    safe_to_repeat: bool = True
+    row_keys: Sequence[str] = ()
+
+
 @dataclass(frozen=True)
 class ClientStats:
     """A snapshot of the client's counters (see :attr:`HubSpotClient.stats`)."""
@@ -102,6 +123,39 @@ class Counters:
     def snapshot(self) -> ClientStats:
         with self._lock:
             return ClientStats(responses_by_status=dict(self._by_status), **self._values)
+
+
+class Tally:
+    """Where one request's counts go: the client's counters, and its call's when it has some.
+
+    Requests, answers by status and retries count for both (a batch upsert reports its own);
+    waits and transport errors only for the client.
+    """
+
+    __slots__ = ("_client", "_all")
+
+    def __init__(self, client: Counters, call: Counters | None = None) -> None:
+        self._client = client
+        self._all = (client,) if call is None else (client, call)
+
+    def sent(self) -> None:
+        for c in self._all:
+            c.add("requests_sent")
+
+    def answered(self, status: int) -> None:
+        for c in self._all:
+            c.status(status)
+
+    def retried(self, wait_s: float) -> None:
+        for c in self._all:
+            c.add("retries")
+        self._client.add("retry_wait_s", wait_s)
+
+    def waited_for_budget(self, waited_s: float) -> None:
+        self._client.add("limiter_wait_s", waited_s)
+
+    def transport_error(self) -> None:
+        self._client.add("transport_errors")
 
 
 class UpsertResult(List[RowOutcome]):

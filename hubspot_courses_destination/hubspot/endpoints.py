@@ -1,6 +1,6 @@
 """Every HubSpot path the client calls, in one table keyed by API family.
 
-HubSpot is moving from ``/crm/v3/...`` to date-versioned paths; a family is one column of
+HubSpot is moving from ``/crm/v3/...`` to date-versioned paths; a family is one set of
 paths, so supporting another is one entry here (the client looks every path up by name).
 Pure: no I/O.
 """

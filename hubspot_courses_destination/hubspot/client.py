@@ -529,7 +529,9 @@ class HubSpotClient:
             HubSpotTerminalError / HubSpotTransientError: by the classifier's verdict.
             _AmbiguousWrite: ``safe_to_repeat=False`` and the outcome is unknown.
         """
-        request = bodies.outgoing(self.api_base_url, method, path, json_body, params, safe_to_repeat=safe_to_repeat, row_keys=row_keys)
+        request = bodies.outgoing(
+            self.api_base_url, method, path, json_body, params, safe_to_repeat=safe_to_repeat, row_keys=row_keys
+        )
         tally = Tally(self._counters, call)
         attempt = 0
         waited_s = 0.0
@@ -583,7 +585,9 @@ class HubSpotClient:
             else:
                 limits = rate_limit_headers(response.headers)  # once, for classifier and limiter
                 body = bodies.decode_json(response.content)
-                verdict = classify(response.status_code, body, response.headers, now_epoch_s=time.time(), rate_limits=limits)
+                verdict = classify(
+                    response.status_code, body, response.headers, now_epoch_s=time.time(), rate_limits=limits
+                )
                 tally.answered(response.status_code)
                 status_text = str(response.status_code)
         self.rate_limiter.release(permit, limits)
@@ -597,14 +601,14 @@ class HubSpotClient:
         """Seconds to wait before the next attempt; raises when the verdict ends the request."""
         method, path = request.method, request.path
         if verdict.action is Action.FAIL:
-            raise error_for(verdict, method=method, path=path, row_keys=request.row_keys, attempts=attempt, waited_s=waited_s)
+            raise _error_for(request, verdict, attempt, waited_s)
         if not request.safe_to_repeat and verdict.reason in AMBIGUOUS_REASONS:
             raise _AmbiguousWrite(verdict, attempt)
         with self._rng_lock:
             wait_s = next_wait_s(self.retry_policy, attempt, verdict, self._rng)
         if not should_retry(self.retry_policy, attempt, waited_s, wait_s):
             logger.warning("%s %s: giving up after %d attempts (%s)", method, path, attempt, verdict.reason.value)
-            raise error_for(verdict, method=method, path=path, row_keys=request.row_keys, attempts=attempt, waited_s=waited_s)
+            raise _error_for(request, verdict, attempt, waited_s)
         logger.info(
             "%s %s -> %s (%s); retry %d/%d in %.2f s",
             method,
@@ -652,6 +656,13 @@ class HubSpotClient:
             terminal = [e for e in errors if isinstance(e, HubSpotTerminalError)]
             raise (terminal or errors)[0]  # type: ignore[misc]
         return [f.result() for f in futures]
+
+
+def _error_for(request: OutgoingRequest, verdict: Verdict, attempts: int, waited_s: float) -> HubSpotError:
+    """The exception that ends ``request`` with ``verdict``."""
+    return error_for(
+        verdict, method=request.method, path=request.path, row_keys=request.row_keys, attempts=attempts, waited_s=waited_s
+    )
 
 
 def _refused_for_its_rows(exc: RequestRejectedError) -> bool:

@@ -49,6 +49,7 @@ __all__ = [
 BURST_INTERVAL_S = 10.0
 """HubSpot's burst window: requests are counted over a rolling 10 seconds."""
 
+
 @dataclass(frozen=True)
 class Rate:
     """``limit`` requests per rolling ``interval_s`` seconds."""

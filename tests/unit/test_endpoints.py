@@ -74,7 +74,9 @@ def test_no_api_path_is_written_outside_the_endpoint_table() -> None:
         if quoted.search(line)
     ]
     # and by the parser: no code string (f-string parts included) contains an API path
-    found += [f"{p.relative_to(PACKAGE)}:{n}: {s!r}" for p in _package_modules() for n, s in _code_strings(p) if API_PATH.search(s)]
+    found += [
+        f"{p.relative_to(PACKAGE)}:{n}: {s!r}" for p in _package_modules() for n, s in _code_strings(p) if API_PATH.search(s)
+    ]
     assert found == []
     assert _package_modules(), "the scan found no modules"
     assert any(API_PATH.search(s) for _, s in _code_strings(TABLE_FILE)), "the scan would not see a path"

@@ -37,7 +37,6 @@ __all__ = [
     "parse_retry_after",
     "RateLimitHeaders",
     "rate_limit_headers",
-    "lower_keys",
     "error_for",
     "RETRYABLE_STATUSES",
     "AMBIGUOUS_REASONS",
@@ -151,17 +150,17 @@ class RateLimitHeaders:
     interval_s: float | None = None
 
 
-NO_RATE_LIMIT_HEADERS = RateLimitHeaders()
+_NO_RATE_LIMIT_HEADERS = RateLimitHeaders()
 
 
-def lower_keys(headers: Mapping[str, str] | None) -> dict[str, str]:
+def _lower_keys(headers: Mapping[str, str] | None) -> dict[str, str]:
     """Headers with lower-case names, for case-insensitive lookups in a plain dict."""
     return {str(k).lower(): v for k, v in (headers or {}).items()}
 
 
 def rate_limit_headers(headers: Mapping[str, str] | None) -> RateLimitHeaders:
     """Read the rate-limit headers of a response (any case of the header names)."""
-    return _rate_limits_of(lower_keys(headers)) if headers else NO_RATE_LIMIT_HEADERS
+    return _rate_limits_of(_lower_keys(headers)) if headers else _NO_RATE_LIMIT_HEADERS
 
 
 def _rate_limits_of(lowered: Mapping[str, str]) -> RateLimitHeaders:
@@ -245,7 +244,7 @@ def classify(
     """
     if 200 <= status < 300:
         return Verdict(Action.OK, Reason.SUCCESS, status=status)
-    lowered = lower_keys(headers)
+    lowered = _lower_keys(headers)
     if rate_limits is None:
         rate_limits = _rate_limits_of(lowered)
     err = parse_error_body(body)

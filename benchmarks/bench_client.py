@@ -21,8 +21,7 @@ import time
 
 import requests
 
-from hubspot_courses_destination.client import HubSpotClient
-from hubspot_courses_destination.responses import UpsertRow
+from hubspot_courses_destination.hubspot import HubSpotClient, UpsertRow
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 
 ID_PROPERTY = "lms_course_key"

@@ -110,7 +110,7 @@ def throughput(limit: int, n: int, *, latency_ms: float = 250, max_concurrency: 
                sequential: bool = True, rerun: bool = False, rerun_wait_s: float = 11.0,
                seed: int = 0) -> dict[str, Any]:
     """One limit: the pipeline, optionally the sequential loop and the unchanged re-run."""
-    from hubspot_courses_destination.ratelimit import clear_registry
+    from hubspot_courses_destination.hubspot.ratelimit import clear_registry
     from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
     from hubspot_courses_destination.staging import Staging
 

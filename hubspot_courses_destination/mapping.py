@@ -4,7 +4,7 @@ Coercion follows the *target property's* HubSpot type (fetched once by the prefl
 the Python type of the value: the same ``"2024-05-01"`` is a date for a ``date`` property
 and plain text for a ``string`` one. A value that cannot be coerced rejects its row locally
 with a reason, so no request is spent on something HubSpot would refuse
-(hubspot-api.md §3.1 has the formats).
+(docs/hubspot-behaviour.md, "Value formats" has the formats).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 MAX_STRING_LENGTH = 65_536
-"""HubSpot: "A plain text string, limited to 65,536 characters" (hubspot-api.md §3)."""
+"""HubSpot: "A plain text string, limited to 65,536 characters"
+(docs/hubspot-behaviour.md, "Properties")."""
 
 _EPOCH_MS_THRESHOLD = 100_000_000_000
 """Integers at or above this are epoch milliseconds, below it epoch seconds.
@@ -113,7 +114,9 @@ def to_hubspot_value(value: Any, prop: PropertySpec) -> str | None:
     if isinstance(value, (bytes, bytearray)):
         value = _bytes_text(value)
     if isinstance(value, str) and value == "":
-        return ""  # HubSpot: an empty string clears the property (§1.7)
+        # HubSpot: an empty string clears the property
+        # (docs/hubspot-behaviour.md, "Created, updated, cleared")
+        return ""
     kind = prop.type
     if kind == "number":
         return _to_number(value)
@@ -272,7 +275,8 @@ def _iso_utc(dt: datetime) -> str:
 
 
 def _to_date(value: Any) -> str:
-    """Date properties store a calendar day as midnight UTC (§3.1): send ``YYYY-MM-DD``.
+    """Date properties store a calendar day as midnight UTC
+    (docs/hubspot-behaviour.md, "Value formats"): send ``YYYY-MM-DD``.
 
     A datetime is reduced to its UTC calendar day; sending its epoch instead would be
     rejected with INVALID_DATE "... not midnight!".
@@ -318,8 +322,9 @@ def _to_option(value: Any, prop: PropertySpec) -> str:
 def _to_multi_select(value: Any, prop: PropertySpec) -> str:
     """Lists replace the selection; a string keeps HubSpot's own `;` syntax.
 
-    A string with a leading ``;`` *appends* in HubSpot (§3.1); we keep that prefix as the
-    caller wrote it, and never add one on our own.
+    A string with a leading ``;`` *appends* in HubSpot
+    (docs/hubspot-behaviour.md, "Value formats"); we keep that prefix as the caller wrote it,
+    and never add one on our own.
     """
     prefix = ""
     if isinstance(value, str):
@@ -564,7 +569,8 @@ def _truthy(value: Any) -> bool:
 def plan_batch(rows: Iterable[Mapping[str, Any]], **map_kwargs: Any) -> BatchPlan:
     """Map every row; within the batch the last row of a key wins, earlier ones are recorded.
 
-    HubSpot fails a whole batch on duplicate ids (§1.5), so duplicates never reach it.
+    HubSpot fails a whole batch on duplicate ids (docs/hubspot-behaviour.md, "Duplicate ids"),
+    so duplicates never reach it.
     """
     plan = BatchPlan()
     winners: dict[str, MappedRow] = {}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Protocol, Sequence
 
-from .client import UpsertRow
+from .hubspot import UpsertRow
 from .mapping import BatchPlan, MappedRow, content_hash, plan_batch
 from .outcomes import BatchOutcome, Rejection, RunCounts, Synced
 from .properties import key_columns, target_columns

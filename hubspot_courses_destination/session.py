@@ -23,7 +23,7 @@ import threading
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from .client import HubSpotClient
+from .hubspot import HubSpotClient, RetryPolicy
 from .mapping import CONTENT_HASH_FORMAT, CoercionError, PropertySpec, to_hubspot_value
 from .properties import PropertyCatalog
 from .settings import HubSpotCoursesConfiguration
@@ -196,11 +196,8 @@ def check_portal(settings: HubSpotCoursesConfiguration, *, max_wait_s: float = 1
     A name that does not resolve or a port that refuses is known in milliseconds; inside a
     load it surfaced only after five backed-off dlt retries of every job (minutes).
     """
-    from .client import HubSpotClient as _Client
-    from .retry import RetryPolicy
-
     quick = RetryPolicy(max_attempts=3, backoff_base_s=1.0, max_total_wait_s=max_wait_s)
-    client = _Client(settings.access_token, settings.api_base_url, connect_timeout_s=5.0,
+    client = HubSpotClient(settings.access_token, settings.api_base_url, connect_timeout_s=5.0,
                      read_timeout_s=30.0, retry_policy=quick, max_concurrency=1)
     level, log.level = log.level, logging.ERROR  # its "giving up" line: the caller says it
     try:

@@ -22,7 +22,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.destinations.impl.destination.configuration import CustomDestinationClientConfiguration
 
 from .errors import ConfigurationError
-from .urls import api_base_url_problem
+from .hubspot.urls import DEFAULT_API_BASE_URL, api_base_url_problem
 
 __all__ = [
     "COURSES_OBJECT_TYPE",
@@ -47,7 +47,6 @@ TOKEN_KEY = f"{SECTION}.access_token"
 TOKEN_ENV = f"{ENV_PREFIX}ACCESS_TOKEN"
 """The token's config key and environment variable, spelled here only."""
 
-DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 COURSES_OBJECT_TYPE = "0-410"
 DEFAULT_STAGING_PATH = "hubspot_courses_staging.duckdb"
 DEFAULT_PROPERTY_GROUP = "course_information"

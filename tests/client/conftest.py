@@ -8,10 +8,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
-from hubspot_courses_destination.ratelimit import Rate, RateLimiter, clear_registry
-from hubspot_courses_destination.responses import UpsertRow
-from hubspot_courses_destination.retry import RetryPolicy
+from hubspot_courses_destination.hubspot import HubSpotClient, UpsertRow
+from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter, clear_registry
+from hubspot_courses_destination.hubspot.retry import RetryPolicy
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 
 ID_PROPERTY = "lms_course_key"

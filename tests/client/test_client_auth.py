@@ -8,7 +8,7 @@ from typing import Callable
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient
 from hubspot_courses_destination.errors import AuthenticationError, ConfigurationError, HubSpotError, MissingScopesError
 from hubspot_courses_destination.sandbox import Sandbox
 

@@ -6,9 +6,9 @@ from typing import Callable
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient
 from hubspot_courses_destination.errors import DailyLimitExceededError, HubSpotTransientError
-from hubspot_courses_destination.retry import RetryPolicy
+from hubspot_courses_destination.hubspot.retry import RetryPolicy
 from hubspot_courses_destination.sandbox import Sandbox
 
 from .conftest import COURSES, FAST_POLICY, ID_PROPERTY, keys_in, rows, settle, start_sandbox

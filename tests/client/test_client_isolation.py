@@ -1,8 +1,9 @@
 """A whole-chunk 400 is narrowed down to the rows at fault instead of blocking the load.
 
-HubSpot answers bad values with a 207 when every input has a trace id, so a row-specific
-400 for the whole chunk is the case we do not foresee; a tiny scripted server on 127.0.0.1
-refuses any chunk holding a "bad" key, the way a no-trace-id HubSpot batch would (§1.2).
+HubSpot answers bad values with a 207 when every input has a trace id, so a row-specific 400
+for the whole chunk is the case we do not foresee; a tiny scripted server on 127.0.0.1 refuses
+any chunk holding a "bad" key, the way a no-trace-id HubSpot batch would
+(docs/hubspot-behaviour.md, "Partial success").
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient
 from hubspot_courses_destination.errors import RequestRejectedError
-from hubspot_courses_destination.ratelimit import Rate, RateLimiter
+from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter
 
 from .conftest import FAST_POLICY, rows
 

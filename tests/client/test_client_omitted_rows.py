@@ -13,9 +13,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
-from hubspot_courses_destination.ratelimit import Rate, RateLimiter
-from hubspot_courses_destination.responses import MISSING_FROM_RESPONSE
+from hubspot_courses_destination.hubspot import MISSING_FROM_RESPONSE, HubSpotClient
+from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter
 
 from .conftest import FAST_POLICY, rows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient
 from hubspot_courses_destination.sandbox import Sandbox
 
 from .conftest import COURSES, ID_PROPERTY, rows, settle

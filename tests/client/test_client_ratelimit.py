@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from hubspot_courses_destination.client import HubSpotClient
-from hubspot_courses_destination.ratelimit import Rate, RateLimiter
+from hubspot_courses_destination.hubspot import HubSpotClient
+from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 
 from .conftest import COURSES, ID_PROPERTY, FakeTime, rows, settle, start_sandbox

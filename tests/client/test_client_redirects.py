@@ -10,10 +10,9 @@ from typing import Iterator
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient, UpsertRow
 from hubspot_courses_destination.errors import HubSpotTerminalError, RequestRejectedError
-from hubspot_courses_destination.ratelimit import Rate, RateLimiter
-from hubspot_courses_destination.responses import UpsertRow
+from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter
 
 from .conftest import COURSES, FAST_POLICY, ID_PROPERTY
 

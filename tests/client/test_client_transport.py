@@ -8,7 +8,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from hubspot_courses_destination.client import HubSpotClient, _PoolKeyCachingAdapter
+from hubspot_courses_destination.hubspot.client import HubSpotClient, _PoolKeyCachingAdapter
 from hubspot_courses_destination.sandbox import Sandbox
 
 from .conftest import COURSES, ID_PROPERTY, rows, settle

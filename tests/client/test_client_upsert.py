@@ -6,9 +6,8 @@ from typing import Callable
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient, PropertyError, UpsertRow
 from hubspot_courses_destination.errors import ObjectNotActivatedError, RequestRejectedError
-from hubspot_courses_destination.responses import PropertyError, UpsertRow
 from hubspot_courses_destination.sandbox import Sandbox
 
 from .conftest import COURSES, ID_PROPERTY, keys_in, rows, settle

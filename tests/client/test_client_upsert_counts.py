@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from hubspot_courses_destination.client import HubSpotClient, RetryPolicy, UpsertRow
+from hubspot_courses_destination.hubspot import HubSpotClient, RetryPolicy, UpsertRow
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 
 

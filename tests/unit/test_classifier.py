@@ -1,9 +1,7 @@
-"""The response classifier as a table, body parsing, result matching and error messages."""
+"""The response classifier as a table, body parsing and error messages (matching: test_matching.py)."""
 
 from __future__ import annotations
 
-import json
-import random
 from typing import Any
 
 import pytest
@@ -18,20 +16,16 @@ from hubspot_courses_destination.errors import (
     MissingScopesError,
     RequestRejectedError,
 )
-from hubspot_courses_destination.responses import (
-    MISSING_FROM_RESPONSE,
+from hubspot_courses_destination.hubspot.classify import (
     Action,
-    PropertyError,
+    RateLimitHeaders,
     Reason,
-    UpsertRow,
     Verdict,
     classify,
     classify_exception,
     error_for,
-    match_upsert_results,
-    missing_outcome,
-    parse_property_errors,
     parse_retry_after,
+    rate_limit_headers,
 )
 
 CID = "a43683b0-5717-4ceb-80b4-104d02915d8c"
@@ -135,6 +129,35 @@ def test_classify(status: int, body: Any, headers: dict[str, str], action: Actio
 
 
 @pytest.mark.parametrize(
+    "headers, expected",
+    [
+        (None, RateLimitHeaders()),
+        ({}, RateLimitHeaders()),
+        (
+            {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "7", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
+            RateLimitHeaders(limit=190, remaining=7, interval_s=10.0),
+        ),
+        ({"x-hubspot-ratelimit-max": " 100 ", "X-HUBSPOT-RATELIMIT-REMAINING": "-3"}, RateLimitHeaders(limit=100, remaining=-3)),
+        ({"X-HubSpot-RateLimit-Max": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "0"}, RateLimitHeaders()),
+        ({"X-HubSpot-RateLimit-Max": "lots", "X-HubSpot-RateLimit-Remaining": ""}, RateLimitHeaders()),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "2500.5"}, RateLimitHeaders(interval_s=2.5005)),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "inf"}, RateLimitHeaders()),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "nan"}, RateLimitHeaders()),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "-10"}, RateLimitHeaders()),
+    ],
+)
+def test_rate_limit_headers(headers: dict[str, str] | None, expected: RateLimitHeaders) -> None:
+    assert rate_limit_headers(headers) == expected
+
+
+def test_classifier_takes_rate_limit_headers_read_once() -> None:
+    headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "4000"}
+    assert classify(429, TEN_SECONDLY, headers).interval_s == 4.0
+    # the send loop passes what it read for the limiter; the classifier does not read again
+    assert classify(429, TEN_SECONDLY, headers, rate_limits=RateLimitHeaders(interval_s=1.0)).interval_s == 1.0
+
+
+@pytest.mark.parametrize(
     "exc, action, reason",
     [
         (requests.exceptions.ConnectTimeout("x"), Action.RETRY, Reason.CONNECT_ERROR),
@@ -178,96 +201,6 @@ def test_non_transport_exception_is_not_classified() -> None:
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     now = 1445412480.0  # 2015-10-21T07:28:00Z
     assert parse_retry_after(value, now) == expected
-
-
-# -- property errors -------------------------------------------------------------------------
-
-DOC_207_MESSAGE = (
-    'Property values were not valid: [{"isValid":false,"message":"Property \\"missing\\" does not exist",'
-    '"error":"PROPERTY_DOESNT_EXIST","name":"missing","localizedErrorMessage":"Property \\"missing\\" does not exist",'
-    '"portalId":891936587}]'
-)
-
-
-def test_parse_property_errors_documented_example() -> None:
-    assert parse_property_errors(DOC_207_MESSAGE) == (
-        PropertyError(name="missing", code="PROPERTY_DOESNT_EXIST", message='Property "missing" does not exist'),
-    )
-
-
-def test_parse_property_errors_several() -> None:
-    items = [
-        {"isValid": False, "message": "abc was not a valid number", "error": "INVALID_INTEGER", "name": "hs_enrollment_capacity"},
-        {"isValid": False, "message": "x was not one of the allowed options", "error": "INVALID_OPTION", "name": "lms_status"},
-    ]
-    parsed = parse_property_errors("Property values were not valid: " + json.dumps(items))
-    assert [(p.name, p.code) for p in parsed] == [("hs_enrollment_capacity", "INVALID_INTEGER"), ("lms_status", "INVALID_OPTION")]
-
-
-@pytest.mark.parametrize(
-    "message",
-    [None, "", "Duplicate IDs found in batch input: [1]", 'Property values were not valid: [{"isValid":false,"message":"Enter a numb', "Property values were not valid: {}"],
-)
-def test_parse_property_errors_other_forms(message: str | None) -> None:
-    assert parse_property_errors(message) == ()
-
-
-# -- matching upsert results -------------------------------------------------------------------
-
-ROWS = [UpsertRow(key=f"c-{i}", properties={"hs_course_name": f"n{i}"}, trace_id=f"t{i}") for i in range(5)]
-
-
-def _result(i: int, new: bool, trace: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": str(1000 + i), "new": new, "properties": {"lms_course_key": f"c-{i}"}, "archived": False}
-    if trace:
-        out["objectWriteTraceId"] = f"t{i}"
-    return out
-
-
-def test_match_by_trace_id_in_any_order() -> None:
-    body = {
-        "status": "COMPLETE",
-        "results": [_result(3, True), _result(0, False), _result(4, True)],
-        "numErrors": 2,
-        "errors": [
-            {"status": "error", "category": "VALIDATION_ERROR", "message": DOC_207_MESSAGE, "context": {"objectWriteTraceId": ["t2"]}},
-            {"status": "error", "category": "VALIDATION_ERROR", "message": "Something else", "context": {"objectWriteTraceId": ["t1"]}},
-        ],
-    }
-    rnd = random.Random(3)
-    body["results"] = rnd.sample(body["results"], 3)
-    found, missing = match_upsert_results(body, ROWS, "lms_course_key")
-    assert missing == []
-    by_key = {o.key: o for o in found}
-    assert [o.key for o in found] == ["c-0", "c-1", "c-2", "c-3", "c-4"]  # input order
-    assert (by_key["c-0"].status, by_key["c-0"].hubspot_id, by_key["c-0"].trace_id) == ("updated", "1000", "t0")
-    assert (by_key["c-3"].status, by_key["c-3"].hubspot_id) == ("created", "1003")
-    assert by_key["c-2"].status == "rejected" and by_key["c-2"].category == "VALIDATION_ERROR"
-    assert by_key["c-2"].code == "PROPERTY_DOESNT_EXIST"
-    assert by_key["c-2"].property_errors == (PropertyError("missing", "PROPERTY_DOESNT_EXIST", 'Property "missing" does not exist'),)
-    assert by_key["c-1"].status == "rejected" and by_key["c-1"].code is None and by_key["c-1"].property_errors == ()
-
-
-def test_result_without_trace_id_matches_by_key_never_by_position() -> None:
-    body = {"results": [_result(1, True, trace=False), {"id": "9", "new": True, "properties": {"lms_course_key": "someone-else"}}]}
-    found, missing = match_upsert_results(body, ROWS[:2], "lms_course_key")
-    assert [(o.key, o.hubspot_id) for o in found] == [("c-1", "1001")]
-    assert missing == [ROWS[0]]
-
-
-def test_rows_left_out_are_reported_missing_not_invented() -> None:
-    body = {"results": [_result(0, True)], "errors": [{"category": "X", "context": {"objectWriteTraceId": ["not-ours"]}}]}
-    found, missing = match_upsert_results(body, ROWS[:3], "lms_course_key")
-    assert [o.key for o in found] == ["c-0"]
-    assert [r.key for r in missing] == ["c-1", "c-2"]
-    outcome = missing_outcome(missing[0])
-    assert outcome.status == "rejected" and outcome.category == MISSING_FROM_RESPONSE
-
-
-@pytest.mark.parametrize("body", [None, "", [], {"results": "x", "errors": None}])
-def test_garbage_body_leaves_every_row_missing(body: Any) -> None:
-    found, missing = match_upsert_results(body, ROWS[:2], "lms_course_key")
-    assert found == [] and missing == ROWS[:2]
 
 
 # -- verdict -> exception ----------------------------------------------------------------------

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from hubspot_courses_destination.ratelimit import (
+from hubspot_courses_destination.hubspot.classify import rate_limit_headers
+from hubspot_courses_destination.hubspot.ratelimit import (
     Permit,
     Rate,
     RateLimiter,
@@ -121,6 +122,17 @@ def test_garbage_headers_are_ignored() -> None:
     limiter, _ = make(10)
     limiter.release(limiter.acquire(), {"X-HubSpot-RateLimit-Max": "lots", "X-HubSpot-RateLimit-Remaining": ""})
     assert limiter.rate == Rate(10, 10.0) and limiter.in_use == 1
+
+
+def test_headers_read_once_by_the_send_loop_count_the_same() -> None:
+    # the client reads the headers once (rate_limit_headers) and hands the result over
+    headers = {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Remaining": "2", "X-HubSpot-RateLimit-Interval-Milliseconds": "5000"}
+    raw, _ = make(100)
+    raw.release(raw.acquire(), headers)
+    parsed, _ = make(100)
+    parsed.release(parsed.acquire(), rate_limit_headers(headers))
+    assert raw.rate == parsed.rate == Rate(10, 5.0)
+    assert raw.in_use == parsed.in_use == 8
 
 
 def test_backoff_holds_every_caller() -> None:

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from hubspot_courses_destination.responses import Action, Reason, Verdict
-from hubspot_courses_destination.retry import RetryPolicy, next_wait_s, should_retry
+from hubspot_courses_destination.hubspot.classify import Action, Reason, Verdict
+from hubspot_courses_destination.hubspot.retry import RetryPolicy, next_wait_s, should_retry
 
 P = RetryPolicy(
     max_attempts=5,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubspot_courses_destination.client import HubSpotClient
+from hubspot_courses_destination.hubspot import HubSpotClient
 from hubspot_courses_destination.settings import DestinationSettings
 from hubspot_courses_destination.errors import ConfigurationError
 

@@ -1,10 +1,10 @@
 """The retry policy as data, and the pure function that turns a failure into a wait.
 
-No sleeping happens here: :func:`next_wait_s` only computes, so it is tested as a table.
-Waits follow HubSpot's guidance (hubspot-api notes §5.5): 429 burst -> wait for the window
-(``Retry-After`` if sent, else ``rate_limit_wait_s`` capped by the server's
-``X-HubSpot-RateLimit-Interval-Milliseconds`` window); 423 -> at least ``locked_wait_s`` (HubSpot's locks last 2 s);
-5xx and transport failures -> exponential backoff with jitter.
+No sleeping happens here: :func:`next_wait_s` only computes, so it is tested as a table. Waits
+follow HubSpot's guidance (docs/hubspot-behaviour.md, "Retrying"): 429 burst -> wait for the
+window (``Retry-After`` if sent, else ``rate_limit_wait_s`` capped by the server's
+``X-HubSpot-RateLimit-Interval-Milliseconds`` window); 423 -> at least ``locked_wait_s``
+(HubSpot's locks last 2 s); 5xx and transport failures -> exponential backoff with jitter.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from hubspot_courses_destination.responses import Reason, Verdict
+from .classify import Reason, Verdict
 
 __all__ = ["RetryPolicy", "next_wait_s", "should_retry"]
 

@@ -1,22 +1,21 @@
-"""Reading HubSpot responses: the one classifier, error bodies, and per-row batch outcomes.
+"""Reading HubSpot responses: the one classifier, error bodies, and exceptions from verdicts.
 
 Everything here is pure (no I/O) so it can be tested as tables. The classifier decides
 from the HTTP status and HubSpot's structured fields (``category``, ``errorType``,
-``policyName``, ``errors[].context``), never from message text. The one place text is
-parsed is ``Property values were not valid: [...]``, where HubSpot serialises the
-property-level details as JSON inside ``message`` and offers no other field for them.
+``policyName``, ``errors[].context``), never from message text (the one exception,
+property errors inside ``message``, is read in :mod:`.matching`).
 """
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import Enum
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from hubspot_courses_destination.errors import (
+from ..errors import (
     AuthenticationError,
     DailyLimitExceededError,
     HubSpotError,
@@ -32,22 +31,18 @@ __all__ = [
     "Reason",
     "Verdict",
     "ErrorBody",
-    "PropertyError",
-    "RowOutcome",
-    "UpsertRow",
     "classify",
     "classify_exception",
     "parse_error_body",
-    "parse_property_errors",
     "parse_retry_after",
-    "match_upsert_results",
+    "RateLimitHeaders",
+    "rate_limit_headers",
     "error_for",
     "RETRYABLE_STATUSES",
     "AMBIGUOUS_REASONS",
-    "MISSING_FROM_RESPONSE",
-    "missing_outcome",
-    "property_errors_of",
     "TOKEN_ENV_VAR",
+    "shorten_message",
+    "str_or_none",
 ]
 
 TOKEN_ENV_VAR = "DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN"
@@ -55,13 +50,11 @@ TOKEN_ENV_VAR = "DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN"
 RETRYABLE_STATUSES = frozenset({423, 429, 502, 503, 504, 521, 523, 524})
 """Statuses HubSpot documents as "pause, then retry" (429 only for the burst policies)."""
 
-# HubSpot's answer for a non-activated object is UNCONFIRMED (hubspot-api.md §8); these are
-# the categories the connector recognises (the sandbox sends OBJECT_NOT_ENABLED with a 403).
+# HubSpot's answer for a non-activated object is UNCONFIRMED
+# (docs/hubspot-behaviour.md, "Activation"); these are the categories the connector recognises
+# (the sandbox sends OBJECT_NOT_ENABLED with a 403).
 _NOT_ACTIVATED_CATEGORIES = frozenset({"OBJECT_NOT_ENABLED", "OBJECT_NOT_ACTIVATED"})
-_PROPERTY_ERRORS_PREFIX = "Property values were not valid: "
 _MAX_MESSAGE_CHARS = 300
-MISSING_FROM_RESPONSE = "MISSING_FROM_RESPONSE"
-"""Category given to a row HubSpot's response neither created, updated nor rejected."""
 
 
 class Action(str, Enum):
@@ -132,46 +125,53 @@ class Verdict:
         return self.action is Action.RETRY
 
 
+# -- headers ------------------------------------------------------------------------------
+
+_HEADER_MAX = "x-hubspot-ratelimit-max"
+_HEADER_REMAINING = "x-hubspot-ratelimit-remaining"
+_HEADER_INTERVAL_MS = "x-hubspot-ratelimit-interval-milliseconds"
+
+
 @dataclass(frozen=True)
-class PropertyError:
-    """One property-level failure from ``Property values were not valid: [...]``."""
+class RateLimitHeaders:
+    """HubSpot's ``X-HubSpot-RateLimit-*`` headers of one response, read once.
 
-    name: str | None
-    code: str | None
-    message: str | None
+    The send loop reads them once per response and hands the result to both the classifier
+    (the window for a 429's wait) and the rate limiter (the budget it follows). A field is
+    ``None`` when the header is absent or unusable.
 
+    Attributes:
+        limit: ``Max``, requests per window (only if > 0).
+        remaining: ``Remaining`` in the current window, as sent (may be negative).
+        interval_s: ``Interval-Milliseconds`` in seconds (only if finite and > 0).
+    """
 
-# one per row: slots and no frozen __init__ (object.__setattr__ per field made it 5x slower)
-@dataclass(slots=True)
-class UpsertRow:
-    """One record to upsert: its unique key (the ``idProperty`` value) and its properties."""
-
-    key: str
-    properties: Mapping[str, str]
-    trace_id: str | None = None
-
-    def __repr__(self) -> str:
-        # property values may be personal data: show only their names
-        return f"UpsertRow(key={self.key!r}, properties=<{len(self.properties)} values>, trace_id={self.trace_id!r})"
+    limit: int | None = None
+    remaining: int | None = None
+    interval_s: float | None = None
 
 
-# one per row: slots and no frozen __init__ (object.__setattr__ per field made it 5x slower)
-@dataclass(slots=True)
-class RowOutcome:
-    """What happened to one input row of a batch upsert."""
+_NO_RATE_LIMIT_HEADERS = RateLimitHeaders()
 
-    key: str
-    trace_id: str | None
-    status: Literal["created", "updated", "rejected"]
-    hubspot_id: str | None = None
-    category: str | None = None
-    code: str | None = None
-    message: str | None = None
-    property_errors: tuple[PropertyError, ...] = ()
 
-    @property
-    def ok(self) -> bool:
-        return self.status != "rejected"
+def _lower_keys(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers with lower-case names, for case-insensitive lookups in a plain dict."""
+    return {str(k).lower(): v for k, v in (headers or {}).items()}
+
+
+def rate_limit_headers(headers: Mapping[str, str] | None) -> RateLimitHeaders:
+    """Read the rate-limit headers of a response (any case of the header names)."""
+    return _rate_limits_of(_lower_keys(headers)) if headers else _NO_RATE_LIMIT_HEADERS
+
+
+def _rate_limits_of(lowered: Mapping[str, str]) -> RateLimitHeaders:
+    maximum = _int_or_none(lowered.get(_HEADER_MAX))
+    interval_ms = _float_or_none(lowered.get(_HEADER_INTERVAL_MS))
+    return RateLimitHeaders(
+        limit=maximum if maximum is not None and maximum > 0 else None,
+        remaining=_int_or_none(lowered.get(_HEADER_REMAINING)),
+        interval_s=interval_ms / 1000.0 if interval_ms is not None and 0 < interval_ms < math.inf else None,
+    )
 
 
 # -- body parsing -------------------------------------------------------------------------
@@ -184,57 +184,15 @@ def parse_error_body(body: Any) -> ErrorBody:
     context = body.get("context")
     errors = body.get("errors")
     return ErrorBody(
-        message=_str_or_none(body.get("message")),
-        category=_str_or_none(body.get("category")),
-        sub_category=_str_or_none(body.get("subCategory")),
-        correlation_id=_str_or_none(body.get("correlationId")),
-        error_type=_str_or_none(body.get("errorType")),
-        policy_name=_str_or_none(body.get("policyName")),
+        message=str_or_none(body.get("message")),
+        category=str_or_none(body.get("category")),
+        sub_category=str_or_none(body.get("subCategory")),
+        correlation_id=str_or_none(body.get("correlationId")),
+        error_type=str_or_none(body.get("errorType")),
+        policy_name=str_or_none(body.get("policyName")),
         context=context if isinstance(context, Mapping) else {},
         errors=tuple(e for e in errors if isinstance(e, Mapping)) if isinstance(errors, list) else (),
     )
-
-
-def parse_property_errors(message: str | None) -> tuple[PropertyError, ...]:
-    """Parse the JSON list inside ``Property values were not valid: [...]``.
-
-    Returns ``()`` when the message has another form or the JSON is cut short.
-    """
-    if not message or not message.startswith(_PROPERTY_ERRORS_PREFIX):
-        return ()
-    try:
-        items = json.loads(message[len(_PROPERTY_ERRORS_PREFIX) :])
-    except ValueError:
-        return ()
-    if not isinstance(items, list):
-        return ()
-    return tuple(
-        PropertyError(
-            name=_str_or_none(item.get("name")),
-            code=_str_or_none(item.get("error")),
-            message=_str_or_none(item.get("message")),
-        )
-        for item in items
-        if isinstance(item, Mapping)
-    )
-
-
-def _property_errors_from_details(errors: Sequence[Mapping[str, Any]]) -> tuple[PropertyError, ...]:
-    """Structured ``errors[]`` of a top-level error body (``code`` + ``context.propertyName``)."""
-    out = []
-    for detail in errors:
-        context = detail.get("context")
-        names = context.get("propertyName") if isinstance(context, Mapping) else None
-        if not detail.get("code") or not names:
-            continue
-        for name in names if isinstance(names, list) else [names]:
-            out.append(PropertyError(_str_or_none(name), _str_or_none(detail.get("code")), _str_or_none(detail.get("message"))))
-    return tuple(out)
-
-
-def property_errors_of(body: ErrorBody) -> tuple[PropertyError, ...]:
-    """Property-level errors of an error body: from ``message`` JSON, else from ``errors[]``."""
-    return parse_property_errors(body.message) or _property_errors_from_details(body.errors)
 
 
 def parse_retry_after(value: str | None, now_epoch_s: float) -> float | None:
@@ -268,6 +226,7 @@ def classify(
     headers: Mapping[str, str] | None = None,
     *,
     now_epoch_s: float = 0.0,
+    rate_limits: RateLimitHeaders | None = None,
 ) -> Verdict:
     """Decide what to do with one HTTP response.
 
@@ -276,28 +235,31 @@ def classify(
         body: the decoded JSON body (anything else is treated as "no fields").
         headers: response headers, looked up case-insensitively.
         now_epoch_s: wall-clock now, only to turn an HTTP-date ``Retry-After`` into seconds.
+        rate_limits: the response's rate-limit headers if already read (the send loop reads
+            them once for the limiter too); read from ``headers`` otherwise.
 
     Returns:
         A :class:`Verdict`: ``OK`` for 2xx (a 207's row errors are not a request failure),
         ``RETRY`` for the transient statuses HubSpot tells clients to retry, ``FAIL``
         otherwise, 3xx included (redirects are never followed).
     """
-    lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
     if 200 <= status < 300:
         return Verdict(Action.OK, Reason.SUCCESS, status=status)
+    lowered = _lower_keys(headers)
+    if rate_limits is None:
+        rate_limits = _rate_limits_of(lowered)
     err = parse_error_body(body)
     correlation_id = err.correlation_id or lowered.get("x-hubspot-correlation-id")
     retry_after_s = parse_retry_after(lowered.get("retry-after"), now_epoch_s)
-    interval_ms = _float_or_none(lowered.get("x-hubspot-ratelimit-interval-milliseconds"))
     common: dict[str, Any] = dict(
         status=status,
         category=err.category,
         sub_category=err.sub_category,
         policy_name=err.policy_name,
         correlation_id=correlation_id,
-        message=_shorten(err.message),
+        message=shorten_message(err.message),
         retry_after_s=retry_after_s,
-        interval_s=interval_ms / 1000.0 if interval_ms and interval_ms > 0 else None,
+        interval_s=rate_limits.interval_s,
     )
     if 300 <= status < 400:
         return Verdict(Action.FAIL, Reason.REDIRECTED, redirect_host=_location_host(lowered.get("location")), **common)
@@ -333,7 +295,7 @@ def _location_host(location: str | None) -> str | None:
         return "(an unreadable Location)"
     if not host:
         return "(the same host)"
-    return _shorten(f"{host}:{port}" if port else host)
+    return shorten_message(f"{host}:{port}" if port else host)
 
 
 def classify_exception(exc: BaseException) -> Verdict | None:
@@ -468,88 +430,20 @@ def error_for(
     return rejected
 
 
-# -- batch upsert results -------------------------------------------------------------------
-
-
-def match_upsert_results(
-    body: Any,
-    sent: Sequence[UpsertRow],
-    id_property: str,
-) -> tuple[list[RowOutcome], list[UpsertRow]]:
-    """Match a 200/207 upsert body to the rows sent, by ``objectWriteTraceId``.
-
-    A result without a trace id is matched by its ``id_property`` value (the row key),
-    never by position. Returns the outcomes found and the rows the body did not mention
-    (neither in ``results`` nor in ``errors``); the caller decides what to do with those.
-    """
-    by_trace = {row.trace_id: row for row in sent}
-    by_key: dict[str, UpsertRow] | None = None  # built only if a result lacks its trace id
-    outcomes: dict[str, RowOutcome] = {}
-    results = body.get("results") if isinstance(body, Mapping) else None
-    # decoded JSON: plain dicts and lists, so the checks below use dict, not typing.Mapping
-    # (an ABC instance check per result costs more than the rest of the loop)
-    for result in results if isinstance(results, list) else []:
-        if not isinstance(result, dict):
-            continue
-        row = by_trace.get(_str_or_none(result.get("objectWriteTraceId")))
-        if row is None:
-            props = result.get("properties")
-            if isinstance(props, dict):
-                if by_key is None:
-                    by_key = {r.key: r for r in sent}
-                row = by_key.get(_str_or_none(props.get(id_property)))  # type: ignore[arg-type]
-        if row is None or row.key in outcomes:
-            continue
-        outcomes[row.key] = RowOutcome(
-            row.key,
-            row.trace_id,
-            "created" if result.get("new") is True else "updated",
-            _str_or_none(result.get("id")),
-        )
-    errors = body.get("errors") if isinstance(body, Mapping) else None
-    for raw in errors if isinstance(errors, list) else []:
-        err = parse_error_body(raw)
-        trace_ids = err.context.get("objectWriteTraceId") or []
-        if isinstance(trace_ids, str):
-            trace_ids = [trace_ids]
-        prop_errors = property_errors_of(err)
-        for trace_id in trace_ids:
-            row = by_trace.get(str(trace_id))
-            if row is None or row.key in outcomes:
-                continue
-            outcomes[row.key] = RowOutcome(
-                key=row.key,
-                trace_id=row.trace_id,
-                status="rejected",
-                category=err.category,
-                code=prop_errors[0].code if prop_errors else None,
-                message=_shorten(err.message),
-                property_errors=prop_errors,
-            )
-    if len(outcomes) == len(sent):
-        return [outcomes[row.key] for row in sent], []
-    missing = [row for row in sent if row.key not in outcomes]
-    return [outcomes[row.key] for row in sent if row.key in outcomes], missing
-
-
-def missing_outcome(row: UpsertRow) -> RowOutcome:
-    """The outcome for a row HubSpot kept leaving out of its answers."""
-    return RowOutcome(
-        key=row.key,
-        trace_id=row.trace_id,
-        status="rejected",
-        category=MISSING_FROM_RESPONSE,
-        message=(
-            "HubSpot's response listed this row neither as a result nor as an error, also after "
-            "re-sending it; whether it was written is unknown. Re-run the load to send it again."
-        ),
-    )
-
-
-def _str_or_none(value: Any) -> str | None:
+def str_or_none(value: Any) -> str | None:
+    """``str(value)``, keeping ``None`` as ``None``: for optional fields of decoded JSON."""
     if value is None:
         return None
     return str(value)
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -561,7 +455,8 @@ def _float_or_none(value: Any) -> float | None:
         return None
 
 
-def _shorten(message: str | None) -> str | None:
+def shorten_message(message: str | None) -> str | None:
+    """HubSpot's message cut to a length that fits an exception or a rejected-row record."""
     if message is None or len(message) <= _MAX_MESSAGE_CHARS:
         return message
     return message[: _MAX_MESSAGE_CHARS - 1] + "…"

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-__all__ = ["api_base_url_problem"]
+__all__ = ["DEFAULT_API_BASE_URL", "api_base_url_problem"]
+
+DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 
 _FIX = "set api_base_url to https://api.hubapi.com (the default) or, for a local sandbox, http://127.0.0.1:<port>"
 _LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")

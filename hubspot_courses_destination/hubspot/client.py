@@ -4,15 +4,15 @@ One ``requests.Session`` per client (pool sized for ``max_concurrency``, explici
 read timeouts, TLS verification on, redirects never followed, ``Authorization: Bearer`` added
 by the session's auth), one
 send loop (:meth:`HubSpotClient._send`) that puts every request behind the shared
-:class:`~hubspot_courses_destination.ratelimit.RateLimiter`, classifies the answer with
-:func:`~hubspot_courses_destination.responses.classify` and retries by
-:class:`~hubspot_courses_destination.retry.RetryPolicy`.
+:class:`~hubspot_courses_destination.hubspot.ratelimit.RateLimiter`, classifies the answer with
+:func:`~hubspot_courses_destination.hubspot.classify.classify` and retries by
+:class:`~hubspot_courses_destination.hubspot.retry.RetryPolicy`.
 
-Retry safety (style anchors §8.7): batch upsert, batch read and batch archive can be repeated
-without harm (upsert is keyed by the unique ``idProperty``), so they are retried after read
-timeouts and dropped connections too. Creating a property is not: it is retried only when
-the request provably never reached HubSpot; after an ambiguous failure the client looks the
-property up first.
+Retry safety (docs/hubspot-behaviour.md, "Retrying"): batch upsert, batch read and batch
+archive can be repeated without harm (upsert is keyed by the unique ``idProperty``), so they
+are retried after read timeouts and dropped connections too. Creating a property is not: it is
+retried only when the request provably never reached HubSpot; after an ambiguous failure the
+client looks the property up first.
 
 The token is kept only in the session's auth object. It never appears in ``repr``, logs or
 exception messages; logs show method, path and status, never headers or bodies.
@@ -20,128 +20,53 @@ exception messages; logs show method, path and status, never headers or bodies.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
 import threading
 import time
-import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Sequence
-from urllib.parse import quote, urlsplit
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
 
-import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from hubspot_courses_destination.errors import (
+from ..errors import (
     ConfigurationError,
     HubSpotError,
     HubSpotTerminalError,
     RequestRejectedError,
 )
-from hubspot_courses_destination.ratelimit import RateLimiter, limiter_for
-from hubspot_courses_destination.responses import (
+from . import bodies
+from .classify import (
     AMBIGUOUS_REASONS,
     Action,
-    PropertyError,
+    RateLimitHeaders,
     Reason,
-    RowOutcome,
-    UpsertRow,
     Verdict,
     classify,
     classify_exception,
     error_for,
-    match_upsert_results,
-    missing_outcome,
-    parse_property_errors,
+    rate_limit_headers,
 )
-from hubspot_courses_destination.retry import RetryPolicy, next_wait_s, should_retry
-from hubspot_courses_destination.urls import api_base_url_problem
+from .endpoints import DEFAULT_API_VERSION, Endpoints
+from .matching import match_upsert_results, missing_outcome, refused_outcome
+from .models import ClientStats, Counters, OutgoingRequest, RowOutcome, Tally, UpsertResult, UpsertRow
+from .ratelimit import RateLimiter, limiter_for
+from .retry import RetryPolicy, next_wait_s, should_retry
+from .urls import DEFAULT_API_BASE_URL, api_base_url_problem
 
-__all__ = [
-    "HubSpotClient",
-    "ClientStats",
-    "UpsertResult",
-    "UpsertRow",
-    "RowOutcome",
-    "PropertyError",
-    "RetryPolicy",
-    "BATCH_LIMIT",
-    "DEFAULT_API_BASE_URL",
-]
+__all__ = ["HubSpotClient"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_API_BASE_URL = "https://api.hubapi.com"
-BATCH_LIMIT = 100
-"""HubSpot's object batch endpoints take at most 100 inputs per request."""
 
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 """What a token may contain: it becomes a header value, and a line break would end the header."""
 
 OMITTED_ROW_RESENDS = 1
 """How often rows a 200/207 answer left out are sent again before being reported."""
-
-
-@dataclass(frozen=True)
-class ClientStats:
-    """A snapshot of the client's counters (see :attr:`HubSpotClient.stats`)."""
-
-    requests_sent: int = 0
-    responses_by_status: Mapping[int, int] = field(default_factory=dict)
-    rate_limited_429: int = 0
-    transport_errors: int = 0
-    retries: int = 0
-    retry_wait_s: float = 0.0
-    limiter_wait_s: float = 0.0
-    rows_resent_after_omission: int = 0
-
-    @property
-    def total_wait_s(self) -> float:
-        """Seconds spent waiting: retry backoff plus waits for rate-limit budget (all threads)."""
-        return self.retry_wait_s + self.limiter_wait_s
-
-
-class _Counters:
-    """Thread-safe mutable counters behind :class:`ClientStats`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, Any] = {}
-        self._by_status: dict[int, int] = {}
-
-    def add(self, name: str, amount: float = 1) -> None:
-        with self._lock:
-            self._values[name] = self._values.get(name, 0) + amount
-
-    def status(self, status: int) -> None:
-        with self._lock:
-            self._by_status[status] = self._by_status.get(status, 0) + 1
-            if status == 429:
-                self._values["rate_limited_429"] = self._values.get("rate_limited_429", 0) + 1
-
-    def snapshot(self) -> ClientStats:
-        with self._lock:
-            return ClientStats(responses_by_status=dict(self._by_status), **self._values)
-
-
-class UpsertResult(List[RowOutcome]):
-    """:meth:`HubSpotClient.batch_upsert` outcomes in input order, plus what the call cost.
-
-    The client's ``stats`` are shared by every thread; these figures belong to one call,
-    so a caller running several calls at once can still attribute requests correctly.
-    """
-
-    def __init__(self, outcomes: Iterable[RowOutcome] = (), stats: ClientStats | None = None) -> None:
-        super().__init__(outcomes)
-        stats = stats or ClientStats()
-        self.requests: int = stats.requests_sent
-        self.responses_429: int = stats.rate_limited_429
-        self.retries: int = stats.retries
 
 
 class _BearerAuth(AuthBase):
@@ -208,12 +133,14 @@ class _AmbiguousWrite(Exception):
 
 
 class HubSpotClient:
-    """Thread-safe HubSpot CRM v3 client for batch upsert and the calls around it.
+    """Thread-safe HubSpot CRM client (v3 paths by default) for batch upsert and the calls around it.
 
     Args:
         access_token: the private-app access token (``pat-...``). Kept only in the session's
             auth (an ``Authorization: Bearer`` header on every request).
         api_base_url: HubSpot's API root; point it at the sandbox in tests.
+        api_version: which family of paths to call (a key of
+            :data:`~hubspot_courses_destination.hubspot.endpoints.ENDPOINTS`).
         requests_per_10s: the portal's burst tier (100 Free/Starter, 190 Pro/Enterprise),
             used for the default shared rate limiter; server headers override it.
         max_concurrency: requests in flight at once from this client (thread pool and
@@ -231,8 +158,9 @@ class HubSpotClient:
         rng: jitter source; injectable for tests.
 
     Raises:
-        ConfigurationError: for an empty token, invalid numbers, or a URL the token must not
-            be sent to (ambiguous, or plain http to a host other than this machine).
+        ConfigurationError: for an empty token, invalid numbers, an unknown ``api_version``, or
+            a URL the token must not be sent to (ambiguous, or plain http to a host other than
+            this machine).
     """
 
     def __init__(
@@ -249,6 +177,7 @@ class HubSpotClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        api_version: str = DEFAULT_API_VERSION,
     ) -> None:
         if not isinstance(access_token, str) or not access_token.strip():
             raise ConfigurationError(
@@ -270,6 +199,8 @@ class HubSpotClient:
             raise ConfigurationError(f"requests_per_10s must be >= 1, got {requests_per_10s}")
         if connect_timeout_s <= 0 or read_timeout_s <= 0:
             raise ConfigurationError("connect_timeout_s and read_timeout_s must be > 0")
+        self._endpoints = Endpoints(api_version)
+        self.api_version = api_version
         self.api_base_url = api_base_url.rstrip("/")
         self.max_concurrency = max_concurrency
         self.timeouts_s = (connect_timeout_s, read_timeout_s)
@@ -284,7 +215,7 @@ class HubSpotClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
-        self._counters = _Counters()
+        self._counters = Counters()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._in_flight = threading.BoundedSemaphore(max_concurrency)
@@ -352,23 +283,23 @@ class HubSpotClient:
             HubSpotTerminalError: a whole request was refused (401, 403, 400, daily limit).
             HubSpotTransientError: retries ran out (429s, 5xx, timeouts, resets).
         """
-        prepared = _prepare_rows(rows)
+        prepared = bodies.prepare_rows(rows)
         if not prepared:
             return UpsertResult()
-        chunks = _chunks(prepared)
-        path = f"/crm/v3/objects/{_seg(object_type)}/batch/upsert"
-        call = _Counters()
+        chunks = bodies.chunks(prepared)
+        path = self._endpoints.path("batch_upsert", object_type=object_type)
+        call = Counters()
         results = self._run_chunks(lambda chunk: self._upsert_chunk(path, id_property, chunk, call), chunks)
         by_key = {outcome.key: outcome for chunk_outcomes in results for outcome in chunk_outcomes}
         return UpsertResult((by_key[row.key] for row in prepared), call.snapshot())
 
     def _upsert_chunk(
-        self, path: str, id_property: str, chunk: Sequence[UpsertRow], call: _Counters | None = None
+        self, path: str, id_property: str, chunk: Sequence[UpsertRow], call: Counters | None = None
     ) -> list[RowOutcome]:
         outcomes: list[RowOutcome] = []
         pending: Sequence[UpsertRow] = chunk
         for resend in range(OMITTED_ROW_RESENDS + 1):
-            payload = _upsert_payload(pending, id_property)
+            payload = bodies.upsert_body(pending, id_property)
             try:
                 _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in pending], call=call)
             except RequestRejectedError as exc:
@@ -397,7 +328,7 @@ class HubSpotClient:
         path: str,
         id_property: str,
         rows: Sequence[UpsertRow],
-        call: _Counters | None,
+        call: Counters | None,
         error: RequestRejectedError,
     ) -> list[RowOutcome]:
         """HubSpot refused a whole chunk with a 400: halve it until the rows at fault are found.
@@ -411,11 +342,7 @@ class HubSpotClient:
         if len(rows) == 1:
             row = rows[0]
             logger.warning("POST %s: HubSpot refused row %s on its own (%s)", path, row.key, error.category)
-            return [RowOutcome(
-                key=row.key, trace_id=row.trace_id, status="rejected", category=error.category,
-                code=None, message=error.hubspot_message,
-                property_errors=parse_property_errors(error.hubspot_message),
-            )]
+            return [refused_outcome(row, error.category, error.hubspot_message)]
         mid = len(rows) // 2
         outcomes: list[RowOutcome] = []
         refused: list[tuple[Sequence[UpsertRow], RequestRejectedError]] = []
@@ -433,10 +360,10 @@ class HubSpotClient:
         return outcomes
 
     def _upsert_chunk_once(
-        self, path: str, id_property: str, rows: Sequence[UpsertRow], call: _Counters | None
+        self, path: str, id_property: str, rows: Sequence[UpsertRow], call: Counters | None
     ) -> list[RowOutcome]:
         """One upsert request, no isolation: a 400 propagates to the caller."""
-        payload = _upsert_payload(rows, id_property)
+        payload = bodies.upsert_body(rows, id_property)
         _, body = self._send("POST", path, json_body=payload, row_keys=[r.key for r in rows], call=call)
         found, missing = match_upsert_results(body, rows, id_property)
         return found + [missing_outcome(row) for row in missing]
@@ -459,33 +386,24 @@ class HubSpotClient:
         id_list = list(dict.fromkeys(ids))
         if not id_list:
             return []
-        path = f"/crm/v3/objects/{_seg(object_type)}/batch/read"
+        path = self._endpoints.path("batch_read", object_type=object_type)
 
         def read_chunk(chunk: Sequence[str]) -> list[dict[str, Any]]:
-            payload: dict[str, Any] = {
-                "inputs": [{"id": value} for value in chunk],
-                "properties": list(properties),
-                "propertiesWithHistory": [],
-            }
-            if id_property:
-                payload["idProperty"] = id_property
-            _, body = self._send("POST", path, json_body=payload, row_keys=chunk)
+            _, body = self._send("POST", path, json_body=bodies.read_body(chunk, id_property, properties), row_keys=chunk)
             results = body.get("results") if isinstance(body, Mapping) else None
             return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
 
-        chunks = _chunks(id_list)
-        return [record for chunk in self._run_chunks(read_chunk, chunks) for record in chunk]
+        return [record for chunk in self._run_chunks(read_chunk, bodies.chunks(id_list)) for record in chunk]
 
     def batch_archive(self, object_type: str, record_ids: Iterable[str]) -> None:
         """Archive records by HubSpot record id (archiving twice is harmless)."""
         id_list = list(dict.fromkeys(record_ids))
-        path = f"/crm/v3/objects/{_seg(object_type)}/batch/archive"
+        path = self._endpoints.path("batch_archive", object_type=object_type)
 
         def archive_chunk(chunk: Sequence[str]) -> None:
-            self._send("POST", path, json_body={"inputs": [{"id": value} for value in chunk]}, row_keys=chunk)
+            self._send("POST", path, json_body=bodies.archive_body(chunk), row_keys=chunk)
 
-        chunks = _chunks(id_list)
-        self._run_chunks(archive_chunk, chunks)
+        self._run_chunks(archive_chunk, bodies.chunks(id_list))
 
     def iter_records(
         self,
@@ -498,7 +416,7 @@ class HubSpotClient:
         """Yield every record of the object, following ``paging.next.after``."""
         if not 1 <= page_size <= 100:
             raise ValueError(f"page_size must be 1..100, got {page_size}")
-        path = f"/crm/v3/objects/{_seg(object_type)}"
+        path = self._endpoints.path("list_objects", object_type=object_type)
         after: str | None = None
         while True:
             params: dict[str, Any] = {"limit": page_size, "archived": "true" if archived else "false"}
@@ -517,20 +435,20 @@ class HubSpotClient:
 
     def list_properties(self, object_type: str) -> list[dict[str, Any]]:
         """All (non-archived) property definitions of the object."""
-        _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}")
+        _, body = self._send("GET", self._endpoints.path("properties", object_type=object_type))
         results = body.get("results") if isinstance(body, Mapping) else None
         return list(results) if isinstance(results, list) else []
 
     def list_property_groups(self, object_type: str) -> list[dict[str, Any]]:
         """The object's property groups (a created property must name one)."""
-        _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}/groups")
+        _, body = self._send("GET", self._endpoints.path("property_groups", object_type=object_type))
         results = body.get("results") if isinstance(body, Mapping) else None
         return list(results) if isinstance(results, list) else []
 
     def get_property(self, object_type: str, name: str) -> dict[str, Any] | None:
         """One property definition, or ``None`` if the object has no such property."""
         try:
-            _, body = self._send("GET", f"/crm/v3/properties/{_seg(object_type)}/{_seg(name)}")
+            _, body = self._send("GET", self._endpoints.path("property", object_type=object_type, name=name))
         except HubSpotTerminalError as exc:
             if exc.status == 404:
                 return None
@@ -546,7 +464,7 @@ class HubSpotClient:
         property is returned.
         """
         name = str(body.get("name") or "")
-        path = f"/crm/v3/properties/{_seg(object_type)}"
+        path = self._endpoints.path("properties", object_type=object_type)
         ambiguous = False
         last_error: HubSpotError | None = None
         for _ in range(self.retry_policy.max_attempts):
@@ -572,11 +490,12 @@ class HubSpotClient:
     def portal_id(self) -> int | None:
         """The portal (hub) id, from ``GET /account-info/v3/details``; None if not readable.
 
-        Used to tell portals apart in local state. Which scope this needs for a private app
-        is not in our notes (a guess: none beyond a valid token), so a 403/404 is not fatal.
+        Used to tell portals apart in local state. Which scope this needs for a private app is
+        undocumented (a GUESS: none beyond a valid token;
+        docs/hubspot-behaviour.md, "Account details"), so a 403/404 is not fatal.
         """
         try:
-            _, body = self._send("GET", "/account-info/v3/details")
+            _, body = self._send("GET", self._endpoints.path("account_details"))
         except HubSpotTerminalError as exc:
             if exc.status in (403, 404):
                 return None
@@ -586,7 +505,7 @@ class HubSpotClient:
 
     def is_object_enabled(self, object_type: str) -> bool:
         """Whether the object (e.g. courses, 0-410) is activated in the portal's object library."""
-        _, body = self._send("GET", f"/crm/v3/object-library/enablement/{_seg(object_type)}")
+        _, body = self._send("GET", self._endpoints.path("object_enablement", object_type=object_type))
         return bool(body.get("enablement")) if isinstance(body, Mapping) else False
 
     # -- the send loop -----------------------------------------------------------------------
@@ -600,7 +519,7 @@ class HubSpotClient:
         params: Mapping[str, Any] | None = None,
         safe_to_repeat: bool = True,
         row_keys: Sequence[str] = (),
-        call: _Counters | None = None,
+        call: Counters | None = None,
     ) -> tuple[int, Any]:
         """Send one request with rate limiting, classification and retries.
 
@@ -611,77 +530,19 @@ class HubSpotClient:
             HubSpotTerminalError / HubSpotTransientError: by the classifier's verdict.
             _AmbiguousWrite: ``safe_to_repeat=False`` and the outcome is unknown.
         """
-        url = self.api_base_url + path
-        data = None if json_body is None else orjson.dumps(json_body)  # once, not per attempt
-        counters = (self._counters,) if call is None else (self._counters, call)
+        request = bodies.outgoing(
+            self.api_base_url, method, path, json_body, params, safe_to_repeat=safe_to_repeat, row_keys=row_keys
+        )
+        tally = Tally(self._counters, call)
         attempt = 0
         waited_s = 0.0
         while True:
             attempt += 1
-            # at most max_concurrency requests in flight, whichever thread sends them
-            with self._in_flight:
-                permit = self.rate_limiter.acquire()
-                self._counters.add("limiter_wait_s", permit.waited_s)
-                headers: Mapping[str, str] | None = None
-                started = time.monotonic()
-                try:
-                    for c in counters:
-                        c.add("requests_sent")
-                    # never follow a redirect: HubSpot's API does not send them, and requests
-                    # would re-send the request, rows included, to whatever host Location names
-                    response = self._session.send(
-                        self._prepare(method, url, data, params), timeout=self.timeouts_s,
-                        allow_redirects=False, **self._transport,
-                    )
-                except BaseException as exc:
-                    if not isinstance(exc, requests.RequestException):
-                        self.rate_limiter.release(permit)  # never leak budget on an unexpected error
-                        raise
-                    verdict = classify_exception(exc)
-                    if verdict is None:
-                        self.rate_limiter.release(permit)
-                        raise HubSpotTerminalError(
-                            f"{method} {path} could not be sent ({type(exc).__name__}); check api_base_url",
-                            row_keys=row_keys,
-                        ) from None
-                    self._counters.add("transport_errors")
-                    status_text = type(exc).__name__
-                    body = None
-                else:
-                    headers = response.headers
-                    body = _json_or_none(response)
-                    verdict = classify(response.status_code, body, response.headers, now_epoch_s=time.time())
-                    for c in counters:
-                        c.status(response.status_code)
-                    status_text = str(response.status_code)
-            self.rate_limiter.release(permit, headers)
-            elapsed_ms = (time.monotonic() - started) * 1000
-            logger.debug("%s %s -> %s (%.0f ms, attempt %d)", method, path, status_text, elapsed_ms, attempt)
-
+            verdict, body, status_text = self._attempt(request, tally, attempt)
             if verdict.action is Action.OK:
                 return verdict.status or 0, body
-            if verdict.action is Action.FAIL:
-                raise error_for(verdict, method=method, path=path, row_keys=row_keys, attempts=attempt, waited_s=waited_s)
-            if not safe_to_repeat and verdict.reason in AMBIGUOUS_REASONS:
-                raise _AmbiguousWrite(verdict, attempt)
-            with self._rng_lock:
-                wait_s = next_wait_s(self.retry_policy, attempt, verdict, self._rng)
-            if not should_retry(self.retry_policy, attempt, waited_s, wait_s):
-                logger.warning("%s %s: giving up after %d attempts (%s)", method, path, attempt, verdict.reason.value)
-                raise error_for(verdict, method=method, path=path, row_keys=row_keys, attempts=attempt, waited_s=waited_s)
-            logger.info(
-                "%s %s -> %s (%s); retry %d/%d in %.2f s",
-                method,
-                path,
-                status_text,
-                verdict.reason.value,
-                attempt,
-                self.retry_policy.max_attempts - 1,
-                wait_s,
-            )
-            for c in counters:
-                c.add("retries")
-            self._counters.add("retry_wait_s", wait_s)
+            wait_s = self._wait_before_retry(request, verdict, status_text, attempt, waited_s)
+            tally.retried(wait_s)
             waited_s += wait_s
             if verdict.reason is Reason.RATE_LIMITED:
                 # The window is full for everyone on this portal: hold all threads, not just this one.
@@ -689,11 +550,85 @@ class HubSpotClient:
             else:
                 self._sleep(wait_s)
 
-    def _prepare(self, method: str, url: str, data: bytes | None, params: Mapping[str, Any] | None) -> requests.PreparedRequest:
+    def _attempt(self, request: OutgoingRequest, tally: Tally, attempt: int) -> tuple[Verdict, Any, str]:
+        """One attempt: take budget, send, classify the answer (or the transport failure).
+
+        Returns ``(verdict, decoded body or None, status text for logs)``; raises only for
+        failures that are not HubSpot's answer (a bad URL, an unexpected exception).
+        """
+        # at most max_concurrency requests in flight, whichever thread sends them
+        with self._in_flight:
+            permit = self.rate_limiter.acquire()
+            tally.waited_for_budget(permit.waited_s)
+            limits: RateLimitHeaders | None = None
+            started = time.monotonic()
+            try:
+                tally.sent()
+                # never follow a redirect: HubSpot's API does not send them, and requests
+                # would re-send the request, rows included, to whatever host Location names
+                response = self._session.send(
+                    self._prepare(request), timeout=self.timeouts_s, allow_redirects=False, **self._transport
+                )
+            except BaseException as exc:
+                if not isinstance(exc, requests.RequestException):
+                    self.rate_limiter.release(permit)  # never leak budget on an unexpected error
+                    raise
+                verdict = classify_exception(exc)
+                if verdict is None:
+                    self.rate_limiter.release(permit)
+                    raise HubSpotTerminalError(
+                        f"{request.method} {request.path} could not be sent ({type(exc).__name__}); check api_base_url",
+                        row_keys=request.row_keys,
+                    ) from None
+                tally.transport_error()
+                status_text = type(exc).__name__
+                body = None
+            else:
+                limits = rate_limit_headers(response.headers)  # once, for classifier and limiter
+                body = bodies.decode_json(response.content)
+                verdict = classify(
+                    response.status_code, body, response.headers, now_epoch_s=time.time(), rate_limits=limits
+                )
+                tally.answered(response.status_code)
+                status_text = str(response.status_code)
+        self.rate_limiter.release(permit, limits)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.debug("%s %s -> %s (%.0f ms, attempt %d)", request.method, request.path, status_text, elapsed_ms, attempt)
+        return verdict, body, status_text
+
+    def _wait_before_retry(
+        self, request: OutgoingRequest, verdict: Verdict, status_text: str, attempt: int, waited_s: float
+    ) -> float:
+        """Seconds to wait before the next attempt; raises when the verdict ends the request."""
+        method, path = request.method, request.path
+        if verdict.action is Action.FAIL:
+            raise _error_for(request, verdict, attempt, waited_s)
+        if not request.safe_to_repeat and verdict.reason in AMBIGUOUS_REASONS:
+            raise _AmbiguousWrite(verdict, attempt)
+        with self._rng_lock:
+            wait_s = next_wait_s(self.retry_policy, attempt, verdict, self._rng)
+        if not should_retry(self.retry_policy, attempt, waited_s, wait_s):
+            logger.warning("%s %s: giving up after %d attempts (%s)", method, path, attempt, verdict.reason.value)
+            raise _error_for(request, verdict, attempt, waited_s)
+        logger.info(
+            "%s %s -> %s (%s); retry %d/%d in %.2f s",
+            method,
+            path,
+            status_text,
+            verdict.reason.value,
+            attempt,
+            self.retry_policy.max_attempts - 1,
+            wait_s,
+        )
+        return wait_s
+
+    def _prepare(self, request: OutgoingRequest) -> requests.PreparedRequest:
         """What ``Session.request`` would send (session headers, auth, cookies), with the body
         already encoded: orjson is ~15x faster than the json module on upsert payloads."""
-        headers = {"Content-Type": "application/json"} if data is not None else None
-        return self._session.prepare_request(requests.Request(method, url, data=data, params=params, headers=headers))
+        headers = {"Content-Type": "application/json"} if request.data is not None else None
+        return self._session.prepare_request(
+            requests.Request(request.method, request.url, data=request.data, params=request.params, headers=headers)
+        )
 
     # -- concurrency ----------------------------------------------------------------------------
 
@@ -724,68 +659,13 @@ class HubSpotClient:
         return [f.result() for f in futures]
 
 
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    """Slices of at most ``BATCH_LIMIT``: HubSpot's object batch endpoints take 100 inputs (§1.1)."""
-    return [items[i : i + BATCH_LIMIT] for i in range(0, len(items), BATCH_LIMIT)]
-
-
-def _upsert_payload(rows: Sequence[UpsertRow], id_property: str) -> dict[str, Any]:
-    """The batch/upsert body: ``idProperty`` and a unique trace id on every input (§1.1, §1.2)."""
-    return {
-        "inputs": [
-            {"id": r.key, "idProperty": id_property, "objectWriteTraceId": r.trace_id, "properties": dict(r.properties)}
-            for r in rows
-        ]
-    }
+def _error_for(request: OutgoingRequest, verdict: Verdict, attempts: int, waited_s: float) -> HubSpotError:
+    """The exception that ends ``request`` with ``verdict``."""
+    return error_for(
+        verdict, method=request.method, path=request.path, row_keys=request.row_keys, attempts=attempts, waited_s=waited_s
+    )
 
 
 def _refused_for_its_rows(exc: RequestRejectedError) -> bool:
     """A 400 VALIDATION_ERROR on upsert may be about one input; other refusals never are."""
     return exc.status == 400 and exc.category == "VALIDATION_ERROR"
-
-
-def _prepare_rows(rows: Iterable[UpsertRow]) -> list[UpsertRow]:
-    """Check keys and trace ids are unique; give every row a trace id.
-
-    Generated ids are one random prefix per call (16 hex digits of a uuid4) plus the row's
-    position: unique within a request, which is where they are matched, and in practice
-    across calls, at a tenth of the cost of a uuid4 per row.
-    """
-    prepared: list[UpsertRow] = []
-    keys: set[str] = set()
-    traces: set[str] = set()
-    prefix = uuid.uuid4().hex[:16]
-    for n, row in enumerate(rows):
-        if not isinstance(row.key, str) or not row.key:
-            raise ValueError("every UpsertRow needs a non-empty string key")
-        if row.key in keys:
-            raise ValueError(
-                f"duplicate row key {row.key!r}: HubSpot rejects a whole batch with duplicate ids; de-duplicate first"
-            )
-        keys.add(row.key)
-        trace_id = row.trace_id or f"{prefix}-{n}"
-        if trace_id in traces:
-            raise ValueError(f"duplicate objectWriteTraceId {trace_id!r}")
-        traces.add(trace_id)
-        prepared.append(row if row.trace_id else UpsertRow(row.key, row.properties, trace_id))
-    return prepared
-
-
-def _seg(value: str) -> str:
-    """One URL path segment, escaped."""
-    return quote(str(value), safe="")
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    content = response.content
-    if not content:
-        return None
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(content)  # what orjson refuses (e.g. NaN) but a lenient parser reads
-    except ValueError:
-        return None
-

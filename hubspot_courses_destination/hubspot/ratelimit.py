@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from .classify import RateLimitHeaders, rate_limit_headers
+
 __all__ = [
     "Rate",
     "Permit",
@@ -46,10 +48,6 @@ __all__ = [
 
 BURST_INTERVAL_S = 10.0
 """HubSpot's burst window: requests are counted over a rolling 10 seconds."""
-
-_HEADER_MAX = "x-hubspot-ratelimit-max"
-_HEADER_REMAINING = "x-hubspot-ratelimit-remaining"
-_HEADER_INTERVAL_MS = "x-hubspot-ratelimit-interval-milliseconds"
 
 
 @dataclass(frozen=True)
@@ -185,23 +183,26 @@ class RateLimiter:
                     finally:
                         self._cond.acquire()
 
-    def release(self, permit: Permit, headers: Mapping[str, str] | None = None) -> None:
+    def release(self, permit: Permit, headers: RateLimitHeaders | Mapping[str, str] | None = None) -> None:
         """Give back a permit once its response (or failure) arrived; learn from headers.
 
+        ``headers`` are the response's headers, or their rate-limit part already read by
+        :func:`~.classify.rate_limit_headers` (the send loop reads them once per response).
         The permit's budget stays taken for one more window (see the module docstring).
         Releasing the same permit twice is a no-op.
         """
+        limits = headers if headers is None or isinstance(headers, RateLimitHeaders) else rate_limit_headers(headers)
         with self._cond:
             if permit.released_at is not None:
                 return
             now = self._clock()
             permit.released_at = now
             self._in_flight -= permit.weight
-            if headers:
-                self._follow_headers(headers)
+            if limits is not None:
+                self._follow_headers(limits)
             self._reserve(now + self._interval_s + self._margin_s, permit.weight)
-            if headers:
-                self._resync_remaining(headers, now)
+            if limits is not None:
+                self._resync_remaining(limits, now)
             self._cond.notify_all()
 
     def backoff(self, wait_s: float) -> None:
@@ -233,18 +234,14 @@ class RateLimiter:
         heapq.heappush(self._expiring, (expires_at, weight))
         self._expiring_weight += weight
 
-    def _follow_headers(self, headers: Mapping[str, str]) -> None:
-        lowered = _lower_keys(headers)
-        interval_ms = _int_or_none(lowered.get(_HEADER_INTERVAL_MS))
-        if interval_ms is not None and interval_ms > 0:
-            self._interval_s = interval_ms / 1000.0
-        maximum = _int_or_none(lowered.get(_HEADER_MAX))
-        if maximum is not None and maximum > 0:
-            self._limit = maximum
+    def _follow_headers(self, limits: RateLimitHeaders) -> None:
+        if limits.interval_s is not None:
+            self._interval_s = limits.interval_s
+        if limits.limit is not None:
+            self._limit = limits.limit
 
-    def _resync_remaining(self, headers: Mapping[str, str], now: float) -> None:
-        lowered = _lower_keys(headers)
-        remaining = _int_or_none(lowered.get(_HEADER_REMAINING))
+    def _resync_remaining(self, limits: RateLimitHeaders, now: float) -> None:
+        remaining = limits.remaining
         if remaining is None:
             return
         server_used = self._limit - max(remaining, 0)
@@ -252,19 +249,6 @@ class RateLimiter:
         if server_used > local_used:
             # Someone else spends this budget too; hold their share for one window.
             self._reserve(now + self._interval_s + self._margin_s, server_used - local_used)
-
-
-def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
-    return {str(k).lower(): v for k, v in headers.items()}
-
-
-def _int_or_none(value: object) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
 
 
 # -- process-wide registry ---------------------------------------------------------------

@@ -1,0 +1,57 @@
+"""Every endpoint in the table is called by the client, and the client calls nothing else."""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any, Callable
+
+from hubspot_courses_destination.hubspot import HubSpotClient, UpsertRow
+from hubspot_courses_destination.hubspot.endpoints import ENDPOINTS, Endpoints
+from hubspot_courses_destination.sandbox import Sandbox
+
+from .conftest import COURSES, ID_PROPERTY, settle
+
+NEW_PROPERTY = {"name": "lms_level", "label": "Level", "type": "string", "fieldType": "text", "groupName": "course_information"}
+
+# one client call per table entry, in an order that works on a fresh portal
+CALLS: dict[str, tuple[str, dict[str, str], Callable[[HubSpotClient], Any]]] = {
+    "object_enablement": ("GET", {}, lambda c: c.is_object_enabled(COURSES)),
+    "account_details": ("GET", {}, lambda c: c.portal_id()),
+    "property_groups": ("GET", {}, lambda c: c.list_property_groups(COURSES)),
+    "properties": ("POST", {}, lambda c: c.create_property(COURSES, NEW_PROPERTY)),
+    "property": ("GET", {"name": ID_PROPERTY}, lambda c: c.get_property(COURSES, ID_PROPERTY)),
+    "batch_upsert": ("POST", {}, lambda c: c.batch_upsert(COURSES, ID_PROPERTY, [UpsertRow("c-1", {"hs_course_name": "n"})])),
+    "batch_read": ("POST", {}, lambda c: c.batch_read(COURSES, ["c-1"], id_property=ID_PROPERTY)),
+    "list_objects": ("GET", {}, lambda c: list(c.iter_records(COURSES))),
+    "batch_archive": ("POST", {}, lambda c: c.batch_archive(COURSES, [r["id"] for r in c.iter_records(COURSES)])),
+}
+
+
+def _as_pattern(template: str) -> re.Pattern[str]:
+    parts = [re.escape(text) + ("[^/]+" if field else "") for text, field, _, _ in string.Formatter().parse(template)]
+    return re.compile("".join(parts) + "$")
+
+
+def test_each_table_entry_is_called_against_the_sandbox(sandbox: Sandbox, client: HubSpotClient) -> None:
+    endpoints = Endpoints("v3")
+    assert set(CALLS) == set(ENDPOINTS["v3"])
+    for name, (method, segments, call) in CALLS.items():
+        sandbox.reset_log()
+        call(client)
+        expected = endpoints.path(name, object_type=COURSES, **segments)
+        seen = [(e.method, e.path, e.status) for e in settle(sandbox).request_log]
+        assert any(m == method and p == expected and s is not None and s < 300 for m, p, s in seen), (name, seen)
+    client.list_properties(COURSES)  # the GET side of "properties"
+    assert settle(sandbox).request_log[-1].path == endpoints.path("properties", object_type=COURSES)
+
+
+def test_every_path_the_client_sends_matches_a_table_template(sandbox: Sandbox, client: HubSpotClient) -> None:
+    sandbox.reset_log()
+    for _, _, call in CALLS.values():
+        call(client)
+    client.list_properties(COURSES)
+    client.get_property(COURSES, "no_such_property")
+    patterns = [_as_pattern(t) for t in ENDPOINTS["v3"].values()]
+    sent = {e.path for e in settle(sandbox).request_log}
+    assert sent and all(any(p.match(path) for p in patterns) for path in sent), sent

@@ -110,11 +110,10 @@ def throughput(limit: int, n: int, *, latency_ms: float = 250, max_concurrency: 
                sequential: bool = True, rerun: bool = False, rerun_wait_s: float = 11.0,
                seed: int = 0) -> dict[str, Any]:
     """One limit: the pipeline, optionally the sequential loop and the unchanged re-run."""
-    from hubspot_courses_destination.hubspot.ratelimit import clear_registry
     from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
     from hubspot_courses_destination.staging import Staging
 
-    clear_registry()  # a fresh limiter per limit (the registry is per process)
+    close_sessions()  # a fresh client and limiter per limit
     ceiling = limit * 100 / 10.0
     workdir = tempfile.mkdtemp(prefix=f"bench_pipeline_{limit}_")
     out: dict[str, Any] = {"limit": limit, "rows": n, "ceiling_rows_per_s": ceiling, "latency_ms": latency_ms}

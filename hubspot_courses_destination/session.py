@@ -23,7 +23,7 @@ import threading
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from .hubspot import HubSpotClient, RetryPolicy
+from .hubspot import HubSpotClient, Rate, RateLimiter, RetryPolicy
 from .mapping import CONTENT_HASH_FORMAT, CoercionError, PropertySpec, to_hubspot_value
 from .properties import PropertyCatalog
 from .settings import HubSpotCoursesConfiguration
@@ -38,13 +38,17 @@ class Session:
     """The client, staging connection, property catalog and state checks of one portal,
     object type and staging file, shared by every batch of the process."""
 
-    def __init__(self, settings: HubSpotCoursesConfiguration, *, client: HubSpotClient | None = None) -> None:
+    def __init__(
+        self, settings: HubSpotCoursesConfiguration, *, client: HubSpotClient | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
         self.settings = settings
         self.client = client or HubSpotClient(
             settings.access_token,
             settings.api_base_url,
             requests_per_10s=settings.requests_per_10s,
             max_concurrency=settings.max_concurrency,
+            rate_limiter=rate_limiter,
         )
         self.staging = Staging(settings.staging_path)
         self._catalogs: dict[str, PropertyCatalog] = {}
@@ -223,18 +227,20 @@ def session_for(settings: HubSpotCoursesConfiguration) -> Session:
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None or session.closed:
-            sibling = next(
-                (s for s in _sessions.values() if not s.closed and _same_portal(s.settings, settings)), None
-            )
-            session = Session(settings, client=sibling.client if sibling else None)
+            siblings = [s for s in _sessions.values() if not s.closed and _portal(s.settings) == _portal(settings)]
+            same_client = next((s for s in siblings if s.settings.max_concurrency == settings.max_concurrency), None)
+            limiter = siblings[0].client.rate_limiter if siblings else None
+            if limiter is not None and settings.requests_per_10s < limiter.rate.limit:
+                # a lower tier lowers the shared budget, never raises it
+                limiter.set_rate(Rate(settings.requests_per_10s, limiter.rate.interval_s))
+            session = Session(settings, client=same_client.client if same_client else None, rate_limiter=limiter)
             _sessions[key] = session
         return session
 
 
-def _same_portal(a: HubSpotCoursesConfiguration, b: HubSpotCoursesConfiguration) -> bool:
-    return (a.api_base_url.rstrip("/").lower(), a.access_token, a.requests_per_10s, a.max_concurrency) == (
-        b.api_base_url.rstrip("/").lower(), b.access_token, b.requests_per_10s, b.max_concurrency
-    )
+def _portal(s: HubSpotCoursesConfiguration) -> tuple[str, str]:
+    """One rate-limit budget: HubSpot counts requests per app (token) and portal."""
+    return s.api_base_url.rstrip("/").lower(), str(s.access_token)
 
 
 def close_sessions(staging_path: str | None = None) -> None:

@@ -18,7 +18,7 @@ from .client import HubSpotClient
 from .endpoints import DEFAULT_API_VERSION, ENDPOINTS, Endpoints
 from .matching import MISSING_FROM_RESPONSE
 from .models import ClientStats, PropertyError, RowOutcome, UpsertResult, UpsertRow
-from .ratelimit import Rate, RateLimiter, limiter_for
+from .ratelimit import Rate, RateLimiter
 from .retry import RetryPolicy
 from .urls import DEFAULT_API_BASE_URL, api_base_url_problem
 
@@ -33,7 +33,6 @@ __all__ = [
     "RetryPolicy",
     "Rate",
     "RateLimiter",
-    "limiter_for",
     "ENDPOINTS",
     "Endpoints",
     "DEFAULT_API_VERSION",

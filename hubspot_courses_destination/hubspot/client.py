@@ -54,7 +54,7 @@ from .classify import (
 from .endpoints import DEFAULT_API_VERSION, Endpoints
 from .matching import match_upsert_results, missing_outcome, refused_outcome
 from .models import ClientStats, Counters, OutgoingRequest, RowOutcome, Tally, UpsertResult, UpsertRow
-from .ratelimit import RateLimiter, limiter_for
+from .ratelimit import BURST_INTERVAL_S, Rate, RateLimiter
 from .retry import RetryPolicy, next_wait_s, should_retry
 from .urls import DEFAULT_API_BASE_URL, api_base_url_problem
 
@@ -148,8 +148,8 @@ class HubSpotClient:
         connect_timeout_s: TCP/TLS connect timeout per attempt.
         read_timeout_s: time to wait for a response per attempt.
         retry_policy: how transient failures are retried.
-        rate_limiter: budget to share; default :func:`limiter_for` (one per portal/token per
-            process).
+        rate_limiter: budget to share with other clients of the same portal and token; default
+            a new one at ``requests_per_10s`` (the destination's sessions share one per token).
         session: a ``requests.Session`` to use (transport seam); the client sets its
             ``auth`` and mounts nothing on it. Requests go through its ``prepare_request``
             and ``send`` (an override of ``Session.request`` is not called); proxy and CA
@@ -205,7 +205,7 @@ class HubSpotClient:
         self.max_concurrency = max_concurrency
         self.timeouts_s = (connect_timeout_s, read_timeout_s)
         self.retry_policy = retry_policy
-        self.rate_limiter = rate_limiter or limiter_for(self.api_base_url, access_token.strip(), requests_per_10s)
+        self.rate_limiter = rate_limiter or RateLimiter(Rate(requests_per_10s, BURST_INTERVAL_S))
         self._owns_session = session is None
         self._session = session if session is not None else self._new_session(max_concurrency)
         self._session.auth = _BearerAuth(access_token.strip())

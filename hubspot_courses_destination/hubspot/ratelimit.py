@@ -21,13 +21,12 @@ same private app) is spending the budget, so the difference is reserved for one 
 A 429 blocks every caller until :meth:`RateLimiter.backoff` says the window is free.
 
 Time is injectable (``clock`` and ``sleep``) so tests run in zero wall time. Instances are
-thread-safe; :func:`limiter_for` hands every client in the process the same instance for
-the same portal/token, keyed by a hash (the token itself is never stored here).
+thread-safe; the destination's sessions (``session.py``) hand every client of one portal
+and token in the process the same instance.
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import threading
 import time
@@ -40,9 +39,6 @@ __all__ = [
     "Rate",
     "Permit",
     "RateLimiter",
-    "limiter_for",
-    "limiter_key",
-    "clear_registry",
     "BURST_INTERVAL_S",
 ]
 
@@ -252,37 +248,3 @@ class RateLimiter:
 
 
 # -- process-wide registry ---------------------------------------------------------------
-
-_REGISTRY: dict[str, RateLimiter] = {}
-_REGISTRY_LOCK = threading.Lock()
-
-
-def limiter_key(api_base_url: str, access_token: str) -> str:
-    """A stable key for (portal URL, token) that does not reveal the token."""
-    material = f"{api_base_url.rstrip('/').lower()}\n{access_token}".encode()
-    return hashlib.sha256(material).hexdigest()
-
-
-def limiter_for(api_base_url: str, access_token: str, requests_per_10s: int = 100) -> RateLimiter:
-    """The process-wide limiter for this portal/token, created on first use.
-
-    Every client, thread and dlt load job that talks to the same portal with the same token
-    gets the same instance, so they share one budget. The first caller's
-    ``requests_per_10s`` sets the starting rate; later calls asking for a *lower* rate
-    lower it (never raise it), and server headers override both.
-    """
-    key = limiter_key(api_base_url, access_token)
-    with _REGISTRY_LOCK:
-        limiter = _REGISTRY.get(key)
-        if limiter is None:
-            limiter = RateLimiter(Rate(requests_per_10s, BURST_INTERVAL_S))
-            _REGISTRY[key] = limiter
-        elif requests_per_10s < limiter.rate.limit:
-            limiter.set_rate(Rate(requests_per_10s, limiter.rate.interval_s))
-        return limiter
-
-
-def clear_registry() -> None:
-    """Forget every shared limiter (for tests that reuse ports across sandboxes)."""
-    with _REGISTRY_LOCK:
-        _REGISTRY.clear()

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from hubspot_courses_destination.hubspot import HubSpotClient, UpsertRow
-from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter, clear_registry
+from hubspot_courses_destination.hubspot.ratelimit import Rate, RateLimiter
 from hubspot_courses_destination.hubspot.retry import RetryPolicy
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 
@@ -45,12 +45,6 @@ class FakeTime:
             self._now += max(seconds, 0.0)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_limiter_registry() -> Iterator[None]:
-    # Ports are reused between sandboxes; a limiter left from an earlier test must not leak.
-    clear_registry()
-    yield
-    clear_registry()
 
 
 def start_sandbox(**kw: Any) -> Sandbox:

@@ -11,9 +11,6 @@ from hubspot_courses_destination.hubspot.ratelimit import (
     Permit,
     Rate,
     RateLimiter,
-    clear_registry,
-    limiter_for,
-    limiter_key,
 )
 
 
@@ -185,27 +182,3 @@ def test_many_threads_share_one_budget_and_never_exceed_it(latency_s: float) -> 
     assert worst <= limit
     # and the budget is actually used: at least `limit` requests share some window
     assert worst == limit
-
-
-def test_registry_shares_one_limiter_per_portal_and_token() -> None:
-    clear_registry()
-    try:
-        a = limiter_for("https://api.hubapi.com", "pat-na1-secret", 190)
-        assert limiter_for("https://api.hubapi.com/", "pat-na1-secret", 190) is a
-        assert limiter_for("https://api.hubapi.com", "pat-na1-other", 190) is not a
-        assert limiter_for("http://127.0.0.1:9", "pat-na1-secret", 190) is not a
-        assert limiter_for("https://api.hubapi.com", "pat-na1-secret", 100) is a
-        assert a.rate.limit == 100  # a lower tier lowers the shared budget, never raises it
-        assert limiter_for("https://api.hubapi.com", "pat-na1-secret", 190).rate.limit == 100
-    finally:
-        clear_registry()
-
-
-def test_registry_key_and_repr_do_not_reveal_the_token() -> None:
-    token = "pat-na1-0123456789abcdef"
-    assert token not in limiter_key("https://api.hubapi.com", token)
-    clear_registry()
-    try:
-        assert token not in repr(limiter_for("https://api.hubapi.com", token))
-    finally:
-        clear_registry()

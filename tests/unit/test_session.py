@@ -1,0 +1,49 @@
+"""One registry of sessions: one per portal, object type and staging file; one rate-limit
+budget per portal and token, whatever else differs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hubspot_courses_destination.session import close_sessions, session_for
+from hubspot_courses_destination.settings import HubSpotCoursesConfiguration
+
+TOKEN = "pat-na1-0123456789abcdef"
+
+
+def _settings(tmp_path: Path, **values) -> HubSpotCoursesConfiguration:
+    values.setdefault("staging_path", str(tmp_path / "staging.duckdb"))
+    return HubSpotCoursesConfiguration.from_values(access_token=TOKEN, id_property="lms_key", **values)
+
+
+def test_one_session_per_settings_and_one_budget_per_portal_and_token(tmp_path: Path) -> None:
+    try:
+        a = session_for(_settings(tmp_path, requests_per_10s=190))
+        assert session_for(_settings(tmp_path, requests_per_10s=190)) is a
+        other_object = session_for(_settings(tmp_path, requests_per_10s=190, object_type="0-1",
+                                             staging_path=str(tmp_path / "contacts.duckdb")))
+        assert other_object is not a and other_object.client is a.client
+        more_threads = session_for(_settings(tmp_path, requests_per_10s=190, max_concurrency=2))
+        assert more_threads.client is not a.client
+        assert more_threads.client.rate_limiter is a.client.rate_limiter
+        other_token = session_for(HubSpotCoursesConfiguration.from_values(
+            access_token="pat-na1-other", id_property="lms_key", staging_path=str(tmp_path / "o.duckdb")))
+        assert other_token.client.rate_limiter is not a.client.rate_limiter
+        lower = session_for(_settings(tmp_path, requests_per_10s=100, staging_path=str(tmp_path / "l.duckdb")))
+        assert lower.client.rate_limiter is a.client.rate_limiter
+        assert a.client.rate_limiter.rate.limit == 100  # a lower tier lowers the shared budget
+        assert TOKEN not in repr(a.client.rate_limiter) and TOKEN not in repr(a.settings)
+    finally:
+        close_sessions()
+
+
+def test_close_sessions_of_one_staging_file_releases_it(tmp_path: Path) -> None:
+    first = session_for(_settings(tmp_path))
+    kept = session_for(_settings(tmp_path, staging_path=str(tmp_path / "other.duckdb")))
+    try:
+        close_sessions(str(tmp_path / "staging.duckdb"))
+        assert first.closed and not kept.closed
+        assert session_for(_settings(tmp_path)) is not first  # reopened on next use
+    finally:
+        close_sessions()
+    assert kept.closed

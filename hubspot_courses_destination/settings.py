@@ -22,6 +22,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.destinations.impl.destination.configuration import CustomDestinationClientConfiguration
 
 from .errors import ConfigurationError
+from .hubspot.tokens import TOKEN_ENV, TOKEN_KEY, token_problem
 from .hubspot.urls import DEFAULT_API_BASE_URL, api_base_url_problem
 
 __all__ = [
@@ -43,9 +44,6 @@ DESTINATION_NAME = "hubspot_courses"
 SECTION = f"destination.{DESTINATION_NAME}"
 """The config section: ``[destination.hubspot_courses]`` in ``.dlt/*.toml``."""
 ENV_PREFIX = "DESTINATION__HUBSPOT_COURSES__"
-TOKEN_KEY = f"{SECTION}.access_token"
-TOKEN_ENV = f"{ENV_PREFIX}ACCESS_TOKEN"
-"""The token's config key and environment variable, spelled here only."""
 
 COURSES_OBJECT_TYPE = "0-410"
 DEFAULT_STAGING_PATH = "hubspot_courses_staging.duckdb"
@@ -149,14 +147,9 @@ DestinationSettings = HubSpotCoursesConfiguration
 def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
     """Every problem of these settings, each with what to change (never the token itself)."""
     problems: list[str] = []
-    token = s.access_token
-    if not token or not isinstance(token, str) or not token.strip():
-        problems.append(
-            f"access_token is empty: set it in .dlt/secrets.toml under [{SECTION}] or in the "
-            f"environment as {TOKEN_ENV} (a private app token with the crm.objects.courses.read/write scopes)"
-        )
-    elif token != token.strip() or any(c.isspace() for c in token):
-        problems.append("access_token contains whitespace; copy the token again without spaces or newlines")
+    token_issue = token_problem(s.access_token)
+    if token_issue:
+        problems.append(token_issue)
     id_property = s.id_property
     if not id_property:
         problems.append(

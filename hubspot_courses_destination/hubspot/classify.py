@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from .tokens import TOKEN_ENV
 from ..errors import (
     AuthenticationError,
     DailyLimitExceededError,
@@ -40,12 +41,10 @@ __all__ = [
     "error_for",
     "RETRYABLE_STATUSES",
     "AMBIGUOUS_REASONS",
-    "TOKEN_ENV_VAR",
     "shorten_message",
     "str_or_none",
 ]
 
-TOKEN_ENV_VAR = "DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN"
 
 RETRYABLE_STATUSES = frozenset({423, 429, 502, 503, 504, 521, 523, 524})
 """Statuses HubSpot documents as "pause, then retry" (429 only for the burst policies)."""
@@ -376,7 +375,7 @@ def error_for(
     if verdict.reason is Reason.UNAUTHORIZED:
         return AuthenticationError(
             f"HubSpot rejected the access token on {where}: it is missing, wrong, revoked or expired. "
-            f"Check the private-app access token in the env var {TOKEN_ENV_VAR} or as access_token "
+            f"Check the private-app access token in the env var {TOKEN_ENV} or as access_token "
             "under [destination.hubspot_courses] in .dlt/secrets.toml, and copy it again from "
             "HubSpot (Settings > Integrations > Private apps) if it was rotated.",
             **kw,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -54,6 +53,7 @@ from .classify import (
 from .endpoints import DEFAULT_API_VERSION, Endpoints
 from .matching import match_upsert_results, missing_outcome, refused_outcome
 from .models import ClientStats, Counters, OutgoingRequest, RowOutcome, Tally, UpsertResult, UpsertRow
+from .tokens import token_problem
 from .ratelimit import BURST_INTERVAL_S, Rate, RateLimiter
 from .retry import RetryPolicy, next_wait_s, should_retry
 from .urls import DEFAULT_API_BASE_URL, api_base_url_problem
@@ -61,9 +61,6 @@ from .urls import DEFAULT_API_BASE_URL, api_base_url_problem
 __all__ = ["HubSpotClient"]
 
 logger = logging.getLogger(__name__)
-
-_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
-"""What a token may contain: it becomes a header value, and a line break would end the header."""
 
 OMITTED_ROW_RESENDS = 1
 """How often rows a 200/207 answer left out are sent again before being reported."""
@@ -179,17 +176,9 @@ class HubSpotClient:
         rng: random.Random | None = None,
         api_version: str = DEFAULT_API_VERSION,
     ) -> None:
-        if not isinstance(access_token, str) or not access_token.strip():
-            raise ConfigurationError(
-                "No HubSpot access token given. Set DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN or "
-                "access_token under [destination.hubspot_courses] in .dlt/secrets.toml."
-            )
-        if not _TOKEN_RE.fullmatch(access_token.strip()):
-            # never echo the value: it is (almost) a secret
-            raise ConfigurationError(
-                "The HubSpot access token contains spaces, line breaks or non-ASCII characters; "
-                "copy the private-app token again (Settings > Integrations > Private apps)."
-            )
+        problem = token_problem(access_token.strip() if isinstance(access_token, str) else access_token)
+        if problem:
+            raise ConfigurationError(problem)
         url_problem = api_base_url_problem(api_base_url)
         if url_problem:
             raise ConfigurationError(url_problem)

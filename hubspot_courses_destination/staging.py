@@ -287,7 +287,7 @@ class Staging:
         self, object_type: str, load_id: str, records: Sequence[tuple[str, str, dict[str, str]]]
     ) -> None:
         """Record (key, HubSpot id, values) read back from HubSpot; no hash yet: the first
-        row of each key is compared with the values it would send (see ``sync.py``).
+        row of each key is compared with the values it would send (see ``routes.py``).
 
         A key already in ``sync_state`` (its hash was dropped, see ``drop_hashes``) keeps
         its source table and last-seen load, so mirror mode still knows where it came from.

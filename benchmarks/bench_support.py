@@ -152,10 +152,10 @@ def _timed_sandbox_class() -> type:
 
         arrivals: list[Arrival]
 
-        def _log(self, method, path, status, n_inputs, fault, token, correlation_id, client_port, duration_ms):  # type: ignore[override]
+        def log_request(self, method, path, status, n_inputs, fault, token, correlation_id, client_port, duration_ms):  # type: ignore[override]
             self.arrivals.append(Arrival(time.monotonic() - duration_ms / 1000, method, path, status,
                                          n_inputs, fault, token))
-            super()._log(method, path, status, n_inputs, fault, token, correlation_id, client_port, duration_ms)
+            super().log_request(method, path, status, n_inputs, fault, token, correlation_id, client_port, duration_ms)
 
     return TimedSandbox
 

@@ -216,14 +216,14 @@ class Sandbox:
 
     # -- hearing of requests ------------------------------------------------------------------
     def _seen(self, seen: RequestSeen) -> None:
-        self._log(seen.method, seen.path, seen.status, seen.n_inputs, seen.fault, seen.token,
-                  seen.correlation_id, seen.client_port, seen.duration_ms)
+        self.log_request(seen.method, seen.path, seen.status, seen.n_inputs, seen.fault, seen.token,
+                         seen.correlation_id, seen.client_port, seen.duration_ms)
 
-    def _log(self, method: str, path: str, status: int | None, n_inputs: int | None,
-             fault: str | None, token: str | None, correlation_id: str, client_port: int,
-             duration_ms: float) -> None:
-        """Record one request. Kept with this signature as the hook a subclass may extend
-        (benchmarks/bench_support.py times arrivals by overriding it)."""
+    def log_request(self, method: str, path: str, status: int | None, n_inputs: int | None,
+                    fault: str | None, token: str | None, correlation_id: str, client_port: int,
+                    duration_ms: float) -> None:
+        """Record one request: the public hook a subclass may extend (benchmarks/bench_support.py
+        times arrivals by overriding it)."""
         self._request_log.add(RequestLogEntry(
             method, path, status, n_inputs, fault, token_hash(token), correlation_id, client_port, duration_ms,
         ))

@@ -72,3 +72,11 @@ def test_soak_full():
     r = soak.soak()
     assert r["check"]["problems"] == [], r["check"]["problems"]
     assert sum(p["killed"] for p in r["phases"]) == 5
+
+
+def test_load_breakdown_times_every_phase():
+    import bench_load_breakdown
+
+    totals = bench_load_breakdown.breakdown(300)
+    assert totals["load_s"] > 0
+    assert all(totals[label] > 0 for _, _, label in bench_load_breakdown.PHASES)

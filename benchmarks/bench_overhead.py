@@ -100,7 +100,6 @@ def run_pipeline(kind: str, n: int, url: str, workdir: str, steps: str = "all",
         out["load_s"] = time.monotonic() - t1
     out["total_s"] = time.monotonic() - t0
     if kind == "hubspot_courses" and steps != "prepare":
-        from hubspot_courses_destination.staging import Staging
 
         staging = staging_of(os.path.join(workdir, "staging.duckdb"))
         out["synced"] = staging.synced_count("0-410")

@@ -111,7 +111,6 @@ def throughput(limit: int, n: int, *, latency_ms: float = 250, max_concurrency: 
                seed: int = 0) -> dict[str, Any]:
     """One limit: the pipeline, optionally the sequential loop and the unchanged re-run."""
     from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
-    from hubspot_courses_destination.staging import Staging
 
     close_sessions()  # a fresh client and limiter per limit
     ceiling = limit * 100 / 10.0

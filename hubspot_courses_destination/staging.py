@@ -19,7 +19,6 @@ import dataclasses
 import json
 import os
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping, Sequence

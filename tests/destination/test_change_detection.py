@@ -10,7 +10,6 @@ from hubspot_courses_destination.settings import DestinationSettings
 from hubspot_courses_destination.mirror import archive_missing
 from hubspot_courses_destination.replay import replay_rejections
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
-from hubspot_courses_destination.staging import Staging
 
 from .conftest import ID, by_key, upsert_inputs
 

@@ -12,7 +12,6 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from hubspot_courses_destination.session import close_sessions
 from hubspot_courses_destination import hubspot_courses
-from hubspot_courses_destination.staging import Staging
 
 from .conftest import ID
 

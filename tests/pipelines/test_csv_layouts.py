@@ -18,7 +18,6 @@ from hubspot_courses_destination import hubspot_courses
 from hubspot_courses_destination.settings import resolve_settings
 from hubspot_courses_destination.mirror import archive_missing
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
-from hubspot_courses_destination.staging import Staging
 
 ID = "lms_course_key"
 # the first rows of OULAD's assessments.csv: same first two columns as courses.csv

@@ -1,0 +1,12 @@
+"""The parts of the job ``pipelines/lms_to_hubspot.py``, one concern each.
+
+| module | owns |
+|---|---|
+| ``common`` | the project's paths, the sources' names, the job's two errors, flag-or-config lookup |
+| ``cli`` | the flags, their checks, the combinations that are mistakes |
+| ``config`` | which ``.dlt/`` the job reads (the project's, wherever it starts) and saying so |
+| ``targets`` | HubSpot or the embedded sandbox, the state each keeps, a dry run's throwaway copy |
+| ``inputs`` | the dlt source for ``--source``, checked before the run |
+| ``run`` | the destination's settings, the portal check, the pipeline, mirror mode |
+| ``report`` | the summary, and one paragraph per expected failure |
+"""

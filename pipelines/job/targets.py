@@ -1,0 +1,120 @@
+"""HubSpot or the embedded sandbox, and the state each keeps; a dry run's throwaway copy."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import dlt
+
+from hubspot_courses_destination import TOKEN_ENV, TOKEN_KEY
+from .common import DEFAULT_STATE_DIR, DEST_SECTION, UsageError, conf, rel
+from .config import project_dir, token_origin
+
+
+def choose_target(
+    *, sandbox_flag: bool, sandbox_if_no_token: bool, token_configured: bool, interactive: bool,
+    synced_to_hubspot_before: bool, settings_dir: Path,
+) -> str:
+    """"sandbox" or "hubspot". The sandbox is never a silent fallback for a run meant for HubSpot.
+
+    Without a token the sandbox is used only when asked for (``--sandbox``), or, in a project
+    that has no HubSpot state yet, with ``--sandbox-if-no-token`` or in a terminal session (a
+    first try). A cron or CI run (no terminal) and a project that synced to HubSpot before fail
+    instead: their missing token is a mistake.
+    """
+    if sandbox_flag:
+        return "sandbox"
+    if token_configured:
+        return "hubspot"
+    if sandbox_if_no_token and not synced_to_hubspot_before:
+        return "sandbox"
+    why = (
+        "this project has synced to HubSpot before (its state is in .state/hubspot)"
+        if synced_to_hubspot_before else "this run is not interactive (cron, CI, an orchestrator)"
+    )
+    if interactive and not synced_to_hubspot_before:
+        return "sandbox"
+    raise UsageError(
+        f"no HubSpot token is configured (looked for {TOKEN_KEY} in {settings_dir}/secrets.toml, "
+        f"in the environment as {TOKEN_ENV}, and in dlt's other providers), and {why}, so the job "
+        "does not fall back to the embedded sandbox: a run meant for HubSpot must not 'succeed' "
+        "against a local sandbox. Configure the token, or pass --sandbox to run against the "
+        "sandbox on purpose."
+    )
+
+
+def is_interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@dataclass
+class Target:
+    name: str  # "sandbox" | "hubspot"
+    api_base_url: Optional[str]
+    access_token: Optional[str]  # None: dlt resolves it from secrets/env
+    pipelines_dir: Path
+    staging_path: Path
+    sandbox_db: Optional[Path] = None
+
+
+def target_paths(args: argparse.Namespace, name: str) -> tuple[Path, Path]:
+    """(pipelines dir, staging file); separate per target: sandbox hashes must never make the
+    real portal skip rows. A configured ``staging_path`` counts for HubSpot runs only."""
+    state_dir = (args.state_dir or DEFAULT_STATE_DIR) / name
+    configured = dlt.config.get(f"{DEST_SECTION}.staging_path") if name == "hubspot" else None
+    staging = args.staging_path or (project_dir() / str(configured) if configured else state_dir / "staging.duckdb")
+    return args.pipelines_dir or state_dir / "pipelines", staging
+
+
+@contextlib.contextmanager
+def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterator[Target]:
+    pipelines_dir, staging_path = target_paths(args, name)
+    staging_path.parent.mkdir(parents=True, exist_ok=True)
+    if name == "hubspot":
+        api = conf(None, f"{DEST_SECTION}.api_base_url", "https://api.hubapi.com")
+        print(f"Target: the HubSpot API at {api} (token from {token_origin()}).")
+        yield Target(name, None, None, pipelines_dir, staging_path)
+        return
+    from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
+
+    # the sandbox keeps its records in a file next to the staging state, so a second run sees
+    # the courses of the first (and the staging hashes stay true), like a real portal would
+    sandbox_db = staging_path.parent / "sandbox-portal.duckdb"
+    with Sandbox(db_path=str(sandbox_db)) as sandbox:
+        if not args.dry_run and not any(p["name"] == id_property for p in sandbox.properties()):
+            # what a HubSpot admin does once per portal (the destination could also create it)
+            sandbox.create_property(id_property, label="LMS course key", has_unique_value=True)
+        why = "--sandbox given" if args.sandbox else "No HubSpot token configured"
+        print(
+            "=" * 78
+            + f"\n{why}: running against the EMBEDDED SANDBOX at {sandbox.url}\n(records kept in "
+            f"{rel(sandbox_db)}). Nothing is sent to HubSpot. To target a portal, set\n"
+            f"{TOKEN_KEY} in .dlt/secrets.toml or the env var {TOKEN_ENV}.\n" + "=" * 78
+        )
+        yield Target(name, sandbox.url, DEFAULT_TOKEN, pipelines_dir, staging_path, sandbox_db)
+        print(f"Sandbox now holds {len(sandbox.records())} live course record(s).")
+
+
+@contextlib.contextmanager
+def throwaway_state(target: Target, pipeline_name: str) -> Iterator[Target]:
+    """A dry run works on copies of the pipeline's state and the staging file, thrown away after:
+    it must move no incremental cursor, finish or drop no pending package and record nothing."""
+    with tempfile.TemporaryDirectory(prefix="lms_to_hubspot-dry-run-") as tmp:
+        tmp_dir = Path(tmp)
+        pipeline_dir = target.pipelines_dir / pipeline_name
+        if pipeline_dir.is_dir():
+            shutil.copytree(pipeline_dir, tmp_dir / "pipelines" / pipeline_name, symlinks=True)
+        staging = tmp_dir / "staging.duckdb"
+        for suffix in ("", ".wal"):
+            original = Path(f"{target.staging_path}{suffix}")
+            if original.is_file():
+                shutil.copy2(original, f"{staging}{suffix}")
+        yield Target(target.name, target.api_base_url, target.access_token, tmp_dir / "pipelines",
+                     staging, target.sandbox_db)

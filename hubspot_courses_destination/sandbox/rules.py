@@ -102,8 +102,8 @@ def _decimal(v: str) -> Decimal | None:
 
 def check_rule(name: str, rule: ValidationRule, value: str) -> PropertyError | None:
     """Why `value` breaks `rule`, or None. Codes other than INVALID_ALPHA and every message
-    other than "Enter only letters" are GUESSes (docs/hubspot-behaviour.md, "Property validation
-    rules")."""
+    other than "Enter only letters" are GUESSes
+    (docs/hubspot-behaviour.md, "Property validation rules")."""
     t, args = rule.rule_type, rule.rule_arguments
     if t == "MAX_LENGTH" and len(value) > int(args[0]):
         return PropertyError(name, "INVALID_MAX_LENGTH", f"Enter {args[0]} characters or fewer")

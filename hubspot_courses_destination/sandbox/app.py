@@ -182,7 +182,8 @@ class Sandbox:
 
     def set_record_limit(self, object_type: str, limit: int | None) -> None:
         """The portal's record limit for the object, served by `GET /crm/limits/{ver}/records`
-        (None: the sandbox default). Not enforced on writes."""
+        (None: the sandbox default, 1,000,000, not enforced). An upsert whose creates would
+        exceed a set limit fails with 400 (GUESS)."""
         _check_object_type(object_type)
         self._rules.record_limit = limit
 

@@ -184,6 +184,7 @@ class ObjectsApi:
         with self.store.lock:
             outcomes = self._plan(inputs, keys, id_props, traces, catalog, family)
             failed = [o for o in outcomes if o.errors]
+            self._check_record_limit(sum(1 for o in outcomes if not o.errors and o.previous is None))
             if failed and not partial:
                 # docs/hubspot-behaviour.md, "Partial success": without trace ids one bad input
                 # fails the batch and nothing is written. Body per the top-level Error in
@@ -223,6 +224,21 @@ class ObjectsApi:
         # batch with trace ids answers 200 (UNCONFIRMED, "almost certainly 200"). 2026-09
         # declares only 200 ("API paths").
         return (207 if failed and family == LEGACY else 200), body_out
+
+    def _check_record_limit(self, creates: int) -> None:
+        """docs/hubspot-behaviour.md, "Record limits": a portal holds at most `limit` records.
+        GUESS: creates beyond it fail the whole request (400 VALIDATION_ERROR, this wording);
+        HubSpot's answer is undocumented, and this is the stricter reading."""
+        limit = self.rules.record_limit
+        if limit is None or creates == 0:
+            return
+        usage = self.store.count_live()
+        if usage + creates > limit:
+            raise _validation_error(
+                f"Creating {creates} records would exceed the record limit of {limit} for object type"
+                f" {OBJECT_TYPE_ID} in portal ID {self.portal_id} ({usage} in use)",
+                context={"objectTypeId": [OBJECT_TYPE_ID]},
+            )
 
     @staticmethod
     def _reject_duplicates(keys: list[str]) -> None:

@@ -143,3 +143,15 @@ def test_record_limits_endpoint(keyed: Sandbox, api: Api) -> None:
 def test_record_limits_needs_a_token(keyed: Sandbox) -> None:
     assert requests.get(keyed.url + "/crm/limits/2026-09/records", timeout=10).status_code == 401
     assert Api(keyed.url, DEFAULT_TOKEN).get("/crm/limits/2026-09/records").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/crm/v3/objects/0-410/batch/upsert", UPSERT_DATED])
+def test_creates_past_a_set_record_limit_fail_the_request(keyed: Sandbox, api: Api, path: str) -> None:
+    keyed.set_record_limit("0-410", 2)
+    assert api.post(path, {"inputs": [course("l1", trace="a")]}).status_code == 200
+    r = api.post(path, {"inputs": [course("l2", trace="a"), course("l3", trace="b")]})
+    assert r.status_code == 400 and "record limit of 2" in r.json()["message"]
+    assert len(keyed.records()) == 1
+    # updates need no room, and one more create fits
+    assert api.post(path, {"inputs": [course("l1", hs_course_name="x"), course("l2")]}).status_code == 200
+    assert len(keyed.records()) == 2

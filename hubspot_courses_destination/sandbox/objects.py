@@ -291,7 +291,9 @@ class ObjectsApi:
             written, errs = validate_properties(inp["properties"], catalog, prev.properties if prev else None)
             errors += errs
             # docs/hubspot-behaviour.md, "Property validation rules": every family since 2023.
-            errors += [e for e in self.rules.check_values(written) if not any(x.name == e.name for x in errs)]
+            # On create the id value is written to the idProperty too, so its rules apply to it.
+            checked = {id_props[i]: key_value, **written} if prev is None else written
+            errors += [e for e in self.rules.check_values(checked) if not any(x.name == e.name for x in errors)]
             if prev is None:
                 # docs/hubspot-behaviour.md, "Created, updated, cleared": on create the id
                 # value is stored in the idProperty.

@@ -165,3 +165,44 @@ def test_cli_rule_flags() -> None:
             apply_rules(sb, ["lms_code"], [], [])
         with pytest.raises(ValueError):
             apply_rules(sb, [], ["site-level"], [])
+
+
+def test_key_value_is_checked_on_create(ruled: Sandbox, api: Api) -> None:
+    ruled.set_validation_rule("0-410", KEY, "MAX_LENGTH", ["3"])
+    r = api.post(V3, {"inputs": [course("long-key")]})
+    assert r.status_code == 400
+    assert property_errors(r.json()["message"])[0]["name"] == KEY
+
+
+def test_cli_flags_reach_the_running_sandbox() -> None:
+    """`python -m hubspot_courses_destination.sandbox` with the new flags, over real HTTP."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hubspot_courses_destination.sandbox", "--port", "0", "--no-legacy-paths",
+         "--record-limit", "7", "--validation-rule", "hs_course_name:MAX_LENGTH:4",
+         "--conditional-required", "hs_course_description:hs_course_name=ab", "--form-required", "hs_course_id"],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        line = proc.stdout.readline()  # "HubSpot sandbox listening on http://127.0.0.1:PORT"
+        url = line.strip().rsplit(" ", 1)[-1]
+        api = Api(url)
+        assert api.get("/crm/v3/objects/0-410").status_code == 404
+        assert api.get("/crm/limits/2026-09/records").json()["hubspotDefinedObjectTypes"][0]["limit"] == 7
+        assert api.get("/crm/property-validations/2026-09/0-410/hs_course_name").json()["results"] == [
+            {"ruleType": "MAX_LENGTH", "ruleArguments": ["4"], "shouldApplyNormalization": False}]
+        assert api.post("/crm/properties/2026-09/0-410", {
+            "name": KEY, "label": "Key", "type": "string", "fieldType": "text",
+            "groupName": "course_information", "hasUniqueValue": True}).status_code == 201
+        r = api.post(DATED, {"inputs": [course("a", trace="1", hs_course_name="ab", hs_course_id="x"),
+                                        course("b", trace="2", hs_course_name="abc"),
+                                        course("c", trace="3", hs_course_name="abcde", hs_course_id="x")]})
+        names = sorted(property_errors(e["message"])[0]["name"] for e in r.json()["errors"])
+        assert names == ["hs_course_description", "hs_course_id", "hs_course_name"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

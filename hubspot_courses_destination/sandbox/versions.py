@@ -20,6 +20,9 @@ _LEGACY_RE = re.compile(r"^/(crm/v[34]|account-info/v3)(/|$)")
 # (no source gives its 2026-09 path; this follows the family's /crm/{area}/{version} layout).
 _DATED_CRM_RE = re.compile(r"^/crm/([a-z-]+)/2026-09(/.*)?$")
 _DATED_ACCOUNT_RE = re.compile(r"^/account-info/2026-09(/.*)?$")
+# The legacy version of each area, where it is not v3: associations were v4
+# (docs/hubspot-behaviour.md, "API paths": /crm/associations/2026-09/... replaces /crm/v4/associations/...).
+_LEGACY_VERSION = {"associations": "v4"}
 
 
 def split_family(path: str) -> tuple[str | None, str]:
@@ -27,7 +30,7 @@ def split_family(path: str) -> tuple[str | None, str]:
     if _LEGACY_RE.match(path):
         return LEGACY, path
     if m := _DATED_CRM_RE.match(path):
-        return DATED, f"/crm/v3/{m[1]}{m[2] or ''}"
+        return DATED, f"/crm/{_LEGACY_VERSION.get(m[1], 'v3')}/{m[1]}{m[2] or ''}"
     if m := _DATED_ACCOUNT_RE.match(path):
         return DATED, f"/account-info/v3{m[1] or ''}"
     return None, path

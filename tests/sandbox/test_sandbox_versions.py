@@ -155,3 +155,14 @@ def test_creates_past_a_set_record_limit_fail_the_request(keyed: Sandbox, api: A
     # updates need no room, and one more create fits
     assert api.post(path, {"inputs": [course("l1", hs_course_name="x"), course("l2")]}).status_code == 200
     assert len(keyed.records()) == 2
+
+
+def test_dated_paths_are_spelled_the_legacy_way_for_the_router() -> None:
+    from hubspot_courses_destination.sandbox.versions import split_family
+
+    assert split_family("/crm/objects/2026-09/courses/batch/upsert") == ("2026-09", "/crm/v3/objects/courses/batch/upsert")
+    assert split_family("/crm/associations/2026-09/0-410/0-1/batch/read") == \
+        ("2026-09", "/crm/v4/associations/0-410/0-1/batch/read")
+    assert split_family("/account-info/2026-09/details") == ("2026-09", "/account-info/v3/details")
+    assert split_family("/crm/v4/associations/0-410/0-1/labels") == ("v3", "/crm/v4/associations/0-410/0-1/labels")
+    assert split_family("/crm/objects/2026-03/courses") == (None, "/crm/objects/2026-03/courses")

@@ -108,7 +108,7 @@ class SandboxApi:
         self.registry = registry
         self.objects = objects
         self.portal_id = portal_id
-        self.rules_api = rules_api if rules_api is not None else RulesApi(objects.rules, objects.store)
+        self.rules_api = rules_api if rules_api is not None else RulesApi(objects.rules, objects.store, registry)
         self.legacy_paths = legacy_paths  # False: the legacy family answers 404 (its retirement)
         self.object_enabled = object_enabled
         self.latency_ms = latency_ms

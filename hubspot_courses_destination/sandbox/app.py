@@ -19,7 +19,7 @@ from .faults import FaultInjector
 from .objects import ObjectsApi
 from .properties_api import PropertyRegistry
 from .ratelimits import RateLimits
-from .rules import ConditionalRequired, PortalRules, parse_rule
+from .rules import ConditionalRequired, PortalRules, check_applicable, parse_rule
 from .catalog import OBJECT_TYPE_ALIASES
 from .requestlog import RequestLog, RequestLogEntry, token_hash
 from .server import BackgroundServer
@@ -155,9 +155,13 @@ class Sandbox:
     ) -> dict[str, Any]:
         """Set a property's rule of `rule_type` (replacing that type's rule only), as
         `PUT /crm/v3/property-validations/{objectTypeId}/{property}/rule-type/{ruleType}` does.
-        Enforced on writes in both families. Returns the rule's JSON; ValueError if invalid."""
+        Enforced on writes in both families. Returns the rule's JSON; ValueError if the rule is
+        invalid or the property's type does not take it. Unlike HubSpot's PUT, a property that
+        does not exist yet may get rules (so a CLI or fixture can set them before a load
+        creates the property); they are type-checked against nothing and apply once it exists."""
         _check_object_type(object_type)
         rule = parse_rule(rule_type, list(rule_arguments), should_apply_normalization)
+        check_applicable(rule_type, self._registry.get(property_name), property_name, must_exist=False)
         self._rules.set_rule(property_name, rule)
         return rule.to_json()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
+from .catalog import PropertyDef
 from .validation import PropertyError
 
 # docs/hubspot-behaviour.md, "Property validation rules": the ruleType values HubSpot lists.
@@ -39,6 +40,37 @@ _ALPHANUMERIC_ARGS = {
 # GUESS: HubSpot's exact email and URL checks are not published; these are plain forms.
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[A-Za-z]{2,}$")
 _URL_RE = re.compile(r"^https?://[^\s/?#.]+(\.[^\s/?#.]+)+([/?#]\S*)?$", re.IGNORECASE)
+
+
+# docs/hubspot-behaviour.md, "Property validation rules": the (type, fieldType) pairs each rule
+# type supports. GUESS: phone_number-typed properties count as string/phonenumber.
+_TEXT, _TEXTAREA, _PHONE = ("string", "text"), ("string", "textarea"), ("string", "phonenumber")
+_APPLIES_TO: dict[str, frozenset[tuple[str, str]]] = {
+    **{t: frozenset({_TEXT, _TEXTAREA}) for t in ("ALPHANUMERIC", "FORMAT", "REGEX", "SPECIAL_CHARACTERS")},
+    **{t: frozenset({_TEXT}) for t in ("DOMAIN", "EMAIL", "EMAIL_ALLOWED_DOMAINS", "EMAIL_BLOCKED_DOMAINS",
+                                        "URL", "URL_ALLOWED_DOMAINS", "URL_BLOCKED_DOMAINS", "WHITESPACE")},
+    **{t: frozenset({_TEXT, _TEXTAREA, _PHONE}) for t in ("MAX_LENGTH", "MIN_LENGTH")},
+    "PHONE_NUMBER_WITH_EXPLICIT_COUNTRY_CODE": frozenset({_PHONE}),
+    **{t: frozenset({("number", "number")}) for t in ("DECIMAL", "MAX_NUMBER", "MIN_NUMBER")},
+    **{t: frozenset({("date", "date")}) for t in ("AFTER_DURATION", "BEFORE_DURATION", "END_DATE", "START_DATE")},
+    **{t: frozenset({("datetime", "date")}) for t in ("AFTER_DATETIME_DURATION", "BEFORE_DATETIME_DURATION",
+                                                     "END_DATETIME", "START_DATETIME")},
+    "DAYS_OF_WEEK": frozenset({("date", "date"), ("datetime", "date")}),
+}
+
+
+def check_applicable(rule_type: str, prop: PropertyDef | None, name: str, *, must_exist: bool = True) -> None:
+    """ValueError unless the property's type and fieldType support the rule type, or (with
+    `must_exist`) the property does not exist. GUESS: HubSpot refuses such a rule (its answer is
+    undocumented)."""
+    if prop is None:
+        if must_exist:
+            raise ValueError(f"Property {name} does not exist")
+        return
+    kind = ("string" if prop.type == "phone_number" else prop.type, prop.field_type)
+    if kind not in _APPLIES_TO.get(rule_type, frozenset()):
+        raise ValueError(f"{rule_type} rules do not apply to property {name} (type {prop.type},"
+                         f" fieldType {prop.field_type})")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from .bodies import ApiError, error_body, object_type_unknown
 from .catalog import OBJECT_TYPE_ALIASES, OBJECT_TYPE_ID
-from .rules import PortalRules, parse_rule
+from .properties_api import PropertyRegistry
+from .rules import PortalRules, check_applicable, parse_rule
 from .store import Store
 
 _VALIDATIONS = re.compile(r"^/crm/v3/property-validations/([^/]+)(?:/([^/]+)(?:/rule-type/([^/]+))?)?$")
@@ -27,9 +28,10 @@ class RulesApi:
     GUESS: reads take the property read scopes and PUT the schema write scope (HubSpot's
     scopes for these endpoints were not checked)."""
 
-    def __init__(self, rules: PortalRules, store: Store) -> None:
+    def __init__(self, rules: PortalRules, store: Store, registry: PropertyRegistry) -> None:
         self.rules = rules
         self.store = store
+        self.registry = registry
 
     def route(
         self, method: str, path: str, json_body: Callable[[], Any], need_read: Callable[[], None],
@@ -70,6 +72,7 @@ class RulesApi:
             raise ApiError(400, error_body("VALIDATION_ERROR", "Invalid input JSON: expected an object"))
         try:
             rule = parse_rule(rule_type, body.get("ruleArguments"), body.get("shouldApplyNormalization", False))
+            check_applicable(rule_type, self.registry.get(prop), prop)
         except ValueError as e:
             # GUESS: wording; HubSpot's answer to a bad rule is undocumented.
             raise ApiError(400, error_body("VALIDATION_ERROR", str(e))) from e

@@ -206,3 +206,16 @@ def test_cli_flags_reach_the_running_sandbox() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_rules_must_fit_the_property_type(ruled: Sandbox, api: Api) -> None:
+    with pytest.raises(ValueError):
+        ruled.set_validation_rule("0-410", "seats", "MAX_LENGTH", ["3"])      # a number property
+    with pytest.raises(ValueError):
+        ruled.set_validation_rule("0-410", "lms_code", "MIN_NUMBER", ["3"])   # a string property
+    ruled.set_validation_rule("0-410", "not_yet_created", "MAX_LENGTH", ["3"])  # allowed ahead of creation
+    put = "/crm/v3/property-validations/0-410/{p}/rule-type/{t}"
+    r = api.session.put(api.base_url + put.format(p="seats", t="MAX_LENGTH"), json={"ruleArguments": ["3"]}, timeout=10)
+    assert r.status_code == 400
+    r = api.session.put(api.base_url + put.format(p="nope", t="MAX_LENGTH"), json={"ruleArguments": ["3"]}, timeout=10)
+    assert r.status_code == 400  # over HTTP the property must exist

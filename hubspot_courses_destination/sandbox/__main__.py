@@ -22,12 +22,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0, help="added latency per request (±20%% jitter)")
     parser.add_argument("--portal-id", type=int, default=DEFAULT_PORTAL_ID, help="portal id shown in messages")
     parser.add_argument("--seed", type=int, default=0, help="seed for result order and latency jitter")
+    parser.add_argument("--no-legacy-paths", action="store_true",
+                        help="answer the legacy /crm/v3, /crm/v4, /account-info/v3 paths with 404")
+    parser.add_argument("--record-limit", type=int, default=None,
+                        help="the portal's Courses record limit shown by /crm/limits/2026-09/records")
+    parser.add_argument("--validation-rule", action="append", default=[], metavar="PROP:RULE_TYPE[:ARG]...",
+                        help="a property validation rule, e.g. hs_course_name:MAX_LENGTH:100 (repeatable;"
+                             " arguments are ':'-separated; a REGEX takes the rest as its pattern)")
+    parser.add_argument("--conditional-required", action="append", default=[], metavar="PROP:WHEN_PROP=VALUE",
+                        help="PROP is required when WHEN_PROP has VALUE (2026-09 paths only; repeatable)")
+    parser.add_argument("--form-required", action="append", default=[], metavar="PROP",
+                        help="a required property of the create-record form (2026-09 paths only; repeatable)")
     args = parser.parse_args(argv)
 
     sandbox = Sandbox(
         args.port, db_path=args.db, token=args.token, rate_limit_per_10s=args.rate_limit_per_10s,
         daily_limit=args.daily_limit, latency_ms=args.latency_ms, portal_id=args.portal_id, seed=args.seed,
+        legacy_paths=not args.no_legacy_paths, record_limit=args.record_limit,
     )
+    try:
+        apply_rules(sandbox, args.validation_rule, args.conditional_required, args.form_required)
+    except ValueError as e:
+        sandbox.stop()
+        parser.error(str(e))
     url = sandbox.start()
     print(f"HubSpot sandbox listening on {url}", flush=True)
     print(f"token: {args.token}", flush=True)
@@ -38,6 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sandbox.stop()
     return 0
+
+
+def apply_rules(sandbox: Sandbox, validation: list[str], conditional: list[str], form: list[str]) -> None:
+    """The CLI's rule flags, applied to the Courses object; ValueError for a malformed one."""
+    for spec in validation:
+        prop, _, rest = spec.partition(":")
+        rule_type, _, args = rest.partition(":")
+        if not prop or not rule_type:
+            raise ValueError(f"--validation-rule {spec!r}: expected PROP:RULE_TYPE[:ARG...]")
+        # A REGEX pattern may hold ':', so everything after REGEX: is the pattern.
+        arguments = [args] if rule_type == "REGEX" else (args.split(":") if args else [])
+        sandbox.set_validation_rule("0-410", prop, rule_type, arguments)
+    for spec in conditional:
+        prop, _, cond = spec.partition(":")
+        when_prop, eq, value = cond.partition("=")
+        if not prop or not when_prop or not eq:
+            raise ValueError(f"--conditional-required {spec!r}: expected PROP:WHEN_PROP=VALUE")
+        sandbox.add_conditional_required("0-410", prop, when_prop, value)
+    if form:
+        sandbox.set_create_form_required("0-410", form)
 
 
 if __name__ == "__main__":

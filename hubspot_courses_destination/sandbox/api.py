@@ -33,7 +33,9 @@ from .faults import FaultInjector
 from .objects import ObjectsApi
 from .properties_api import PropertyRegistry
 from .ratelimits import RateLimits
+from .rules_api import RulesApi
 from .tokens import TokenRegistry
+from .versions import LEGACY, split_family
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ class SandboxApi:
         registry: PropertyRegistry,
         objects: ObjectsApi,
         portal_id: int,
+        rules_api: RulesApi | None = None,
+        legacy_paths: bool = True,
         object_enabled: bool = True,
         latency_ms: float = 0,
         seed: int = 0,
@@ -104,6 +108,8 @@ class SandboxApi:
         self.registry = registry
         self.objects = objects
         self.portal_id = portal_id
+        self.rules_api = rules_api if rules_api is not None else RulesApi(objects.rules, objects.store, registry)
+        self.legacy_paths = legacy_paths  # False: the legacy family answers 404 (its retirement)
         self.object_enabled = object_enabled
         self.latency_ms = latency_ms
         self.on_request: RequestObserver = on_request or _ignore
@@ -168,7 +174,11 @@ class SandboxApi:
     def _route(
         self, request: ApiRequest, token: str, body: Any, body_error: ApiError | None,
     ) -> tuple[int, dict[str, Any] | None]:
-        method, path, query = request.method, request.path, request.query
+        method, query = request.method, request.query
+        # versions.py: both path families, one table in legacy spelling.
+        family, path = split_family(request.path)
+        if family is None or (family == LEGACY and not self.legacy_paths):
+            raise no_route(method, request.path)
 
         def need(scopes: list[str]) -> None:
             if not self.tokens.scopes(token) & set(scopes):
@@ -192,7 +202,7 @@ class SandboxApi:
             need(READ_OBJECTS if op == "read" else WRITE_OBJECTS)
             object_type(m[1], objects=True)
             if op == "upsert":
-                return self.objects.batch_upsert(json_body())
+                return self.objects.batch_upsert(json_body(), family)
             if op == "read":
                 return self.objects.batch_read(json_body(), archived=archived)
             return self.objects.batch_archive(json_body()), None
@@ -247,9 +257,12 @@ class SandboxApi:
             allow(method, "GET")
             need(READ_OBJECTS)
             object_type(m[1], objects=True)
-            return 200, self.objects.list(query, request.base_url)
-        # GUESS: body of HubSpot's answer for an unknown path.
-        raise ApiError(404, error_body("OBJECT_NOT_FOUND", f"No route for {method} {path}"))
+            return 200, self.objects.list(query, request.base_url, request.path)
+        answer = self.rules_api.route(method, path, json_body, lambda: need(READ_PROPERTIES),
+                                      lambda: need(WRITE_PROPERTIES), allow)
+        if answer is not None:
+            return answer
+        raise no_route(method, request.path)
 
     def _sleep_latency(self) -> None:
         """latency_ms with a seeded ±20% jitter, so benchmarks see realistic round trips."""
@@ -299,6 +312,11 @@ def with_correlation_id(body: dict[str, Any], correlation_id: str) -> dict[str, 
             out["correlationId"] = correlation_id
     out.setdefault("correlationId", correlation_id)
     return out
+
+
+def no_route(method: str, path: str) -> ApiError:
+    # GUESS: body of HubSpot's answer for an unknown (or retired) path.
+    return ApiError(404, error_body("OBJECT_NOT_FOUND", f"No route for {method} {path}"))
 
 
 def not_enabled(portal_id: int) -> ApiError:

@@ -19,6 +19,8 @@ from .faults import FaultInjector
 from .objects import ObjectsApi
 from .properties_api import PropertyRegistry
 from .ratelimits import RateLimits
+from .rules import ConditionalRequired, PortalRules, check_applicable, parse_rule
+from .catalog import OBJECT_TYPE_ALIASES
 from .requestlog import RequestLog, RequestLogEntry, token_hash
 from .server import BackgroundServer
 from .store import Store
@@ -51,6 +53,8 @@ class Sandbox:
         object_enabled: bool = True,
         count_rejected_requests: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        legacy_paths: bool = True,
+        record_limit: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -61,9 +65,11 @@ class Sandbox:
         self._store = Store(db_path)
         self._registry = PropertyRegistry(self._store)
         self._request_log = RequestLog()
+        self._rules = PortalRules(record_limit=record_limit)
         self._api = SandboxApi(
             tokens=self._tokens, limits=self._limits, faults=self.faults, registry=self._registry,
-            objects=ObjectsApi(self._store, self._registry, portal_id, seed), portal_id=portal_id,
+            objects=ObjectsApi(self._store, self._registry, portal_id, seed, self._rules),
+            portal_id=portal_id, legacy_paths=legacy_paths,
             object_enabled=object_enabled, latency_ms=latency_ms, seed=seed, on_request=self._seen,
         )
         self._server: BackgroundServer | None = None
@@ -130,6 +136,60 @@ class Sandbox:
     @latency_ms.setter
     def latency_ms(self, value: float) -> None:
         self._api.latency_ms = value
+
+    @property
+    def legacy_paths(self) -> bool:
+        """Whether the legacy family (/crm/v3, /crm/v4, /account-info/v3) is served; False
+        answers it 404, as after HubSpot retires it (docs/hubspot-behaviour.md, "API paths")."""
+        return self._api.legacy_paths
+
+    @legacy_paths.setter
+    def legacy_paths(self, value: bool) -> None:
+        self._api.legacy_paths = value
+
+    # -- portal rules (docs/hubspot-behaviour.md, "Property validation rules", "Required by the
+    # portal (2026-09)", "Record limits") ----------------------------------------------------
+    def set_validation_rule(
+        self, object_type: str, property_name: str, rule_type: str,
+        rule_arguments: Iterable[str] = (), should_apply_normalization: bool = False,
+    ) -> dict[str, Any]:
+        """Set a property's rule of `rule_type` (replacing that type's rule only), as
+        `PUT /crm/v3/property-validations/{objectTypeId}/{property}/rule-type/{ruleType}` does.
+        Enforced on writes in both families. Returns the rule's JSON; ValueError if the rule is
+        invalid or the property's type does not take it. Unlike HubSpot's PUT, a property that
+        does not exist yet may get rules (so a CLI or fixture can set them before a load
+        creates the property); they are type-checked against nothing and apply once it exists."""
+        _check_object_type(object_type)
+        rule = parse_rule(rule_type, list(rule_arguments), should_apply_normalization)
+        check_applicable(rule_type, self._registry.get(property_name), property_name, must_exist=False)
+        self._rules.set_rule(property_name, rule)
+        return rule.to_json()
+
+    def clear_validation_rules(self, object_type: str, property_name: str | None = None) -> None:
+        """Remove one property's rules, or all of them."""
+        _check_object_type(object_type)
+        self._rules.clear(property_name)
+
+    def add_conditional_required(
+        self, object_type: str, property_name: str, when_property: str, when_value: str,
+    ) -> None:
+        """`property_name` becomes required when `when_property` equals `when_value`; enforced
+        on writes in the 2026-09 family only."""
+        _check_object_type(object_type)
+        self._rules.add_conditional(ConditionalRequired(property_name, when_property, when_value))
+
+    def set_create_form_required(self, object_type: str, property_names: Iterable[str]) -> None:
+        """The create-record form's required properties (replacing the previous list);
+        enforced on creates in the 2026-09 family only."""
+        _check_object_type(object_type)
+        self._rules.set_form_required(property_names)
+
+    def set_record_limit(self, object_type: str, limit: int | None) -> None:
+        """The portal's record limit for the object, served by `GET /crm/limits/{ver}/records`
+        (None: the sandbox default, 1,000,000, not enforced). An upsert whose creates would
+        exceed a set limit fails with 400 (GUESS)."""
+        _check_object_type(object_type)
+        self._rules.record_limit = limit
 
     # -- portal set-up ------------------------------------------------------------------------
     def add_token(self, token: str, scopes: Iterable[str] | None = None) -> None:
@@ -227,3 +287,9 @@ class Sandbox:
         self._request_log.add(RequestLogEntry(
             method, path, status, n_inputs, fault, token_hash(token), correlation_id, client_port, duration_ms,
         ))
+
+
+def _check_object_type(object_type: str) -> None:
+    if object_type not in OBJECT_TYPE_ALIASES:
+        raise ValueError(f"the sandbox serves only courses ({', '.join(sorted(OBJECT_TYPE_ALIASES))}),"
+                         f" not {object_type}")

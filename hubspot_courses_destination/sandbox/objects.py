@@ -19,6 +19,7 @@ from urllib.parse import quote
 from .bodies import ApiError, error_body, now_iso, property_errors_message
 from .catalog import OBJECT_TYPE_ID, PropertyDef
 from .properties_api import PropertyRegistry
+from .rules import PortalRules
 from .store import Record, Store
 from .validation import (
     PropertyError,
@@ -27,6 +28,7 @@ from .validation import (
     validate_properties,
     validate_value,
 )
+from .versions import DATED, LEGACY
 
 # docs/hubspot-behaviour.md, "Batch upsert": "Object API batch endpoints are limited to 100
 # inputs per request."
@@ -38,6 +40,9 @@ SYSTEM_PROPERTIES = ("hs_object_id", "hs_createdate", "hs_lastmodifieddate")
 DEFAULT_READ_PROPERTIES = ("hs_course_name", "hs_createdate", "hs_lastmodifieddate", "hs_object_id")
 # docs/hubspot-behaviour.md, "Reading and archiving": list `limit` default 10, at most 100.
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
+# docs/hubspot-behaviour.md, "Reading and archiving" [OBS]: "The maximum number of inputs
+# supported in a batch request for property histories is 50."
+MAX_HISTORY_INPUTS = 50
 
 
 def _validation_error(message: str, **kw: Any) -> ApiError:
@@ -80,9 +85,30 @@ def _parse_inputs(body: Any, model: str, required: tuple[str, ...]) -> list[dict
             )
         if "properties" in required and not isinstance(inp["properties"], dict):
             raise _validation_error(f"Invalid input JSON: properties of input {i} must be an object")
-        if not isinstance(inp["id"], (str, int)) or isinstance(inp["id"], bool):
+        # docs/hubspot-behaviour.md, "Strings only": ids and property values are strings in
+        # HubSpot's schema. GUESS: anything else fails the whole request, as a body that does
+        # not bind would (HubSpot's real answer to a number, boolean or null is undocumented).
+        if not isinstance(inp["id"], str):
             raise _validation_error(f"Invalid input JSON: id of input {i} must be a string")
+        if "properties" in required:
+            for name, value in inp["properties"].items():
+                if not isinstance(value, str):
+                    raise _validation_error(
+                        f"Invalid input JSON: the value of property {name} in input {i} must be a"
+                        f" string, not {_json_kind(value)}",
+                        context={"propertyName": [name]},
+                    )
     return inputs
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 @dataclass
@@ -103,10 +129,14 @@ class _Outcome:
 class ObjectsApi:
     """The course object endpoints over a Store; HTTP-free so the rules read on their own."""
 
-    def __init__(self, store: Store, registry: PropertyRegistry, portal_id: int, seed: int) -> None:
+    def __init__(
+        self, store: Store, registry: PropertyRegistry, portal_id: int, seed: int,
+        rules: PortalRules | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.portal_id = portal_id
+        self.rules = rules if rules is not None else PortalRules()
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
 
@@ -122,7 +152,9 @@ class ObjectsApi:
         return out
 
     # -- batch upsert -------------------------------------------------------------------------
-    def batch_upsert(self, body: Any) -> tuple[int, dict[str, Any]]:
+    def batch_upsert(self, body: Any, family: str = LEGACY) -> tuple[int, dict[str, Any]]:
+        """`family` decides the portal rules applied and the status of a partial success
+        (docs/hubspot-behaviour.md, "API paths" and "Required by the portal (2026-09)")."""
         started = now_iso()
         inputs = _parse_inputs(body, "SimplePublicObjectBatchInputUpsert", ("id", "properties"))
         catalog = self.registry.snapshot()
@@ -150,8 +182,9 @@ class ObjectsApi:
         partial = all(isinstance(t, str) and t for t in traces) and len(set(traces)) == len(traces)
 
         with self.store.lock:
-            outcomes = self._plan(inputs, keys, id_props, traces, catalog)
+            outcomes = self._plan(inputs, keys, id_props, traces, catalog, family)
             failed = [o for o in outcomes if o.errors]
+            self._check_record_limit(sum(1 for o in outcomes if not o.errors and o.previous is None))
             if failed and not partial:
                 # docs/hubspot-behaviour.md, "Partial success": without trace ids one bad input
                 # fails the batch and nothing is written. Body per the top-level Error in
@@ -180,14 +213,32 @@ class ObjectsApi:
 
         results = [self._upsert_result(o, rec) for o, rec in zip(ok, records)]
         body_out: dict[str, Any] = {"status": "COMPLETE", "results": self._shuffled(results)}
-        if failed:
+        if failed or family == DATED:
+            # docs/hubspot-behaviour.md, "API paths": the 2026-09 body type always carries
+            # numErrors and errors[] (GUESS: also when empty).
             body_out["numErrors"] = len(failed)
             body_out["errors"] = [self._standard_error(o) for o in failed]
         body_out["startedAt"] = started
         body_out["completedAt"] = now_iso()
-        # docs/hubspot-behaviour.md, "Partial success": 207 with errors; an all-success batch
-        # with trace ids answers 200 (UNCONFIRMED, "almost certainly 200").
-        return (207 if failed else 200), body_out
+        # docs/hubspot-behaviour.md, "Partial success": 207 with errors on v3; an all-success
+        # batch with trace ids answers 200 (UNCONFIRMED, "almost certainly 200"). 2026-09
+        # declares only 200 ("API paths").
+        return (207 if failed and family == LEGACY else 200), body_out
+
+    def _check_record_limit(self, creates: int) -> None:
+        """docs/hubspot-behaviour.md, "Record limits": a portal holds at most `limit` records.
+        GUESS: creates beyond it fail the whole request (400 VALIDATION_ERROR, this wording);
+        HubSpot's answer is undocumented, and this is the stricter reading."""
+        limit = self.rules.record_limit
+        if limit is None or creates == 0:
+            return
+        usage = self.store.count_live()
+        if usage + creates > limit:
+            raise _validation_error(
+                f"Creating {creates} records would exceed the record limit of {limit} for object type"
+                f" {OBJECT_TYPE_ID} in portal ID {self.portal_id} ({usage} in use)",
+                context={"objectTypeId": [OBJECT_TYPE_ID]},
+            )
 
     @staticmethod
     def _reject_duplicates(keys: list[str]) -> None:
@@ -210,6 +261,7 @@ class ObjectsApi:
         id_props: list[str],
         traces: list[Any],
         catalog: Mapping[str, PropertyDef],
+        family: str = LEGACY,
     ) -> list[_Outcome]:
         """Resolve keys to records and validate every input; writes nothing."""
         resolved = [self.store.lookup(p, k) for p, k in zip(id_props, keys)]
@@ -238,6 +290,10 @@ class ObjectsApi:
                 key_value = keys[i]
             written, errs = validate_properties(inp["properties"], catalog, prev.properties if prev else None)
             errors += errs
+            # docs/hubspot-behaviour.md, "Property validation rules": every family since 2023.
+            # On create the id value is written to the idProperty too, so its rules apply to it.
+            checked = {id_props[i]: key_value, **written} if prev is None else written
+            errors += [e for e in self.rules.check_values(checked) if not any(x.name == e.name for x in errors)]
             if prev is None:
                 # docs/hubspot-behaviour.md, "Created, updated, cleared": on create the id
                 # value is stored in the idProperty.
@@ -250,6 +306,10 @@ class ObjectsApi:
             if prev is None:
                 errors += [required_missing(n) for n in REQUIRED_ON_CREATE
                            if not final.get(n) and not any(e.name == n for e in errors)]
+            if family == DATED:
+                # docs/hubspot-behaviour.md, "Required by the portal (2026-09)": 2026-09 only.
+                errors += [e for e in self.rules.check_required(final, creating=prev is None)
+                           if not any(x.name == e.name for x in errors)]
             for name in unique:
                 v = final.get(name)
                 if not v or (prev is not None and prev.properties.get(name) == v):
@@ -305,8 +365,16 @@ class ObjectsApi:
         started = now_iso()
         inputs = _parse_inputs(body, "BatchReadInputSimplePublicObjectId", ("id",))
         props = body.get("properties") or list(DEFAULT_READ_PROPERTIES)
+        if body.get("propertiesWithHistory") and len(inputs) > MAX_HISTORY_INPUTS:
+            raise _validation_error(
+                "The maximum number of inputs supported in a batch request for property histories"
+                f" is {MAX_HISTORY_INPUTS}."
+            )
         id_prop = body.get("idProperty")
-        if id_prop and id_prop != "hs_object_id":
+        if id_prop:
+            # docs/hubspot-behaviour.md, "Unique id property": hs_object_id counts as non-unique
+            # [OBS, upsert]. GUESS: batch read by idProperty=hs_object_id fails the same way
+            # (the stricter reading; leave idProperty out to read by record id).
             p = self.registry.get(id_prop)
             if p is None or not p.has_unique_value:
                 # GUESS: batch read by a non-unique property fails like upsert
@@ -364,7 +432,8 @@ class ObjectsApi:
         return 204
 
     # -- list and get -------------------------------------------------------------------------
-    def list(self, query: Mapping[str, list[str]], base_url: str) -> dict[str, Any]:
+    def list(self, query: Mapping[str, list[str]], base_url: str,
+             path: str = f"/crm/v3/objects/{OBJECT_TYPE_ID}") -> dict[str, Any]:
         """`GET /crm/v3/objects/0-410` (docs/hubspot-behaviour.md, "Reading and archiving"):
         id-ordered pages with `after` cursors."""
         try:
@@ -384,7 +453,7 @@ class ObjectsApi:
         body: dict[str, Any] = {"results": [r.to_json(props) for r in recs]}
         if more and recs:
             nxt = str(recs[-1].id)
-            link = f"{base_url}/crm/v3/objects/{OBJECT_TYPE_ID}?after={quote(nxt)}&limit={limit}"
+            link = f"{base_url}{path}?after={quote(nxt)}&limit={limit}"
             body["paging"] = {"next": {"after": nxt, "link": link}}
         return body
 

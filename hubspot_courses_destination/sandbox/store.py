@@ -225,6 +225,12 @@ class Store:
             ).fetchall()
         return [self._row_to_record(r) for r in rows]
 
+    def count_live(self) -> int:
+        """How many records are not archived (the usage of the portal's record limit)."""
+        with self.lock:
+            row = self._con.execute("SELECT count(*) FROM records WHERE NOT archived").fetchone()
+        return int(row[0]) if row else 0
+
     def find_by(self, prop: str, value: str, include_archived: bool = False) -> list[Record]:
         """Records whose property equals value, by a JSON query (for tests; not on hot paths)."""
         with self.lock:

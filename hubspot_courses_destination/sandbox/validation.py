@@ -19,8 +19,9 @@ from .catalog import PropertyDef
 # docs/hubspot-behaviour.md, "Properties": "A plain text string, limited to 65,536 characters."
 MAX_STRING_LENGTH = 65_536
 # docs/hubspot-behaviour.md, "Properties": number is "numeric digits and at most one decimal";
-# optional leading minus.
-_NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
+# optional leading minus. GUESS: digits are required on both sides of the point ("5." and
+# ".5" are refused: nothing documents them, so the stricter reading).
+_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _EPOCH_RE = re.compile(r"^-?\d+$")
 _MS_PER_DAY = 86_400_000
@@ -209,20 +210,12 @@ def validate_value(prop: PropertyDef, raw: Any, existing: str | None = None) -> 
     """
     if not prop.writable:
         return read_only(prop.name)
-    if raw is None:
-        # GUESS: JSON null is not in the schema (values are strings,
-        # docs/hubspot-behaviour.md, "Batch upsert"); treated like "".
-        return ""
-    if isinstance(raw, bool):
-        value = "true" if raw else "false"
-    elif isinstance(raw, (int, float)):
-        # GUESS: HubSpot's JSON binding coerces scalars to strings.
-        value = str(raw)
-    elif isinstance(raw, str):
-        value = raw
-    else:
-        # GUESS: code and message for a non-scalar value.
+    if not isinstance(raw, str):
+        # docs/hubspot-behaviour.md, "Strings only": values are strings in HubSpot's schema;
+        # numbers, booleans and null are refused (objects.py refuses them for the whole
+        # request first). GUESS: code and message.
         return PropertyError(prop.name, "INVALID_PROPERTY_VALUE", f"{prop.name} must be a string value")
+    value = raw
     if value == "":
         return ""
     if prop.type in ("string", "phone_number"):

@@ -32,12 +32,13 @@ def code(result: object) -> str | None:
     return result.code if isinstance(result, PropertyError) else None
 
 
-@pytest.mark.parametrize("value", ["0", "17", "-3", "2.5", "-0.25", ".5", "10."])
+@pytest.mark.parametrize("value", ["0", "17", "-3", "2.5", "-0.25"])
 def test_numbers_accepted(value: str) -> None:
     assert validate_value(NUMBER, value) == value
 
 
-@pytest.mark.parametrize("value", ["abc", "1.2.3", "1e5", "--1", "1,000", " 1", "+1", "-"])
+# "5." and ".5": undocumented forms, refused (the stricter reading, issue 13 item 8).
+@pytest.mark.parametrize("value", ["abc", "1.2.3", "1e5", "--1", "1,000", " 1", "+1", "-", "5.", ".5", "10."])
 def test_numbers_refused(value: str) -> None:
     assert code(validate_value(NUMBER, value)) == "INVALID_INTEGER"
 
@@ -46,7 +47,10 @@ def test_bool_only_true_or_false() -> None:
     assert validate_value(BOOL, "true") == "true" and validate_value(BOOL, "false") == "false"
     for v in ("yes", "1", "True", "FALSE"):
         assert code(validate_value(BOOL, v)) == "INVALID_BOOLEAN"
-    assert validate_value(BOOL, True) == "true"  # a JSON boolean is coerced like HubSpot's binder
+    # A JSON boolean is not a string: refused, not coerced (HubSpot's schema types values as strings).
+    assert code(validate_value(BOOL, True)) == "INVALID_PROPERTY_VALUE"
+    assert code(validate_value(NUMBER, 5)) == "INVALID_PROPERTY_VALUE"
+    assert code(validate_value(STRING, None)) == "INVALID_PROPERTY_VALUE"
 
 
 def test_date_iso_and_midnight_epoch() -> None:

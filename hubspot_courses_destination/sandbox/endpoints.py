@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import unquote
 
 from .associations import AssociationsApi
 from .bodies import ApiError, missing_scopes_body, object_type_unknown
@@ -174,7 +175,7 @@ class Endpoints:
     def _contacts_one(self, m: re.Match[str], query: Mapping[str, list[str]], base_url: str,
                       scopes: frozenset[str], body: Callable[[], Any], enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
         self._need(scopes, READ_CONTACTS)
-        return 200, self.contacts.get_one(m[2], query)
+        return 200, self.contacts.get_one(unquote(m[2]), query)  # e.g. an email: %40 is @
 
     def _assoc_batch(self, m: re.Match[str], query: Any, base_url: str, scopes: frozenset[str],
                      body: Callable[[], Any], enabled: ApiError | None) -> tuple[int, dict[str, Any] | None]:

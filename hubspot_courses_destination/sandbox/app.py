@@ -66,6 +66,7 @@ class Sandbox:
             objects=ObjectsApi(self._store, self._registry, portal_id, seed), portal_id=portal_id,
             object_enabled=object_enabled, latency_ms=latency_ms, seed=seed, on_request=self._seen,
         )
+        self._api.endpoints.use_clock(clock)  # search limit and Secondly headers (endpoints.py)
         self._server: BackgroundServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------

@@ -95,7 +95,8 @@ class ContactsApi:
     def _shuffled(self, items: list[Any]) -> list[Any]:
         """docs/hubspot-behaviour.md, "Result order": never the input order for 2+ results."""
         out = list(items)
-        self._rng.shuffle(out)
+        with self.lock:
+            self._rng.shuffle(out)
         if len(out) > 1 and out == items:
             out = out[1:] + out[:1]
         return out

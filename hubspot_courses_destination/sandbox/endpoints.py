@@ -104,6 +104,11 @@ class Endpoints:
         self.search_limits = SearchLimiter(clock=clock)
         self.secondly = SecondlyHeaders(per_10s, clock)
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Count the search limit and the Secondly headers on `clock` (the sandbox's own)."""
+        self.search_limits._clock = clock
+        self.secondly._clock = clock
+
     def is_search(self, method: str, path: str) -> bool:
         """Search requests get their own limit and no rate-limit headers
         (docs/hubspot-behaviour.md, "Search")."""

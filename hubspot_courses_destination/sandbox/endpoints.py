@@ -4,7 +4,8 @@ the deprecated `X-HubSpot-RateLimit-Secondly` header pair.
 `SandboxApi` (api.py) asks `Endpoints.route` first; `None` means "not mine" and its own
 routing goes on. Paths come from the prefix tables below, so another path family (e.g. the
 date-versioned `/crm/objects/2026-09`) is one more entry in `OBJECT_PREFIXES` /
-`ASSOCIATION_PREFIXES`.
+`ASSOCIATION_PREFIXES` (or in the `object_prefixes` / `association_prefixes` an `Endpoints`
+is built with).
 """
 
 from __future__ import annotations
@@ -38,17 +39,20 @@ _SEG = r"([^/]+)"
 _CONTACT = "(" + "|".join(sorted(CONTACT_ALIASES)) + ")"
 
 
-def _routes() -> list[tuple[str, re.Pattern[str], str]]:
+def build_routes(
+    object_prefixes: Iterable[str] = OBJECT_PREFIXES,
+    association_prefixes: Iterable[str] = ASSOCIATION_PREFIXES,
+) -> list[tuple[str, re.Pattern[str], str]]:
     """(method, path pattern, handler) for every prefix of every family."""
     out: list[tuple[str, re.Pattern[str], str]] = []
-    for p in OBJECT_PREFIXES:
+    for p in object_prefixes:
         out += [
             ("POST", re.compile(rf"^{p}/{_SEG}/search$"), "search"),
             ("POST", re.compile(rf"^{p}/{_CONTACT}/batch/(upsert|read|archive)$"), "contacts_batch"),
             ("GET", re.compile(rf"^{p}/{_CONTACT}$"), "contacts_list"),
             ("GET", re.compile(rf"^{p}/{_CONTACT}/{_SEG}$"), "contacts_one"),
         ]
-    for p in ASSOCIATION_PREFIXES:
+    for p in association_prefixes:
         out += [
             ("POST", re.compile(rf"^{p}/{_SEG}/{_SEG}/batch/(create|read|archive)$"), "assoc_batch"),
             ("GET", re.compile(rf"^{p}/{_SEG}/{_SEG}/labels$"), "assoc_labels"),
@@ -56,7 +60,6 @@ def _routes() -> list[tuple[str, re.Pattern[str], str]]:
     return out
 
 
-ROUTES = _routes()
 
 
 class SecondlyHeaders:
@@ -96,7 +99,10 @@ class Endpoints:
         per_10s: Callable[[], int] = lambda: 100,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        object_prefixes: Iterable[str] = OBJECT_PREFIXES,
+        association_prefixes: Iterable[str] = ASSOCIATION_PREFIXES,
     ) -> None:
+        self.routes = build_routes(object_prefixes, association_prefixes)
         self.objects = objects
         self.registry = registry
         self.contacts = ContactsApi(portal_id, seed)
@@ -112,7 +118,7 @@ class Endpoints:
     def is_search(self, method: str, path: str) -> bool:
         """Search requests get their own limit and no rate-limit headers
         (docs/hubspot-behaviour.md, "Search")."""
-        return any(m == method and h == "search" and rx.match(path) for m, rx, h in ROUTES)
+        return any(m == method and h == "search" and rx.match(path) for m, rx, h in self.routes)
 
     def _live_ids(self, object_type: str, ids: Iterable[str]) -> set[str]:
         ids = [i for i in ids if i.isdigit()]
@@ -133,7 +139,7 @@ class Endpoints:
     ) -> tuple[int, dict[str, Any] | None] | None:
         """The answer if the path is one of ours, else None. `courses_disabled` is the error
         course calls get while Courses is not activated (None when it is)."""
-        for m, rx, handler in ROUTES:
+        for m, rx, handler in self.routes:
             if m == method and (match := rx.match(path)):
                 self.contacts.portal_id = portal_id
                 return getattr(self, "_" + handler)(match, query, base_url, scopes, body, courses_disabled)

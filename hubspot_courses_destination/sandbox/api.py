@@ -113,7 +113,8 @@ class SandboxApi:
         self._latency_rng = random.Random(seed)
         self._latency_lock = threading.Lock()
         # Search, contacts, associations v4 and the Secondly headers (endpoints.py).
-        self.endpoints = endpoints or Endpoints(objects, registry, portal_id, per_10s=lambda: limits.per_10s, seed=seed)
+        self.endpoints = endpoints or Endpoints(
+            objects, registry, portal_id, per_10s=lambda: limits.per_10s, seed=seed)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """The answer to one request; `on_request` hears of it before it is returned, so a

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from .associations import AssociationsApi
 from .bodies import ApiError, missing_scopes_body, object_type_unknown
 from .catalog import OBJECT_TYPE_ALIASES, OBJECT_TYPE_ID
-from .contacts import CONTACT_ALIASES, CONTACT_TYPE_ID, DEFAULT_CONTACT_PROPERTIES, ContactsApi
+from .contacts import CONTACT_ALIASES, DEFAULT_CONTACT_PROPERTIES, ContactsApi
 from .objects import DEFAULT_READ_PROPERTIES, ObjectsApi
 from .properties_api import PropertyRegistry
 from .search import SearchLimiter, search
@@ -179,12 +179,14 @@ class Endpoints:
         return self.contacts.batch_archive(body()), None
 
     def _contacts_list(self, m: re.Match[str], query: Mapping[str, list[str]], base_url: str,
-                       scopes: frozenset[str], body: Callable[[], Any], enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
+                       scopes: frozenset[str], body: Callable[[], Any],
+                       enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
         self._need(scopes, READ_CONTACTS)
         return 200, self.contacts.list(query, base_url, m[0])
 
     def _contacts_one(self, m: re.Match[str], query: Mapping[str, list[str]], base_url: str,
-                      scopes: frozenset[str], body: Callable[[], Any], enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
+                      scopes: frozenset[str], body: Callable[[], Any],
+                       enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
         self._need(scopes, READ_CONTACTS)
         return 200, self.contacts.get_one(unquote(m[2]), query)  # e.g. an email: %40 is @
 
@@ -207,7 +209,3 @@ class Endpoints:
                       body: Callable[[], Any], enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
         self._need(scopes, READ_COURSES, READ_CONTACTS)
         return 200, self.associations.labels(m[1], m[2])
-
-    @staticmethod
-    def contact_type_id() -> str:
-        return CONTACT_TYPE_ID

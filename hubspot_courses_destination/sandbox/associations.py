@@ -66,22 +66,47 @@ class AssociationsApi:
         # (course id, contact id) -> type ids of both directions
         self._pairs: dict[tuple[str, str], set[int]] = {}
         self._next_type_id = FIRST_USER_TYPE_ID
+        self._inverse: dict[int, int] = {860: 861, 861: 860}
 
     # -- labels -------------------------------------------------------------------------------
-    def create_label(self, label: str, name: str | None = None, inverse_label: str | None = None) -> dict[str, Any]:
-        """A USER_DEFINED label for course <-> contact: one type id per direction, the reverse
-        named `inverse_label` (a paired label) or `label` (GUESS: HubSpot's exact pairing of
-        unpaired labels is not modelled)."""
-        if not label:
+    def create_label(self, label: str, name: str | None = None, inverse_label: str | None = None,
+                     from_type: str = COURSE) -> dict[str, Any]:
+        """A USER_DEFINED label between courses and contacts, named from `from_type`'s side: one
+        type id per direction, the reverse named `inverse_label` (a paired label) or `label`
+        (GUESS: HubSpot's exact pairing of unpaired labels is not modelled). Raises ValueError
+        for an empty or existing label."""
+        if not isinstance(label, str) or not label:
             raise ValueError("label must be a non-empty string")
+        to_type = CONTACT if from_type == COURSE else COURSE
         with self._lock:
-            if any(lb.label == label for lb in self._labels if lb.from_type == COURSE):
-                raise ValueError(f"a label {label!r} already exists for courses -> contacts")
-            forward = Label(COURSE, CONTACT, "USER_DEFINED", self._next_type_id, label)
-            reverse = Label(CONTACT, COURSE, "USER_DEFINED", self._next_type_id + 1, inverse_label or label)
+            if any(lb.label == label for lb in self._labels if lb.from_type == from_type):
+                raise ValueError(f"a label {label!r} already exists for {from_type} -> {to_type}")
+            forward = Label(from_type, to_type, "USER_DEFINED", self._next_type_id, label)
+            reverse = Label(to_type, from_type, "USER_DEFINED", self._next_type_id + 1, inverse_label or label)
             self._next_type_id += 2
             self._labels += [forward, reverse]
-        return {"courseToContact": forward.to_json(), "contactToCourse": reverse.to_json(), "name": name or label}
+            self._inverse[forward.type_id] = reverse.type_id
+            self._inverse[reverse.type_id] = forward.type_id
+        course_side, contact_side = (forward, reverse) if from_type == COURSE else (reverse, forward)
+        return {"courseToContact": course_side.to_json(), "contactToCourse": contact_side.to_json(),
+                "name": name or label}
+
+    def create_label_json(self, from_name: str, to_name: str, body: Any) -> dict[str, Any]:
+        """`POST .../{from}/{to}/labels` (`PublicAssociationDefinitionCreateRequest {label, name,
+        inverseLabel?}`) -> `CollectionResponseAssociationSpecWithLabelNoPaging` with both
+        directions' types [SDK]. GUESS: the 400 texts and that a repeated label is a 400."""
+        f, _ = self._pair_types(from_name, to_name)
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body[k] for k in ("label", "name")):
+            raise _bad("Invalid input JSON: label and name are required strings")
+        inverse = body.get("inverseLabel")
+        if inverse is not None and not isinstance(inverse, str):
+            raise _bad("Invalid input JSON: inverseLabel must be a string")
+        try:
+            made = self.create_label(body["label"], body["name"], inverse or None, from_type=f)
+        except ValueError as e:
+            raise _bad(str(e)) from e
+        pair = [made["courseToContact"], made["contactToCourse"]]
+        return {"results": pair if f == COURSE else pair[::-1]}
 
     def labels(self, from_name: str, to_name: str) -> dict[str, Any]:
         """`GET .../{from}/{to}/labels` -> `CollectionResponseAssociationSpecWithLabelNoPaging`."""
@@ -180,12 +205,8 @@ class AssociationsApi:
         return (207 if errors else 201), out
 
     def _reverse(self, lb: Label) -> Label:
-        """The other direction's type: 860 <-> 861; user labels were created in pairs (n, n+1)."""
-        if lb.category == "HUBSPOT_DEFINED":
-            other = 861 if lb.type_id == 860 else 860
-        else:
-            other = lb.type_id + 1 if lb.from_type == COURSE else lb.type_id - 1
-        found = self._label(other)
+        """The other direction's type: 860 <-> 861; user labels were created in pairs."""
+        found = self._label(self._inverse[lb.type_id])
         assert found is not None
         return found
 

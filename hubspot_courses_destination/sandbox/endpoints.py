@@ -56,6 +56,7 @@ def build_routes(
         out += [
             ("POST", re.compile(rf"^{p}/{_SEG}/{_SEG}/batch/(create|read|archive)$"), "assoc_batch"),
             ("GET", re.compile(rf"^{p}/{_SEG}/{_SEG}/labels$"), "assoc_labels"),
+            ("POST", re.compile(rf"^{p}/{_SEG}/{_SEG}/labels$"), "assoc_label_create"),
         ]
     return out
 
@@ -209,3 +210,9 @@ class Endpoints:
                       body: Callable[[], Any], enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
         self._need(scopes, READ_COURSES, READ_CONTACTS)
         return 200, self.associations.labels(m[1], m[2])
+
+    def _assoc_label_create(self, m: re.Match[str], query: Any, base_url: str, scopes: frozenset[str],
+                            body: Callable[[], Any], enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
+        # GUESS: creating a label needs the write scopes of both objects.
+        self._need(scopes, WRITE_COURSES, WRITE_CONTACTS)
+        return 200, self.associations.create_label_json(m[1], m[2], body())

@@ -123,3 +123,21 @@ def test_only_course_contact_pairs_and_scopes(sb: Sandbox, api: Api) -> None:
     sb.add_token("pat-na1-courses", scopes=["crm.objects.courses.read", "crm.objects.courses.write"])
     r = Api(sb.url, "pat-na1-courses").get(f"{V4}/0-410/0-1/labels")
     assert r.status_code == 403 and r.json()["category"] == "MISSING_SCOPES"
+
+
+def test_create_label_over_http_from_the_contact_side(sb: Sandbox, api: Api,
+                                                      ids: tuple[list[str], list[str]]) -> None:
+    r = api.post(f"{V4}/contacts/0-410/labels", {"label": "Enrolled in", "name": "enrolled_in",
+                                                 "inverseLabel": "Enrolled student"})
+    assert r.status_code == 200
+    forward, reverse = r.json()["results"]
+    assert forward["label"] == "Enrolled in" and reverse["label"] == "Enrolled student"
+    assert forward["category"] == reverse["category"] == "USER_DEFINED"
+    courses, contacts = ids
+    made = api.post(f"{V4}/0-410/0-1/batch/create", {"inputs": [pair(courses[0], contacts[0], reverse["typeId"],
+                                                                      "USER_DEFINED")]})
+    assert made.status_code == 201 and made.json()["results"][0]["labels"] == ["Enrolled student"]
+    back = api.post(f"{V4}/0-1/0-410/batch/read", {"inputs": [{"id": contacts[0]}]}).json()
+    assert back["results"][0]["to"][0]["associationTypes"] == [forward]
+    assert api.post(f"{V4}/contacts/0-410/labels", {"label": "Enrolled in", "name": "x"}).status_code == 400
+    assert api.post(f"{V4}/contacts/0-410/labels", {"label": "No name"}).status_code == 400

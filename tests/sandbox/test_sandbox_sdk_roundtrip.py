@@ -23,6 +23,7 @@ from hubspot.crm.associations.v4 import (
     PublicFetchAssociationsBatchRequest,
     PublicObjectId,
 )
+from hubspot.crm.associations.v4.schema import PublicAssociationDefinitionCreateRequest
 from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInputUpsert as ContactsUpsertBatch,
     BatchInputSimplePublicObjectId as ContactsIdBatch,
@@ -159,9 +160,13 @@ def test_contacts_upsert_read_list_get_search_archive(hs: HubSpot, contacts: lis
 def test_associations_create_read_archive_labels(hs: HubSpot, keyed: Sandbox, courses: list[str],
                                                  contacts: list[str]) -> None:
     """POST /crm/v4/associations/0-410/contacts/batch/{create,read,archive} and
-    GET /crm/v4/associations/0-410/contacts/labels."""
-    keyed.create_association_label("Student")
-    labels = hs.crm.associations.v4.schema.definitions_api.get_all(from_object_type="0-410", to_object_type="contacts")
+    GET and POST /crm/v4/associations/0-410/contacts/labels."""
+    defs = hs.crm.associations.v4.schema.definitions_api
+    created = defs.create(from_object_type="0-410", to_object_type="contacts",
+                          public_association_definition_create_request=PublicAssociationDefinitionCreateRequest(
+                              label="Student", name="student"))
+    assert [x.category for x in created.results] == ["USER_DEFINED", "USER_DEFINED"]
+    labels = defs.get_all(from_object_type="0-410", to_object_type="contacts")
     by_label = {x.label: x for x in labels.results}
     assert by_label[None].type_id == 860 and by_label["Student"].category == "USER_DEFINED"
     v4 = hs.crm.associations.v4.batch_api

@@ -148,8 +148,10 @@ def test_search_has_no_rate_limit_headers_and_its_own_5_per_second(sb: Sandbox, 
 def test_search_429_is_deterministic_with_a_frozen_clock() -> None:
     with Sandbox(clock=lambda: 100.0) as sb:
         api = Api(sb.url)
-        codes = [api.post(SEARCH, {}).status_code for _ in range(7)]
-        assert codes == [200] * 5 + [429, 429]
+        answers = [api.post(SEARCH, {}) for _ in range(7)]
+        assert [a.status_code for a in answers] == [200] * 5 + [429, 429]
+        assert answers[5].json()["message"] == "You have reached your secondly limit."
+        assert not [h for a in answers for h in a.headers if h.lower().startswith("x-hubspot-ratelimit")]
         assert sb.count_requests("POST", "/search", 429) == 2
         sb.reset_rate_limits()
         assert api.post(SEARCH, {}).status_code == 200

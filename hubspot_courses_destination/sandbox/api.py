@@ -28,12 +28,14 @@ from .bodies import (
     unauthenticated_body,
 )
 from .catalog import OBJECT_TYPE_ALIASES, OBJECT_TYPE_ID, PROPERTY_GROUPS
+from .endpoints import Endpoints
 from .exchange import ApiRequest, ApiResponse
 from .faults import FaultInjector
 from .objects import ObjectsApi
 from .properties_api import PropertyRegistry
 from .ratelimits import RateLimits
 from .rules_api import RulesApi
+from .search import search_secondly_body
 from .tokens import TokenRegistry
 from .versions import LEGACY, split_family
 
@@ -101,6 +103,7 @@ class SandboxApi:
         latency_ms: float = 0,
         seed: int = 0,
         on_request: RequestObserver | None = None,
+        endpoints: Endpoints | None = None,
     ) -> None:
         self.tokens = tokens
         self.limits = limits
@@ -115,6 +118,9 @@ class SandboxApi:
         self.on_request: RequestObserver = on_request or _ignore
         self._latency_rng = random.Random(seed)
         self._latency_lock = threading.Lock()
+        # Search, contacts, associations v4 and the Secondly headers (endpoints.py).
+        self.endpoints = endpoints or Endpoints(
+            objects, registry, portal_id, per_10s=lambda: limits.per_10s, seed=seed)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """The answer to one request; `on_request` hears of it before it is returned, so a
@@ -146,10 +152,15 @@ class SandboxApi:
             # GUESS: a 401 is attributed to no app, so it counts against no limit.
             headers.update(self.limits.peek(token))
             return 401, unauthenticated_body(), None
-        decision = self.limits.check(token)
+        # Search has its own per-second limit and sends no rate-limit headers (endpoints.py).
+        search = self.endpoints.is_search(request.method, request.path)
+        decision = self.endpoints.search_limits.check(token) if search else self.limits.check(token)
         headers.update(decision.headers)
+        if not search:
+            headers.update(self.endpoints.secondly.headers(token))
         if not decision.allowed:
             out = daily_body(str(uuid.uuid4())) if decision.policy == "DAILY" \
+                else search_secondly_body() if search \
                 else ten_secondly_body(self.tokens.app_id(token), self.portal_id)
             return 429, out, None
         fault = self.faults.take(request.method, request.path)
@@ -195,6 +206,13 @@ class SandboxApi:
             if objects and not self.object_enabled:
                 raise not_enabled(self.portal_id)
 
+        # Search, contacts and associations v4 first (endpoints.py); None: not one of theirs.
+        extra = self.endpoints.route(
+            method, path, query, request.base_url, self.tokens.scopes(token), json_body, self.portal_id,
+            None if self.object_enabled else not_enabled(self.portal_id),
+        )
+        if extra is not None:
+            return extra
         archived = query.get("archived", ["false"])[0].lower() == "true"
         if m := _BATCH.match(path):
             allow(method, "POST")

@@ -72,6 +72,7 @@ class Sandbox:
             portal_id=portal_id, legacy_paths=legacy_paths,
             object_enabled=object_enabled, latency_ms=latency_ms, seed=seed, on_request=self._seen,
         )
+        self._api.endpoints.use_clock(clock)  # search limit and Secondly headers (endpoints.py)
         self._server: BackgroundServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -250,6 +251,7 @@ class Sandbox:
     def reset_rate_limits(self) -> None:
         """Forget the 10-second windows and the daily count."""
         self._limits.reset()
+        self._api.endpoints.search_limits.reset()  # the search API's own limit (endpoints.py)
 
     # -- looking inside -----------------------------------------------------------------------
     def records(self, include_archived: bool = False) -> list[dict[str, Any]]:
@@ -287,6 +289,36 @@ class Sandbox:
         self._request_log.add(RequestLogEntry(
             method, path, status, n_inputs, fault, token_hash(token), correlation_id, client_port, duration_ms,
         ))
+
+    # -- contacts and associations (endpoints.py) ----------------------------------------------
+    def contacts(self, include_archived: bool = False) -> list[dict[str, Any]]:
+        """Stored contacts, in creation order, in the same shape as `records()`."""
+        return [r.to_json() for r in self._api.endpoints.contacts.all_records(include_archived)]
+
+    def contact_by_email(self, email: str) -> dict[str, Any] | None:
+        """The live contact with this email (matched case-insensitively, as HubSpot does)."""
+        rec = self._api.endpoints.contacts.by_email(email)
+        return rec.to_json() if rec is not None and not rec.archived else None
+
+    def create_association_label(self, label: str, inverse_label: str | None = None) -> dict[str, Any]:
+        """A USER_DEFINED course <-> contact label, as HubSpot's UI or labels API would make;
+        returns {"courseToContact": {category, typeId, label}, "contactToCourse": {...}, "name"}.
+        Raises ValueError for an empty or existing label."""
+        return self._api.endpoints.associations.create_label(label, inverse_label=inverse_label)
+
+    def associations(self) -> list[dict[str, Any]]:
+        """Stored course <-> contact associations: [{"courseId", "contactId", "typeIds"}]."""
+        return self._api.endpoints.associations.pairs()
+
+    @property
+    def search_per_second(self) -> int:
+        """The search API's own limit per token and second (5, docs/hubspot-behaviour.md,
+        "Search"); tests that search in a loop may raise it."""
+        return self._api.endpoints.search_limits.per_second
+
+    @search_per_second.setter
+    def search_per_second(self, value: int) -> None:
+        self._api.endpoints.search_limits.per_second = value
 
 
 def _check_object_type(object_type: str) -> None:

@@ -11,6 +11,9 @@ ALL_SCOPES = frozenset({
     "crm.objects.courses.write",
     "crm.schemas.courses.read",
     "crm.schemas.courses.write",
+    # Contacts and associations (endpoints.py).
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
 })
 
 

@@ -49,6 +49,7 @@ class Session:
             requests_per_10s=settings.requests_per_10s,
             max_concurrency=settings.max_concurrency,
             rate_limiter=rate_limiter,
+            api_version=settings.api_version,
         )
         self.staging = Staging(settings.staging_path)
         self._catalogs: dict[str, PropertyCatalog] = {}
@@ -202,7 +203,8 @@ def check_portal(settings: HubSpotCoursesConfiguration, *, max_wait_s: float = 1
     """
     quick = RetryPolicy(max_attempts=3, backoff_base_s=1.0, max_total_wait_s=max_wait_s)
     client = HubSpotClient(settings.access_token, settings.api_base_url, connect_timeout_s=5.0,
-                     read_timeout_s=30.0, retry_policy=quick, max_concurrency=1)
+                     read_timeout_s=30.0, retry_policy=quick, max_concurrency=1,
+                     api_version=settings.api_version)
     level, log.level = log.level, logging.ERROR  # its "giving up" line: the caller says it
     try:
         client.portal_id()
@@ -228,7 +230,10 @@ def session_for(settings: HubSpotCoursesConfiguration) -> Session:
         session = _sessions.get(key)
         if session is None or session.closed:
             siblings = [s for s in _sessions.values() if not s.closed and _portal(s.settings) == _portal(settings)]
-            same_client = next((s for s in siblings if s.settings.max_concurrency == settings.max_concurrency), None)
+            same_client = next(
+                (s for s in siblings if s.settings.max_concurrency == settings.max_concurrency
+                 and s.settings.api_version == settings.api_version), None,
+            )
             limiter = siblings[0].client.rate_limiter if siblings else None
             if limiter is not None and settings.requests_per_10s < limiter.rate.limit:
                 # a lower tier lowers the shared budget, never raises it

@@ -130,7 +130,7 @@ class _AmbiguousWrite(Exception):
 
 
 class HubSpotClient:
-    """Thread-safe HubSpot CRM client (v3 paths by default) for batch upsert and the calls around it.
+    """Thread-safe HubSpot CRM client (the paths of ``api_version``) for batch upsert and the calls around it.
 
     Args:
         access_token: the private-app access token (``pat-...``). Kept only in the session's
@@ -254,8 +254,9 @@ class HubSpotClient:
         """Create or update records by their unique ``id_property`` value.
 
         Rows are sent in chunks of at most 100, concurrently (up to ``max_concurrency``),
-        each input with a unique ``objectWriteTraceId``. HubSpot answers 207 for chunks with
-        invalid rows; those rows come back ``rejected`` with HubSpot's category, code,
+        each input with a unique ``objectWriteTraceId``. For chunks with invalid rows HubSpot
+        answers 207 (v3) or 200 with ``errors``/``numErrors`` (2026-09): each row's outcome is
+        read from the body on any 2xx, never from the status; invalid rows come back ``rejected`` with HubSpot's category, code,
         message and property errors, and the valid rows in the same chunk are written.
 
         Args:
@@ -491,6 +492,65 @@ class HubSpotClient:
             raise
         value = body.get("portalId") if isinstance(body, Mapping) else None
         return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
+    def property_validations(self, object_type: str) -> dict[str, list[dict[str, Any]]] | None:
+        """The portal's validation rules of the object, by property name (one request).
+
+        ``GET .../property-validations/{objectTypeId}`` answers
+        ``{"results": [{"propertyName", "propertyValidationRules": [{ruleType, ruleArguments,
+        shouldApplyNormalization}]}]}`` (docs/hubspot-behaviour.md, "Property validation rules").
+        Returns ``None`` when the portal or token cannot read them (403 or 404): the caller
+        goes on without local rule checks.
+        """
+        try:
+            _, body = self._send("GET", self._endpoints.path("property_validations", object_type=object_type))
+        except HubSpotTerminalError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        out: dict[str, list[dict[str, Any]]] = {}
+        results = body.get("results") if isinstance(body, Mapping) else None
+        for item in results if isinstance(results, list) else []:
+            if not isinstance(item, Mapping) or not isinstance(item.get("propertyName"), str):
+                continue
+            rules = item.get("propertyValidationRules")
+            out.setdefault(item["propertyName"], []).extend(
+                dict(r) for r in (rules if isinstance(rules, list) else []) if isinstance(r, Mapping)
+            )
+        return out
+
+    @property
+    def has_record_limits(self) -> bool:
+        """Whether this API family has the record-limits endpoint (v3 has none)."""
+        return self._endpoints.has("record_limits")
+
+    def record_limit(self, object_type: str) -> tuple[int, int] | None:
+        """``(limit, usage)`` of the object's records in the portal, or ``None`` if unknown.
+
+        ``GET /crm/limits/{ver}/records`` lists one entry per object type with ``limit``,
+        ``usage`` and ``percentage`` (docs/hubspot-behaviour.md, "Record limits"). GUESS: each
+        entry names its object by ``objectTypeId`` (or ``objectType``); an entry for another
+        object, a family without the endpoint, and a 403/404 all give ``None``.
+        """
+        if not self.has_record_limits:
+            return None
+        try:
+            _, body = self._send("GET", self._endpoints.path("record_limits"))
+        except HubSpotTerminalError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        results = body.get("results") if isinstance(body, Mapping) else None
+        for item in results if isinstance(results, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            names = {str(item.get(k)) for k in ("objectTypeId", "objectType", "objectTypeName") if item.get(k)}
+            if object_type not in names:
+                continue
+            limit, usage = item.get("limit"), item.get("usage")
+            if isinstance(limit, int) and isinstance(usage, int) and not isinstance(limit, bool):
+                return limit, usage
+        return None
 
     def is_object_enabled(self, object_type: str) -> bool:
         """Whether the object (e.g. courses, 0-410) is activated in the portal's object library."""

@@ -108,13 +108,16 @@ class CoursesRoute:
         session, s = self.session, self.session.settings
         columns = table.get("columns") or {}
         keys = key_columns(columns, s)
-        specs = session.catalog(load_id).ensure(columns)  # preflight: raises before any write
+        catalog = session.catalog(load_id)
+        specs = catalog.ensure(columns)  # preflight: raises before any write
         send, delete_columns = target_columns(columns, s)
         session.ensure_state(load_id, specs)
+        # rows breaking the portal's validation rules are rejected here, before any request
+        # (and a dry run lists them with the other planned rejections)
         plan = plan_batch(
             rows, object_type=s.object_type, id_column=s.id_column, id_property=s.id_property,
             column_to_property=send, properties=specs, delete_columns=delete_columns,
-            clear_nulls=s.clear_nulls, key_columns=keys,
+            clear_nulls=s.clear_nulls, key_columns=keys, rules=catalog.validation_rules(),
         )
         outcome = _new_outcome(session, table, load_id, rows, keys)
         outcome.seen_keys = _keys_seen(plan)

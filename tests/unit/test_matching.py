@@ -164,3 +164,17 @@ def test_conditional_required_rejection_names_the_properties_hubspot_gave() -> N
         ("VALIDATION_ERROR", ["hs_course_level", "hs_duration"]),
     ]
     assert found[1].code == "REQUIRED_PROPERTY"
+
+
+def test_an_error_naming_its_properties_only_in_its_context_is_read() -> None:
+    # GUESS of a 2026-09 conditional-required answer: the property named in the error's own context
+    body = {"results": [_result(0, True)], "numErrors": 1, "errors": [{
+        "status": "error", "category": "VALIDATION_ERROR", "subCategory": "CONDITIONAL_PROPERTY_REQUIRED",
+        "message": "hs_course_level is required when hs_course_type is ONLINE",
+        "context": {"objectWriteTraceId": ["t1"], "propertyName": ["hs_course_level"]},
+    }]}
+    found, missing = match_upsert_results(body, ROWS[:2], "lms_course_key")
+    assert missing == []
+    rejected = found[1]
+    assert (rejected.status, rejected.category, rejected.code) == ("rejected", "VALIDATION_ERROR", "CONDITIONAL_PROPERTY_REQUIRED")
+    assert [e.name for e in rejected.property_errors] == ["hs_course_level"]

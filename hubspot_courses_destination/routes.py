@@ -145,6 +145,7 @@ class CoursesRoute:
         """Upsert ``to_send`` and archive ``archives``; outcomes come back in input order."""
         s, c = self.session.settings, outcome.counts
         if to_send:
+            self._reserve_creates(to_send, outcome)  # raises before sending past the record limit
             inputs = [UpsertRow(key=r.key, properties=r.properties) for r in to_send]
             result = self.session.client.batch_upsert(s.object_type, s.id_property, inputs)
             for row, answer in zip(to_send, result, strict=True):  # the client keeps input order
@@ -177,6 +178,19 @@ class CoursesRoute:
         c.updated = sum(1 for r in to_send if r.key in known_ids)
         c.created = len(to_send) - c.updated
         c.archived = len(archives)
+        # a real run would be refused at the record limit: so is its dry run
+        self.session.reserve_creates(outcome.load_id, c.created, batch_rows=outcome.counts.rows_seen)
+
+    def _reserve_creates(self, to_send: Sequence[MappedRow], outcome: BatchOutcome) -> None:
+        """The batch's creates, predicted from ``sync_state`` (a key without a known HubSpot
+        id is a create), reserved against the portal's record limit (``Session.reserve_creates``)."""
+        s, session = self.session.settings, self.session
+        if not session.client.has_record_limits:  # nothing to check against (v3): no query
+            session.reserve_creates(outcome.load_id, len(to_send), batch_rows=outcome.counts.rows_seen)
+            return
+        known_ids = session.staging.hubspot_ids(s.object_type, [r.key for r in to_send])
+        creates = sum(1 for r in to_send if r.key not in known_ids)
+        session.reserve_creates(outcome.load_id, creates, batch_rows=outcome.counts.rows_seen)
 
 
 def unchanged_rows(

@@ -135,8 +135,8 @@ class Session:
         fit. dlt hands the load over in batches, so earlier batches of the load may have been
         sent before a later one is refused; the message says how many.
 
-        Skipped (and said once) when the API family has no record-limits endpoint (v3) or the
-        portal does not give the limit (403/404, no entry for the object).
+        Skipped (and said once) when the portal does not give the limit (403/404, no entry for
+        the object) or the API family has no record-limits endpoint.
         """
         if creates <= 0:
             return
@@ -149,8 +149,10 @@ class Session:
                     self._headroom_skip_said = True
                     log.info(
                         "record-limit check skipped for %s: %s", s.object_type,
-                        "API family v3 has no record-limits endpoint (set api_version = \"2026-09\")"
-                        if not self.client.has_record_limits else "HubSpot did not give the portal's record limit",
+                        f"API family {s.api_version} has no record-limits endpoint"
+                        if not self.client.has_record_limits else
+                        "HubSpot did not give the portal's record limit of the object (no endpoint, "
+                        "no scope for the token, or no entry for the object)",
                     )
                 state = [None if limit is None else limit[0] - limit[1], 0, limit[0] if limit else None]
                 self._headroom = {load_id: state}

@@ -521,16 +521,18 @@ class HubSpotClient:
 
     @property
     def has_record_limits(self) -> bool:
-        """Whether this API family has the record-limits endpoint (v3 has none)."""
+        """Whether this API family has the record-limits endpoint."""
         return self._endpoints.has("record_limits")
 
     def record_limit(self, object_type: str) -> tuple[int, int] | None:
         """``(limit, usage)`` of the object's records in the portal, or ``None`` if unknown.
 
-        ``GET /crm/limits/{ver}/records`` lists one entry per object type with ``limit``,
-        ``usage`` and ``percentage`` (docs/hubspot-behaviour.md, "Record limits"). GUESS: each
-        entry names its object by ``objectTypeId`` (or ``objectType``); an entry for another
-        object, a family without the endpoint, and a 403/404 all give ``None``.
+        ``GET .../limits/records`` answers ``{"hubspotDefinedObjectTypes": [{"objectTypeId",
+        "limit", "usage", "percentage", ...}], "customObjectTypes": {"byObjectType": [...],
+        "overallLimit", "overallUsage", ...}}`` (docs/hubspot-behaviour.md, "Record limits"):
+        HubSpot's objects (courses, 0-410) have a limit each, custom objects share one overall
+        limit. A family without the endpoint, a 403/404 and an answer without the object all
+        give ``None``.
         """
         if not self.has_record_limits:
             return None
@@ -540,16 +542,18 @@ class HubSpotClient:
             if exc.status in (403, 404):
                 return None
             raise
-        results = body.get("results") if isinstance(body, Mapping) else None
-        for item in results if isinstance(results, list) else []:
-            if not isinstance(item, Mapping):
-                continue
-            names = {str(item.get(k)) for k in ("objectTypeId", "objectType", "objectTypeName") if item.get(k)}
-            if object_type not in names:
-                continue
-            limit, usage = item.get("limit"), item.get("usage")
-            if isinstance(limit, int) and isinstance(usage, int) and not isinstance(limit, bool):
-                return limit, usage
+        if not isinstance(body, Mapping):
+            return None
+        defined = body.get("hubspotDefinedObjectTypes")
+        for item in defined if isinstance(defined, list) else []:
+            if isinstance(item, Mapping) and str(item.get("objectTypeId")) == object_type:
+                return _limit_and_usage(item.get("limit"), item.get("usage"))
+        custom = body.get("customObjectTypes")
+        if isinstance(custom, Mapping):
+            by_type = custom.get("byObjectType")
+            if any(isinstance(i, Mapping) and str(i.get("objectTypeId")) == object_type
+                   for i in (by_type if isinstance(by_type, list) else [])):
+                return _limit_and_usage(custom.get("overallLimit"), custom.get("overallUsage"))
         return None
 
     def is_object_enabled(self, object_type: str) -> bool:
@@ -713,6 +717,15 @@ def _error_for(request: OutgoingRequest, verdict: Verdict, attempts: int, waited
     return error_for(
         verdict, method=request.method, path=request.path, row_keys=request.row_keys, attempts=attempts, waited_s=waited_s
     )
+
+
+def _limit_and_usage(limit: Any, usage: Any) -> tuple[int, int] | None:
+    """Two non-negative whole numbers, or None (a limit we cannot read is no limit to enforce)."""
+    if isinstance(limit, bool) or isinstance(usage, bool):
+        return None
+    if isinstance(limit, (int, float)) and isinstance(usage, (int, float)) and limit >= 0 and usage >= 0:
+        return int(limit), int(usage)
+    return None
 
 
 def _refused_for_its_rows(exc: RequestRejectedError) -> bool:

@@ -3,7 +3,7 @@
 HubSpot moved from ``/crm/v3/...`` to date-versioned paths (docs/hubspot-behaviour.md,
 "API versions"); a family is one set of paths, so supporting another is one entry here (the
 client looks every path up by name). Every family names the same endpoints; a family that has
-no such endpoint says so with ``None`` (ask :meth:`Endpoints.has` before calling it).
+no such endpoint would say so with ``None`` (ask :meth:`Endpoints.has` before calling it).
 Pure: no I/O.
 """
 
@@ -32,8 +32,7 @@ ENDPOINTS: dict[str, dict[str, str | None]] = {
         "object_enablement": "/crm/v3/object-library/enablement/{object_type}",
         "account_details": "/account-info/v3/details",
         "property_validations": "/crm/v3/property-validations/{object_type}",
-        # HubSpot documents the record-limits API only with date versions: v3 skips the check
-        "record_limits": None,
+        "record_limits": "/crm/v3/limits/records",
     },
     # docs/hubspot-behaviour.md, "API versions": HubSpot's 2026-09 specs
     "2026-09": {
@@ -85,7 +84,7 @@ class Endpoints:
         self._templates = templates
 
     def has(self, endpoint: str) -> bool:
-        """Whether this family has ``endpoint`` (v3 has no record-limits path)."""
+        """Whether this family has ``endpoint`` (``None`` in the table: it has not)."""
         return self._templates.get(endpoint) is not None
 
     def path(self, endpoint: str, /, **segments: str) -> str:

@@ -44,11 +44,14 @@ def test_v3_client_calls_only_v3_paths(sandbox: Sandbox, make_client: Callable[.
     assert paths and all(p.startswith(("/crm/v3/", "/account-info/v3/")) for p in paths), paths
 
 
-def test_v3_has_no_record_limits_and_sends_nothing(sandbox: Sandbox, make_client: Callable[..., HubSpotClient]) -> None:
+def test_record_limits_unavailable_is_none(sandbox: Sandbox, make_client: Callable[..., HubSpotClient]) -> None:
+    # the sandbox of this branch serves no record limits: a 404, as for a portal without them
+    if sandbox_serves_2026_09():
+        pytest.skip("the sandbox may serve record limits now")
     client = make_client(sandbox, api_version="v3")
-    assert client.has_record_limits is False
+    assert client.has_record_limits is True
     assert client.record_limit(COURSES) is None
-    assert settle(sandbox).request_log == []
+    assert [e.path for e in settle(sandbox).request_log] == ["/crm/v3/limits/records"]
 
 
 def test_property_validations_unavailable_is_none(sandbox: Sandbox, make_client: Callable[..., HubSpotClient]) -> None:
@@ -84,3 +87,51 @@ def test_2026_09_upsert_200_with_errors_is_read_per_row(sandbox: Sandbox, make_c
     assert outcomes[1].property_errors and outcomes[1].property_errors[0].name == "no_such_property"
     statuses = [e.status for e in settle(sandbox).request_log if e.path.endswith("/batch/upsert")]
     assert statuses == [200]  # 2026-09 declares only 200; v3 answers 207
+
+
+# the documented answer of GET .../limits/records (docs/hubspot-behaviour.md, "Record limits")
+LIMITS_BODY = {
+    "hubspotDefinedObjectTypes": [
+        {"objectTypeId": "0-421", "singularLabel": "Appointment", "pluralLabel": "Appointments", "limit": 500000, "usage": 3, "percentage": 0},
+        {"objectTypeId": "0-410", "singularLabel": "Course", "pluralLabel": "Courses", "limit": 1000, "usage": 990, "percentage": 99},
+    ],
+    "customObjectTypes": {"byObjectType": [{"objectTypeId": "2-123", "usage": 40}], "overallLimit": 500, "overallUsage": 45, "overallPercentage": 9},
+}
+
+
+def test_record_limit_read_from_the_documented_answer() -> None:
+    """Parsing only; a tiny HTTP server of our own answers the documented body (the sandbox of
+    this branch serves no limits)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.path)
+            payload = json.dumps(LIMITS_BODY).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        for family, path in (("2026-09", "/crm/limits/2026-09/records"), ("v3", "/crm/v3/limits/records")):
+            with HubSpotClient(DEFAULT_TOKEN, url, api_version=family) as client:
+                assert client.record_limit(COURSES) == (1000, 990)
+                assert client.record_limit("2-123") == (500, 45)  # custom objects share one limit
+                assert client.record_limit("0-999") is None
+            assert seen[-1] == path
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -78,11 +78,13 @@ def test_the_dry_run_of_a_refused_load_is_refused_too(sandbox, make_pipeline, po
     assert isinstance(_error_of(failed.value), RecordLimitExceededError)
 
 
-def test_v3_skips_the_check_and_says_so(sandbox, make_pipeline, caplog):
+def test_a_portal_that_does_not_give_the_limit_skips_the_check_and_says_so(sandbox, make_pipeline, caplog):
+    # the sandbox of this branch answers 404 to the record-limits path
     sandbox.create_property(ID, has_unique_value=True)
     with caplog.at_level(logging.INFO, logger="hubspot_courses_destination"):
         info = make_pipeline(api_version="v3").run(_rows(3), table_name="courses")
-    assert not info.has_failed_jobs and len(by_key(sandbox)) == 3
+        info2 = make_pipeline(api_version="v3").run(_rows(2, start=3), table_name="courses")
+    assert not info.has_failed_jobs and not info2.has_failed_jobs and len(by_key(sandbox)) == 5
     said = [r.getMessage() for r in caplog.records if "record-limit check skipped" in r.getMessage()]
-    assert len(said) == 1 and "v3" in said[0]
-    assert not any("limits" in e.path for e in sandbox.request_log)
+    assert len(said) == 1 and "did not give" in said[0]
+    assert [e.path for e in sandbox.request_log if "limits" in e.path] == ["/crm/v3/limits/records"] * 2  # once per load

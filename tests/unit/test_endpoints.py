@@ -66,9 +66,15 @@ def test_every_endpoint_of_the_table_is_pinned_for_2026_09() -> None:
     assert {name for name, _ in PATHS_2026_09} == set(ENDPOINTS["2026-09"])
 
 
-def test_v3_property_validations_and_no_record_limits() -> None:
+def test_v3_property_validations_and_record_limits() -> None:
     e = Endpoints("v3")
     assert e.path("property_validations", object_type="0-410") == "/crm/v3/property-validations/0-410"
+    assert e.has("record_limits") and e.path("record_limits") == "/crm/v3/limits/records"
+
+
+def test_an_endpoint_a_family_lacks_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ENDPOINTS, "v3", {**ENDPOINTS["v3"], "record_limits": None})
+    e = Endpoints("v3")
     assert not e.has("record_limits")
     with pytest.raises(ConfigurationError, match="no record_limits endpoint"):
         e.path("record_limits")

@@ -185,15 +185,19 @@ class PropertyCatalog:
         s = self._settings
         specs = self._specs
         problems: list[str] = []
+        invalid = {c: p for c, p in send.items() if p not in specs and not _HUBSPOT_NAME.match(p)}
+        # a load that stops anyway creates nothing ("nothing was sent"); the rerun creates them
+        can_create = s.create_missing_properties and not invalid
         id_spec = specs.get(s.id_property)
-        if id_spec is None and s.create_missing_properties:
+        if id_spec is None and can_create:
             id_spec = self._create(s.id_property, None, unique=True)
         if id_spec is None:
-            problems.append(
-                f"id property {s.id_property!r} does not exist on {s.object_type}. Create it in "
-                "HubSpot as a single-line text property with 'Require unique values' on, or set "
-                "create_missing_properties = true to let the destination create it"
-            )
+            if not s.create_missing_properties:  # else it is created by the rerun with fixed names
+                problems.append(
+                    f"id property {s.id_property!r} does not exist on {s.object_type}. Create it in "
+                    "HubSpot as a single-line text property with 'Require unique values' on, or set "
+                    "create_missing_properties = true to let the destination create it"
+                )
         elif not id_spec.unique:
             problems.append(
                 f"id property {s.id_property!r} exists but does not have unique values "
@@ -201,14 +205,15 @@ class PropertyCatalog:
                 "uniqueness cannot be switched on later. Create a new unique property and set "
                 "id_property to it"
             )
-        invalid = {c: p for c, p in send.items() if p not in specs and not _HUBSPOT_NAME.match(p)}
         if invalid:
             problems.append(_invalid_names_problem(invalid, s.object_type))
         missing = sorted({p for p in send.values() if p not in specs and p != s.id_property} - set(invalid.values()))
         by_property: dict[str, str] = {}
         for column_name, prop in send.items():  # the first column wins: variants come later
             by_property.setdefault(prop, column_name)
-        if missing and s.create_missing_properties:
+        if missing and s.create_missing_properties and invalid:
+            missing = []  # created by the run after the names are fixed
+        if missing and can_create:
             for name in missing:
                 column = columns.get(by_property[name], {})
                 self._create(name, column.get("data_type"))

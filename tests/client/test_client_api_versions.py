@@ -99,39 +99,80 @@ LIMITS_BODY = {
 }
 
 
+class _Canned:
+    """A tiny HTTP server of our own answering every GET with one status and body (for answers
+    the sandbox of this branch does not give: documented bodies, 403s)."""
+
+    def __init__(self, status: int, body: dict) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[str] = []
+        seen = self.seen
+        payload = json.dumps(body).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                seen.append(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "_Canned":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 def test_record_limit_read_from_the_documented_answer() -> None:
-    """Parsing only; a tiny HTTP server of our own answers the documented body (the sandbox of
-    this branch serves no limits)."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            seen.append(self.path)
-            payload = json.dumps(LIMITS_BODY).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with _Canned(200, LIMITS_BODY) as server:
         for family, path in (("2026-09", "/crm/limits/2026-09/records"), ("v3", "/crm/v3/limits/records")):
-            with HubSpotClient(DEFAULT_TOKEN, url, api_version=family) as client:
+            with HubSpotClient(DEFAULT_TOKEN, server.url, api_version=family) as client:
                 assert client.record_limit(COURSES) == (1000, 990)
                 assert client.record_limit("2-123") == (500, 45)  # custom objects share one limit
                 assert client.record_limit("0-999") is None
-            assert seen[-1] == path
-    finally:
-        server.shutdown()
-        server.server_close()
+            assert server.seen[-1] == path
+
+
+# the documented answer of GET .../property-validations/{objectTypeId}
+RULES_BODY = {"results": [
+    {"propertyName": "zip", "propertyValidationRules": [
+        {"ruleType": "ALPHANUMERIC", "ruleArguments": ["NUMERIC_ONLY"], "shouldApplyNormalization": False}]},
+    {"propertyName": "age", "propertyValidationRules": [{"ruleType": "MIN_NUMBER", "ruleArguments": ["1"]}]},
+]}
+
+
+def test_property_validations_read_from_the_documented_answer() -> None:
+    with _Canned(200, RULES_BODY) as server, HubSpotClient(DEFAULT_TOKEN, server.url, api_version="2026-09") as client:
+        rules = client.property_validations("0-1")
+        assert server.seen == ["/crm/property-validations/2026-09/0-1"]
+    assert rules == {
+        "zip": [{"ruleType": "ALPHANUMERIC", "ruleArguments": ["NUMERIC_ONLY"], "shouldApplyNormalization": False}],
+        "age": [{"ruleType": "MIN_NUMBER", "ruleArguments": ["1"]}],
+    }
+
+
+MISSING_SCOPES = {
+    "status": "error", "category": "MISSING_SCOPES", "message": "This app hasn't been granted all required scopes",
+    "errors": [{"message": "One or more of the following scopes are required.", "context": {"requiredGranularScopes": ["x"]}}],
+}
+
+
+@pytest.mark.parametrize("family", ["2026-09", "v3"])
+def test_a_token_without_the_scope_gets_none_not_an_error(family: str) -> None:
+    with _Canned(403, MISSING_SCOPES) as server, HubSpotClient(DEFAULT_TOKEN, server.url, api_version=family) as client:
+        assert client.property_validations(COURSES) is None
+        assert client.record_limit(COURSES) is None
+        assert len(server.seen) == 2  # a 403 is not retried

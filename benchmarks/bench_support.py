@@ -320,7 +320,7 @@ def _serve_null(conn: Any, setup: Sequence[tuple[str, tuple, dict]]) -> None:
             path = self.path.split("?")[0]
             if "/enablement/" in path:
                 self._answer(200, b'{"enablement": true}')
-            elif path.startswith("/crm/v3/properties/"):
+            elif path.startswith(("/crm/v3/properties/", "/crm/properties/")):  # either API family
                 self._answer(200, properties)
             else:
                 self._answer(200, b'{"results": []}')

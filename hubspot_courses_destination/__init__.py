@@ -25,6 +25,7 @@ from .errors import (
     MissingScopesError,
     ObjectNotActivatedError,
     PreflightError,
+    RecordLimitExceededError,
     RequestRejectedError,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "ConfigurationError",
     "PreflightError",
     "RequestRejectedError",
+    "RecordLimitExceededError",
 ]
 
 __version__ = "0.1.0"

@@ -28,6 +28,7 @@ __all__ = [
     "ConfigurationError",
     "PreflightError",
     "RequestRejectedError",
+    "RecordLimitExceededError",
 ]
 
 
@@ -113,3 +114,8 @@ class PreflightError(HubSpotTerminalError):
 
 class RequestRejectedError(HubSpotTerminalError):
     """A whole request was refused with a 4xx that no retry can fix (e.g. 400, 404, 409)."""
+
+
+class RecordLimitExceededError(HubSpotTerminalError):
+    """The creates of a load would pass the portal's record limit for the object; raised
+    before the batch that would cross it is sent."""

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import orjson
 
 from .outcomes import Rejection
+from .validation_rules import VALIDATION_CATEGORY, PropertyRules, rule_code
 
 __all__ = [
     "MAX_STRING_LENGTH",
@@ -478,6 +479,7 @@ class RowMapper:
         delete_columns: Sequence[str] = (),
         clear_nulls: bool = False,
         key_columns: Sequence[str] = (),
+        rules: Mapping[str, PropertyRules] | None = None,
     ) -> None:
         self.object_type = object_type
         self.id_column = id_column
@@ -490,6 +492,11 @@ class RowMapper:
         self.columns: list[tuple[str, str, Coercer | None]] = [
             (column, name, value_coercer(properties[name]) if name in properties else None)
             for column, name in column_to_property.items()
+        ]
+        # the portal's validation rules this mapper can decide, for the properties it sends
+        sent = set(column_to_property.values()) | {id_property}
+        self.rule_checks: list[tuple[str, PropertyRules]] = [
+            (name, r) for name, r in (rules or {}).items() if name in sent and r.checks
         ]
 
     def _key(self, row: Mapping[str, Any]) -> str | None:
@@ -542,7 +549,25 @@ class RowMapper:
             return Rejection(key, "COERCION_ERROR", "INVALID_VALUE", "; ".join(problems), row, at_fault)
         out.pop(self.id_property, None)
         out[self.id_property] = key
+        if self.rule_checks:
+            broken = self._broken_rules(out)
+            if broken:
+                return Rejection(
+                    key, VALIDATION_CATEGORY, broken[0]["code"], "; ".join(b["message"] for b in broken), row, broken
+                )
         return MappedRow(key, out, content_hash(self.object_type, key, out), row)
+
+    def _broken_rules(self, values: Mapping[str, str]) -> list[dict[str, str]]:
+        """The portal's validation rules these values break, as property errors
+        (``RULE_<ruleType>``, the reason naming the rule and the property)."""
+        broken: list[dict[str, str]] = []
+        for name, prop_rules in self.rule_checks:
+            value = values.get(name)
+            if not value:
+                continue
+            for rule, problem in prop_rules.violations(value):
+                broken.append({"name": name, "code": rule_code(rule.rule_type), "message": prop_rules.reason(rule, problem)})
+        return broken
 
 
 def map_row(row: Mapping[str, Any], **mapper_kwargs: Any) -> MappedRow | Rejection:

@@ -1,8 +1,10 @@
 """Preflight: make sure the portal can take the rows before the first write.
 
 Checks, in order, with one request each: the object is activated, the property
-definitions (``GET /crm/v3/properties/{objectType}``), the id property exists with unique
-values, and every target property exists and is writable. With
+definitions (the ``properties`` endpoint), the portal's property validation rules (the
+``property_validations`` endpoint; a portal or token without them is logged once and the
+load goes on), the id property exists with unique values, and every target property exists
+and is writable. With
 ``create_missing_properties`` the missing ones are created (the id property as a unique
 string); otherwise one error lists everything that is missing. No row is sent before this
 passes, so a misconfigured portal costs a handful of requests, not a run of rejections.
@@ -20,6 +22,7 @@ from typing import Any, Callable, Mapping, Protocol
 from .settings import DestinationSettings
 from .errors import ObjectNotActivatedError, PreflightError
 from .mapping import PropertySpec, hubspot_type_for_dlt_column
+from .validation_rules import PropertyRules, compile_rules, parse_rules
 
 __all__ = ["PropertyCatalog", "target_columns", "key_columns", "property_create_body"]
 
@@ -31,6 +34,7 @@ class _PropertyClient(Protocol):
     def list_properties(self, object_type: str) -> list[dict[str, Any]]: ...
     def create_property(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
     def list_property_groups(self, object_type: str) -> list[dict[str, Any]]: ...
+    def property_validations(self, object_type: str) -> dict[str, list[dict[str, Any]]] | None: ...
 
 
 def target_columns(
@@ -116,6 +120,7 @@ class PropertyCatalog:
         self._on_create = on_create  # e.g. staging notes it, so the run summary lists it
         self._lock = threading.Lock()
         self._specs: dict[str, PropertySpec] | None = None
+        self._rules: dict[str, PropertyRules] = {}
         self._checked: set[tuple[str, ...]] = set()
         self._group_checked = False
 
@@ -127,7 +132,41 @@ class PropertyCatalog:
                 "A Super Admin must turn it on in HubSpot (Settings > Data Management > Objects > "
                 "Courses); it cannot be activated through the API. Then run the pipeline again."
             )
-        return {p["name"]: PropertySpec.from_hubspot(p) for p in self._client.list_properties(object_type)}
+        specs = {p["name"]: PropertySpec.from_hubspot(p) for p in self._client.list_properties(object_type)}
+        self._rules = self._load_rules(specs)
+        return specs
+
+    def _load_rules(self, specs: Mapping[str, PropertySpec]) -> dict[str, PropertyRules]:
+        """The portal's validation rules, one request per object and load, compiled for the
+        mapper (docs/hubspot-behaviour.md, "Property validation rules"). Without the endpoint
+        or the scope (403/404) preflight says so once and goes on: HubSpot still applies the
+        rules, and its per-row answers are recorded."""
+        object_type = self._settings.object_type
+        raw = self._client.property_validations(object_type)
+        if raw is None:
+            log.warning(
+                "HubSpot did not give the property validation rules of %s (the portal has no "
+                "such endpoint or the token lacks its scope): rows are checked against them by "
+                "HubSpot only, so a dry run cannot predict those rejections", object_type,
+            )
+            return {}
+        rules = {
+            name: compile_rules(name, parse_rules(raw_rules), specs[name].type)
+            for name, raw_rules in raw.items() if name in specs
+        }
+        for name, compiled in rules.items():
+            if compiled.left_to_hubspot:
+                log.debug(
+                    "property %s: validation rules %s are left to HubSpot", name,
+                    ", ".join(r.rule_type for r in compiled.left_to_hubspot),
+                )
+        return rules
+
+    def validation_rules(self) -> dict[str, PropertyRules]:
+        """The portal's validation rules by property (after :meth:`ensure`); empty when the
+        portal did not give them."""
+        with self._lock:
+            return dict(self._rules)
 
     def ensure(self, columns: Mapping[str, Mapping[str, Any]]) -> dict[str, PropertySpec]:
         """Return the property specs, after checking (and maybe creating) what these columns need."""
@@ -146,15 +185,19 @@ class PropertyCatalog:
         s = self._settings
         specs = self._specs
         problems: list[str] = []
+        invalid = {c: p for c, p in send.items() if p not in specs and not _HUBSPOT_NAME.match(p)}
+        # a load that stops anyway creates nothing ("nothing was sent"); the rerun creates them
+        can_create = s.create_missing_properties and not invalid
         id_spec = specs.get(s.id_property)
-        if id_spec is None and s.create_missing_properties:
+        if id_spec is None and can_create:
             id_spec = self._create(s.id_property, None, unique=True)
         if id_spec is None:
-            problems.append(
-                f"id property {s.id_property!r} does not exist on {s.object_type}. Create it in "
-                "HubSpot as a single-line text property with 'Require unique values' on, or set "
-                "create_missing_properties = true to let the destination create it"
-            )
+            if not s.create_missing_properties:  # else it is created by the rerun with fixed names
+                problems.append(
+                    f"id property {s.id_property!r} does not exist on {s.object_type}. Create it in "
+                    "HubSpot as a single-line text property with 'Require unique values' on, or set "
+                    "create_missing_properties = true to let the destination create it"
+                )
         elif not id_spec.unique:
             problems.append(
                 f"id property {s.id_property!r} exists but does not have unique values "
@@ -162,14 +205,15 @@ class PropertyCatalog:
                 "uniqueness cannot be switched on later. Create a new unique property and set "
                 "id_property to it"
             )
-        invalid = {c: p for c, p in send.items() if p not in specs and not _HUBSPOT_NAME.match(p)}
         if invalid:
             problems.append(_invalid_names_problem(invalid, s.object_type))
         missing = sorted({p for p in send.values() if p not in specs and p != s.id_property} - set(invalid.values()))
         by_property: dict[str, str] = {}
         for column_name, prop in send.items():  # the first column wins: variants come later
             by_property.setdefault(prop, column_name)
-        if missing and s.create_missing_properties:
+        if missing and s.create_missing_properties and invalid:
+            missing = []  # created by the run after the names are fixed
+        if missing and can_create:
             for name in missing:
                 column = columns.get(by_property[name], {})
                 self._create(name, column.get("data_type"))

@@ -108,13 +108,16 @@ class CoursesRoute:
         session, s = self.session, self.session.settings
         columns = table.get("columns") or {}
         keys = key_columns(columns, s)
-        specs = session.catalog(load_id).ensure(columns)  # preflight: raises before any write
+        catalog = session.catalog(load_id)
+        specs = catalog.ensure(columns)  # preflight: raises before any write
         send, delete_columns = target_columns(columns, s)
         session.ensure_state(load_id, specs)
+        # rows breaking the portal's validation rules are rejected here, before any request
+        # (and a dry run lists them with the other planned rejections)
         plan = plan_batch(
             rows, object_type=s.object_type, id_column=s.id_column, id_property=s.id_property,
             column_to_property=send, properties=specs, delete_columns=delete_columns,
-            clear_nulls=s.clear_nulls, key_columns=keys,
+            clear_nulls=s.clear_nulls, key_columns=keys, rules=catalog.validation_rules(),
         )
         outcome = _new_outcome(session, table, load_id, rows, keys)
         outcome.seen_keys = _keys_seen(plan)
@@ -142,6 +145,7 @@ class CoursesRoute:
         """Upsert ``to_send`` and archive ``archives``; outcomes come back in input order."""
         s, c = self.session.settings, outcome.counts
         if to_send:
+            self._reserve_creates(to_send, outcome)  # raises before sending past the record limit
             inputs = [UpsertRow(key=r.key, properties=r.properties) for r in to_send]
             result = self.session.client.batch_upsert(s.object_type, s.id_property, inputs)
             for row, answer in zip(to_send, result, strict=True):  # the client keeps input order
@@ -174,6 +178,19 @@ class CoursesRoute:
         c.updated = sum(1 for r in to_send if r.key in known_ids)
         c.created = len(to_send) - c.updated
         c.archived = len(archives)
+        # a real run would be refused at the record limit: so is its dry run
+        self.session.reserve_creates(outcome.load_id, c.created, batch_rows=outcome.counts.rows_seen)
+
+    def _reserve_creates(self, to_send: Sequence[MappedRow], outcome: BatchOutcome) -> None:
+        """The batch's creates, predicted from ``sync_state`` (a key without a known HubSpot
+        id is a create), reserved against the portal's record limit (``Session.reserve_creates``)."""
+        s, session = self.session.settings, self.session
+        if not session.client.has_record_limits:  # nothing to check against (v3): no query
+            session.reserve_creates(outcome.load_id, len(to_send), batch_rows=outcome.counts.rows_seen)
+            return
+        known_ids = session.staging.hubspot_ids(s.object_type, [r.key for r in to_send])
+        creates = sum(1 for r in to_send if r.key not in known_ids)
+        session.reserve_creates(outcome.load_id, creates, batch_rows=outcome.counts.rows_seen)
 
 
 def unchanged_rows(

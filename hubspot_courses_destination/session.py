@@ -23,6 +23,7 @@ import threading
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from .errors import RecordLimitExceededError
 from .hubspot import HubSpotClient, Rate, RateLimiter, RetryPolicy
 from .mapping import CONTENT_HASH_FORMAT, CoercionError, PropertySpec, to_hubspot_value
 from .properties import PropertyCatalog
@@ -49,10 +50,14 @@ class Session:
             requests_per_10s=settings.requests_per_10s,
             max_concurrency=settings.max_concurrency,
             rate_limiter=rate_limiter,
+            api_version=settings.api_version,
         )
         self.staging = Staging(settings.staging_path)
         self._catalogs: dict[str, PropertyCatalog] = {}
         self._state_checked: set[str] = set()
+        # load id -> [records left when the load started (None: unknown), creates reserved, limit]
+        self._headroom: dict[str, list[int | None]] = {}
+        self._headroom_skip_said = False
         self._lock = threading.Lock()
         self.closed = False
 
@@ -111,6 +116,57 @@ class Session:
             if not format_current:
                 self.staging.set_meta(format_key, CONTENT_HASH_FORMAT)
             self._state_checked.add(load_id)
+
+    def reserve_creates(self, load_id: str, creates: int, *, batch_rows: int) -> None:
+        """Refuse, before anything of this batch is sent, creates past the portal's record limit.
+
+        Before the first create of a load the portal's record limit of the object is read
+        once (``GET /crm/limits/{ver}/records``: ``limit`` and ``usage``, docs/hubspot-behaviour.md,
+        "Record limits"); the load's headroom is ``limit - usage``. Every batch then reserves
+        its creates against it, and the batch that would cross it raises
+        :class:`RecordLimitExceededError` instead of being sent.
+
+        Conservative on purpose: ``creates`` counts every key to send that ``sync_state`` knows
+        no HubSpot id for (a key HubSpot holds but this staging file does not know counts as a
+        create, rows HubSpot may still reject count too), reservations are never given back
+        (a batch that failed keeps its share), and the usage read at the start of the load
+        already includes records others create meanwhile only up to that moment. So the check
+        may refuse a load that would just fit, never let through one whose new keys cannot
+        fit. dlt hands the load over in batches, so earlier batches of the load may have been
+        sent before a later one is refused; the message says how many.
+
+        Skipped (and said once) when the portal does not give the limit (403/404, no entry for
+        the object) or the API family has no record-limits endpoint.
+        """
+        if creates <= 0:
+            return
+        s = self.settings
+        with self._lock:
+            state = self._headroom.get(load_id)
+            if state is None:
+                limit = self.client.record_limit(s.object_type) if self.client.has_record_limits else None
+                if limit is None and not self._headroom_skip_said:
+                    self._headroom_skip_said = True
+                    log.info(
+                        "record-limit check skipped for %s: %s", s.object_type,
+                        f"API family {s.api_version} has no record-limits endpoint"
+                        if not self.client.has_record_limits else
+                        "HubSpot did not give the portal's record limit of the object (no endpoint, "
+                        "no scope for the token, or no entry for the object)",
+                    )
+                state = [None if limit is None else limit[0] - limit[1], 0, limit[0] if limit else None]
+                self._headroom = {load_id: state}
+            headroom, planned, limit_value = state[0], int(state[1] or 0), int(state[2] or 0)
+            if headroom is not None and planned + creates > headroom:
+                raise RecordLimitExceededError(
+                    f"This load would pass the HubSpot portal's record limit for {s.object_type}: "
+                    f"{limit_value:,} records allowed, {limit_value - headroom:,} in use when the load started, and this load would create up to {planned + creates:,} "
+                    f"({creates:,} in this batch of {batch_rows:,} rows; keys the staging file does not "
+                    f"know count as creates). Nothing of this batch was sent"
+                    f"{f'; {planned:,} creates of earlier batches of this load were' if planned else ''}. "
+                    "Archive unused records in HubSpot, raise the portal's limit, or load fewer new courses"
+                )
+            state[1] = planned + creates
 
     def _drop_hashes_of_older_format(self) -> bool:
         """Hashes written by an older release of this package use another format: every row
@@ -202,7 +258,8 @@ def check_portal(settings: HubSpotCoursesConfiguration, *, max_wait_s: float = 1
     """
     quick = RetryPolicy(max_attempts=3, backoff_base_s=1.0, max_total_wait_s=max_wait_s)
     client = HubSpotClient(settings.access_token, settings.api_base_url, connect_timeout_s=5.0,
-                     read_timeout_s=30.0, retry_policy=quick, max_concurrency=1)
+                     read_timeout_s=30.0, retry_policy=quick, max_concurrency=1,
+                     api_version=settings.api_version)
     level, log.level = log.level, logging.ERROR  # its "giving up" line: the caller says it
     try:
         client.portal_id()
@@ -228,7 +285,10 @@ def session_for(settings: HubSpotCoursesConfiguration) -> Session:
         session = _sessions.get(key)
         if session is None or session.closed:
             siblings = [s for s in _sessions.values() if not s.closed and _portal(s.settings) == _portal(settings)]
-            same_client = next((s for s in siblings if s.settings.max_concurrency == settings.max_concurrency), None)
+            same_client = next(
+                (s for s in siblings if s.settings.max_concurrency == settings.max_concurrency
+                 and s.settings.api_version == settings.api_version), None,
+            )
             limiter = siblings[0].client.rate_limiter if siblings else None
             if limiter is not None and settings.requests_per_10s < limiter.rate.limit:
                 # a lower tier lowers the shared budget, never raises it

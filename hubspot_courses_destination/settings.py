@@ -22,12 +22,14 @@ from dlt.common.typing import TSecretStrValue
 from dlt.destinations.impl.destination.configuration import CustomDestinationClientConfiguration
 
 from .errors import ConfigurationError
+from .hubspot.endpoints import API_VERSIONS
 from .hubspot.tokens import TOKEN_ENV, TOKEN_KEY, token_problem
 from .hubspot.urls import DEFAULT_API_BASE_URL, api_base_url_problem
 
 __all__ = [
     "COURSES_OBJECT_TYPE",
     "DEFAULT_API_BASE_URL",
+    "DEFAULT_API_VERSION",
     "DEFAULT_PROPERTY_GROUP",
     "DEFAULT_STAGING_PATH",
     "DESTINATION_NAME",
@@ -51,6 +53,11 @@ DEFAULT_PROPERTY_GROUP = "course_information"
 """Group for properties we create. GUESS: the default course group's internal name is not
 documented (docs/hubspot-behaviour.md); set ``property_group`` to a group your portal has."""
 
+DEFAULT_API_VERSION = "v3"
+"""The HubSpot API family a pipeline calls unless ``api_version`` says otherwise. HubSpot tells
+new integrations to use the latest date version (docs/hubspot-behaviour.md, "API versions");
+the default becomes ``"2026-09"`` once the sandbox serves that family."""
+
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _OBJECT_TYPE = re.compile(r"^(\d+-\d+|[a-z_]+)$")
 
@@ -62,6 +69,7 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
     access_token: Optional[TSecretStrValue] = dataclasses.field(default=None, repr=False)
     id_property: Optional[str] = None
     api_base_url: str = DEFAULT_API_BASE_URL
+    api_version: str = DEFAULT_API_VERSION
     object_type: str = COURSES_OBJECT_TYPE
     staging_path: str = DEFAULT_STAGING_PATH
     property_map: Optional[Dict[str, str]] = None
@@ -166,6 +174,12 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
     url_problem = api_base_url_problem(s.api_base_url)
     if url_problem:
         problems.append(url_problem)
+    if s.api_version not in API_VERSIONS:
+        problems.append(
+            f"api_version {s.api_version!r} is not a HubSpot API family this destination knows: set "
+            f"api_version to \"2026-09\" (HubSpot's date version, recommended) or \"v3\" (HubSpot's legacy "
+            f"paths, unsupported by HubSpot from September 2027) (config api_version, env {ENV_PREFIX}API_VERSION)"
+        )
     if not _OBJECT_TYPE.match(str(s.object_type)):
         problems.append(f"object_type {s.object_type!r} is not an object type id like 0-410")
     for column, prop in dict(s.property_map or {}).items():

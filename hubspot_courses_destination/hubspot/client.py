@@ -130,7 +130,7 @@ class _AmbiguousWrite(Exception):
 
 
 class HubSpotClient:
-    """Thread-safe HubSpot CRM client (v3 paths by default) for batch upsert and the calls around it.
+    """Thread-safe HubSpot CRM client (the paths of ``api_version``) for batch upsert and the calls around it.
 
     Args:
         access_token: the private-app access token (``pat-...``). Kept only in the session's
@@ -254,8 +254,9 @@ class HubSpotClient:
         """Create or update records by their unique ``id_property`` value.
 
         Rows are sent in chunks of at most 100, concurrently (up to ``max_concurrency``),
-        each input with a unique ``objectWriteTraceId``. HubSpot answers 207 for chunks with
-        invalid rows; those rows come back ``rejected`` with HubSpot's category, code,
+        each input with a unique ``objectWriteTraceId``. For chunks with invalid rows HubSpot
+        answers 207 (v3) or 200 with ``errors``/``numErrors`` (2026-09): each row's outcome is
+        read from the body on any 2xx, never from the status; invalid rows come back ``rejected`` with HubSpot's category, code,
         message and property errors, and the valid rows in the same chunk are written.
 
         Args:
@@ -492,6 +493,69 @@ class HubSpotClient:
         value = body.get("portalId") if isinstance(body, Mapping) else None
         return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
 
+    def property_validations(self, object_type: str) -> dict[str, list[dict[str, Any]]] | None:
+        """The portal's validation rules of the object, by property name (one request).
+
+        ``GET .../property-validations/{objectTypeId}`` answers
+        ``{"results": [{"propertyName", "propertyValidationRules": [{ruleType, ruleArguments,
+        shouldApplyNormalization}]}]}`` (docs/hubspot-behaviour.md, "Property validation rules").
+        Returns ``None`` when the portal or token cannot read them (403 or 404): the caller
+        goes on without local rule checks.
+        """
+        try:
+            _, body = self._send("GET", self._endpoints.path("property_validations", object_type=object_type))
+        except HubSpotTerminalError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        out: dict[str, list[dict[str, Any]]] = {}
+        results = body.get("results") if isinstance(body, Mapping) else None
+        for item in results if isinstance(results, list) else []:
+            if not isinstance(item, Mapping) or not isinstance(item.get("propertyName"), str):
+                continue
+            rules = item.get("propertyValidationRules")
+            out.setdefault(item["propertyName"], []).extend(
+                dict(r) for r in (rules if isinstance(rules, list) else []) if isinstance(r, Mapping)
+            )
+        return out
+
+    @property
+    def has_record_limits(self) -> bool:
+        """Whether this API family has the record-limits endpoint."""
+        return self._endpoints.has("record_limits")
+
+    def record_limit(self, object_type: str) -> tuple[int, int] | None:
+        """``(limit, usage)`` of the object's records in the portal, or ``None`` if unknown.
+
+        ``GET .../limits/records`` answers ``{"hubspotDefinedObjectTypes": [{"objectTypeId",
+        "limit", "usage", "percentage", ...}], "customObjectTypes": {"byObjectType": [...],
+        "overallLimit", "overallUsage", ...}}`` (docs/hubspot-behaviour.md, "Record limits"):
+        HubSpot's objects (courses, 0-410) have a limit each, custom objects share one overall
+        limit. A family without the endpoint, a 403/404 and an answer without the object all
+        give ``None``.
+        """
+        if not self.has_record_limits:
+            return None
+        try:
+            _, body = self._send("GET", self._endpoints.path("record_limits"))
+        except HubSpotTerminalError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        if not isinstance(body, Mapping):
+            return None
+        defined = body.get("hubspotDefinedObjectTypes")
+        for item in defined if isinstance(defined, list) else []:
+            if isinstance(item, Mapping) and str(item.get("objectTypeId")) == object_type:
+                return _limit_and_usage(item.get("limit"), item.get("usage"))
+        custom = body.get("customObjectTypes")
+        if isinstance(custom, Mapping):
+            by_type = custom.get("byObjectType")
+            if any(isinstance(i, Mapping) and str(i.get("objectTypeId")) == object_type
+                   for i in (by_type if isinstance(by_type, list) else [])):
+                return _limit_and_usage(custom.get("overallLimit"), custom.get("overallUsage"))
+        return None
+
     def is_object_enabled(self, object_type: str) -> bool:
         """Whether the object (e.g. courses, 0-410) is activated in the portal's object library."""
         _, body = self._send("GET", self._endpoints.path("object_enablement", object_type=object_type))
@@ -653,6 +717,15 @@ def _error_for(request: OutgoingRequest, verdict: Verdict, attempts: int, waited
     return error_for(
         verdict, method=request.method, path=request.path, row_keys=request.row_keys, attempts=attempts, waited_s=waited_s
     )
+
+
+def _limit_and_usage(limit: Any, usage: Any) -> tuple[int, int] | None:
+    """Two non-negative whole numbers, or None (a limit we cannot read is no limit to enforce)."""
+    if isinstance(limit, bool) or isinstance(usage, bool):
+        return None
+    if isinstance(limit, (int, float)) and isinstance(usage, (int, float)) and limit >= 0 and usage >= 0:
+        return int(limit), int(usage)
+    return None
 
 
 def _refused_for_its_rows(exc: RequestRejectedError) -> bool:

@@ -1,7 +1,9 @@
 """Every HubSpot path the client calls, in one table keyed by API family.
 
-HubSpot is moving from ``/crm/v3/...`` to date-versioned paths; a family is one set of
-paths, so supporting another is one entry here (the client looks every path up by name).
+HubSpot moved from ``/crm/v3/...`` to date-versioned paths (docs/hubspot-behaviour.md,
+"API versions"); a family is one set of paths, so supporting another is one entry here (the
+client looks every path up by name). Every family names the same endpoints; a family that has
+no such endpoint would say so with ``None`` (ask :meth:`Endpoints.has` before calling it).
 Pure: no I/O.
 """
 
@@ -12,11 +14,12 @@ from urllib.parse import quote
 
 from ..errors import ConfigurationError
 
-__all__ = ["ENDPOINTS", "DEFAULT_API_VERSION", "Endpoints", "fill"]
+__all__ = ["API_VERSIONS", "ENDPOINTS", "DEFAULT_API_VERSION", "Endpoints", "fill"]
 
 DEFAULT_API_VERSION = "v3"
+"""The client's family when none is given; the destination passes its ``api_version`` setting."""
 
-ENDPOINTS: dict[str, dict[str, str]] = {
+ENDPOINTS: dict[str, dict[str, str | None]] = {
     "v3": {
         "batch_upsert": "/crm/v3/objects/{object_type}/batch/upsert",
         "batch_read": "/crm/v3/objects/{object_type}/batch/read",
@@ -28,9 +31,29 @@ ENDPOINTS: dict[str, dict[str, str]] = {
         "property_groups": "/crm/v3/properties/{object_type}/groups",
         "object_enablement": "/crm/v3/object-library/enablement/{object_type}",
         "account_details": "/account-info/v3/details",
+        "property_validations": "/crm/v3/property-validations/{object_type}",
+        "record_limits": "/crm/v3/limits/records",
+    },
+    # docs/hubspot-behaviour.md, "API versions": HubSpot's 2026-09 specs
+    "2026-09": {
+        "batch_upsert": "/crm/objects/2026-09/{object_type}/batch/upsert",
+        "batch_read": "/crm/objects/2026-09/{object_type}/batch/read",
+        "batch_archive": "/crm/objects/2026-09/{object_type}/batch/archive",
+        "list_objects": "/crm/objects/2026-09/{object_type}",
+        "properties": "/crm/properties/2026-09/{object_type}",
+        "property": "/crm/properties/2026-09/{object_type}/{name}",
+        "property_groups": "/crm/properties/2026-09/{object_type}/groups",
+        # GUESS: no 2026-09 object-library spec was found; this follows the family's layout
+        "object_enablement": "/crm/object-library/2026-09/enablement/{object_type}",
+        "account_details": "/account-info/2026-09/details",
+        "property_validations": "/crm/property-validations/2026-09/{object_type}",
+        "record_limits": "/crm/limits/2026-09/records",
     },
 }
 """Path templates by API family, then by endpoint name; ``{...}`` are path segments."""
+
+API_VERSIONS = tuple(ENDPOINTS)
+"""The families the ``api_version`` setting accepts."""
 
 
 def fill(template: str, segments: Mapping[str, str]) -> str:
@@ -60,10 +83,21 @@ class Endpoints:
         self.api_version = api_version
         self._templates = templates
 
+    def has(self, endpoint: str) -> bool:
+        """Whether this family has ``endpoint`` (``None`` in the table: it has not)."""
+        return self._templates.get(endpoint) is not None
+
     def path(self, endpoint: str, /, **segments: str) -> str:
         """The path of ``endpoint`` with its segments filled in (escaped); positional-only, so
-        a segment may be called ``name``."""
-        return fill(self._templates[endpoint], segments)
+        a segment may be called ``name``.
+
+        Raises:
+            ConfigurationError: the family has no such endpoint (see :meth:`has`).
+        """
+        template = self._templates[endpoint]
+        if template is None:
+            raise ConfigurationError(f"HubSpot API family {self.api_version!r} has no {endpoint} endpoint")
+        return fill(template, segments)
 
     def __repr__(self) -> str:
         return f"Endpoints({self.api_version!r})"

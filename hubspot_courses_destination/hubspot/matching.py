@@ -68,9 +68,33 @@ def _property_errors_from_details(errors: Sequence[Mapping[str, Any]]) -> tuple[
     return tuple(out)
 
 
+def _property_errors_from_context(body: ErrorBody) -> tuple[PropertyError, ...]:
+    """An error that names its properties only in its own ``context.propertyName``.
+
+    GUESS: the per-input answer to a conditional-required or create-form rule (enforced from
+    2026-09, docs/hubspot-behaviour.md, "Write validation from 2026-09") is not documented;
+    HubSpot's error bodies name properties in ``context.propertyName`` elsewhere, so that is
+    read too, with the error's own code (``subCategory``, else its category).
+    """
+    names = body.context.get("propertyName")
+    if not names:
+        return ()
+    code = body.sub_category or body.category
+    return tuple(
+        PropertyError(str_or_none(name), code, body.message)
+        for name in (names if isinstance(names, list) else [names])
+        if str_or_none(name)
+    )
+
+
 def property_errors_of(body: ErrorBody) -> tuple[PropertyError, ...]:
-    """Property-level errors of an error body: from ``message`` JSON, else from ``errors[]``."""
-    return parse_property_errors(body.message) or _property_errors_from_details(body.errors)
+    """Property-level errors of an error body: from ``message`` JSON, else from ``errors[]``,
+    else from the error's own ``context.propertyName``."""
+    return (
+        parse_property_errors(body.message)
+        or _property_errors_from_details(body.errors)
+        or _property_errors_from_context(body)
+    )
 
 
 # -- batch upsert results -------------------------------------------------------------------

@@ -6,12 +6,16 @@ import os
 
 
 from hubspot_courses_destination.session import close_sessions, staging_of
-from hubspot_courses_destination.settings import DestinationSettings
+from hubspot_courses_destination.hubspot.endpoints import Endpoints
+from hubspot_courses_destination.settings import DEFAULT_API_VERSION, DestinationSettings
 from hubspot_courses_destination.mirror import archive_missing
 from hubspot_courses_destination.replay import replay_rejections
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN
 
 from .conftest import ID, by_key, upsert_inputs
+
+LIST_COURSES = Endpoints(DEFAULT_API_VERSION).path("list_objects", object_type="0-410")
+"""The list path of the family pipelines call by default."""
 
 
 def _rows(n: int, *, changed: dict[int, str] | None = None) -> list[dict]:
@@ -75,7 +79,7 @@ def test_lost_staging_is_rebuilt_from_hubspot_without_upserts(sandbox, make_pipe
     make_pipeline().run(_rows(230), table_name="courses")
     assert sandbox.count_requests("POST", "/batch/upsert") == 0
     # the rebuild listed the portal: 230 records at 100 per page
-    assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 3
+    assert sandbox.count_requests("GET", LIST_COURSES) == 3
     assert staging_of(staging_path).synced_count("0-410") == 230
 
 
@@ -95,7 +99,7 @@ def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, 
     info = make_pipeline().run(snapshot, table_name="courses")
     upserts = [e for e in sandbox.request_log if e.path.endswith("/batch/upsert")]
     assert [e.n_inputs for e in upserts] == [1]  # only the course that really changed
-    assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 3  # the rebuild: 230 records, 100 a page
+    assert sandbox.count_requests("GET", LIST_COURSES) == 3  # the rebuild: 230 records, 100 a page
     staging = staging_of(staging_path)
     assert staging.get_meta("content_hash_format:0-410") == "2"
     assert staging.synced_count("0-410") == 230
@@ -108,7 +112,7 @@ def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, 
     sandbox.reset_log()
     make_pipeline().run(snapshot, table_name="courses")
     assert sandbox.count_requests("POST", "/batch/upsert") == 0
-    assert sandbox.count_requests("GET", "/crm/v3/objects/0-410") == 0  # no second rebuild
+    assert sandbox.count_requests("GET", LIST_COURSES) == 0  # no second rebuild
 
 
 def test_a_failed_rebuild_after_a_hash_format_change_is_tried_again(sandbox, make_pipeline, staging_path):

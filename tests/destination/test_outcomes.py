@@ -93,3 +93,19 @@ def test_hard_delete_hint_archives_the_course(sandbox, make_pipeline, staging):
     # the never-synced key is a no-op, counted as unchanged rather than archived
     assert (summary["archived"], summary["unchanged"], summary["rows_seen"]) == (1, 1, 2)
     assert "is_deleted" not in {p["name"] for p in sandbox.properties()}
+
+
+def test_required_property_rejections_name_the_properties_and_are_grouped(sandbox, make_pipeline, staging):
+    # HubSpot's 400 VALIDATION_ERROR per input for a property required on create (the create
+    # form's required fields; conditional-required rules answer alike from 2026-09)
+    sandbox.create_property(ID, has_unique_value=True)
+    rows = [{ID: f"no-name-{i}", "seats_text": "3"} for i in range(3)] + [{ID: "ok", "hs_course_name": "Statistics"}]
+    info = make_pipeline().run(rows, table_name="courses")
+    assert not info.has_failed_jobs
+    st = staging()
+    rejected = st.open_rejections()
+    assert len(rejected) == 3 and {r["category"] for r in rejected} == {"VALIDATION_ERROR"}
+    for r in rejected:
+        assert [e["name"] for e in json.loads(r["property_errors"])] == ["hs_course_name"]
+    (reason, count), = st.top_rejections(info.loads_ids)
+    assert count == 3 and reason.startswith("VALIDATION_ERROR/") and " hs_course_name" in reason

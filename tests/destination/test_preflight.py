@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from hubspot_courses_destination.hubspot.endpoints import Endpoints
+from hubspot_courses_destination.settings import DEFAULT_API_VERSION
+
 from hubspot_courses_destination.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -14,6 +17,9 @@ from hubspot_courses_destination.errors import (
 )
 
 from .conftest import ID
+
+PROPERTIES = Endpoints(DEFAULT_API_VERSION).path("properties", object_type="0-410")
+"""POST here creates a property (in the family pipelines call by default)."""
 
 ROWS = [{ID: "c1", "hs_course_name": "Intro", "seats": 3}]
 
@@ -118,7 +124,7 @@ def test_a_column_that_is_no_property_name_stops_the_load_and_the_excluded_rerun
     cause = _root_cause(info.value)
     assert isinstance(cause, PreflightError)
     assert "'Instructor Name'" in str(cause) and "exclude_columns" in str(cause) and "property_map" in str(cause)
-    assert sandbox.records() == [] and sandbox.count_requests("POST", "/crm/v3/properties") == 0
+    assert sandbox.records() == [] and sandbox.count_requests("POST", PROPERTIES) == 0
     assert pipeline.has_pending_data
 
     fixed = dlt.pipeline(

@@ -58,3 +58,24 @@ def test_all_problems_reported_at_once():
 def test_loopback_http_allowed_for_the_sandbox():
     for url in ("http://127.0.0.1:8123", "http://localhost:9", "http://[::1]:80"):
         assert DestinationSettings.from_values(access_token=TOKEN, id_property="k", api_base_url=url)
+
+
+def test_api_version_is_validated_with_what_to_do():
+    from hubspot_courses_destination.settings import DEFAULT_API_VERSION
+
+    assert DestinationSettings.from_values(access_token=TOKEN, id_property="k").api_version == DEFAULT_API_VERSION
+    for version in ("2026-09", "v3"):
+        assert DestinationSettings.from_values(access_token=TOKEN, id_property="k", api_version=version).api_version == version
+    for bad in ("v4", "2026-03", "latest", ""):
+        with pytest.raises(ConfigurationError, match=r'api_version .* set api_version to "2026-09"') as err:
+            DestinationSettings.from_values(access_token=TOKEN, id_property="k", api_version=bad or " ")
+        assert "DESTINATION__HUBSPOT_COURSES__API_VERSION" in str(err.value)
+
+
+def test_api_version_from_the_environment(monkeypatch):
+    from hubspot_courses_destination.settings import resolve_settings
+
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__ID_PROPERTY", "k")
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__API_VERSION", "2026-09")
+    assert resolve_settings().api_version == "2026-09"

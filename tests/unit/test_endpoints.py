@@ -28,10 +28,56 @@ def test_every_family_names_the_same_endpoints_with_the_same_segments() -> None:
     def fields(template: str) -> set[str]:
         return {f for _, f, _, _ in string.Formatter().parse(template) if f}
 
-    reference = {name: fields(t) for name, t in ENDPOINTS[DEFAULT_API_VERSION].items()}
+    reference = set(ENDPOINTS[DEFAULT_API_VERSION])
+    segments: dict[str, set[str]] = {}
     for family, templates in ENDPOINTS.items():
-        assert {name: fields(t) for name, t in templates.items()} == reference, family
-        assert all(t.startswith("/") and not t.endswith("/") for t in templates.values()), family
+        assert set(templates) == reference, family
+        for name, t in templates.items():
+            if t is None:  # the family has no such endpoint
+                continue
+            assert t.startswith("/") and not t.endswith("/"), (family, name)
+            assert segments.setdefault(name, fields(t)) == fields(t), (family, name)
+
+
+# docs/hubspot-behaviour.md, "API versions": the 2026-09 paths of HubSpot's spec collection
+PATHS_2026_09 = {
+    ("batch_upsert", ("object_type",)): "/crm/objects/2026-09/0-410/batch/upsert",
+    ("batch_read", ("object_type",)): "/crm/objects/2026-09/0-410/batch/read",
+    ("batch_archive", ("object_type",)): "/crm/objects/2026-09/0-410/batch/archive",
+    ("list_objects", ("object_type",)): "/crm/objects/2026-09/0-410",
+    ("properties", ("object_type",)): "/crm/properties/2026-09/0-410",
+    ("property", ("object_type", "name")): "/crm/properties/2026-09/0-410/0-410",
+    ("property_groups", ("object_type",)): "/crm/properties/2026-09/0-410/groups",
+    ("object_enablement", ("object_type",)): "/crm/object-library/2026-09/enablement/0-410",
+    ("account_details", ()): "/account-info/2026-09/details",
+    ("property_validations", ("object_type",)): "/crm/property-validations/2026-09/0-410",
+    ("record_limits", ()): "/crm/limits/2026-09/records",
+}
+
+
+@pytest.mark.parametrize("endpoint, segments", list(PATHS_2026_09))
+def test_the_2026_09_family(endpoint: str, segments: tuple[str, ...]) -> None:
+    e = Endpoints("2026-09")
+    assert e.has(endpoint)
+    assert e.path(endpoint, **{s: "0-410" for s in segments}) == PATHS_2026_09[(endpoint, segments)]
+
+
+def test_every_endpoint_of_the_table_is_pinned_for_2026_09() -> None:
+    assert {name for name, _ in PATHS_2026_09} == set(ENDPOINTS["2026-09"])
+
+
+def test_v3_property_validations_and_record_limits() -> None:
+    e = Endpoints("v3")
+    assert e.path("property_validations", object_type="0-410") == "/crm/v3/property-validations/0-410"
+    assert e.has("record_limits") and e.path("record_limits") == "/crm/v3/limits/records"
+
+
+def test_an_endpoint_a_family_lacks_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ENDPOINTS, "v3", {**ENDPOINTS["v3"], "record_limits": None})
+    e = Endpoints("v3")
+    assert not e.has("record_limits")
+    with pytest.raises(ConfigurationError, match="no record_limits endpoint"):
+        e.path("record_limits")
 
 
 def test_segments_are_escaped_whole() -> None:
@@ -43,7 +89,7 @@ def test_segments_are_escaped_whole() -> None:
 
 @pytest.mark.parametrize("version", ["v4", "V3", "", None, "2099-01"])
 def test_an_unknown_family_is_a_configuration_error(version: object) -> None:
-    with pytest.raises(ConfigurationError, match="api_version must be one of v3"):
+    with pytest.raises(ConfigurationError, match="api_version must be one of 2026-09, v3"):
         Endpoints(version)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="api_version"):
         HubSpotClient("pat-x", "http://127.0.0.1:9", api_version=version)  # type: ignore[arg-type]

@@ -105,3 +105,76 @@ def test_rows_left_out_are_reported_missing_not_invented() -> None:
 def test_garbage_body_leaves_every_row_missing(body: Any) -> None:
     found, missing = match_upsert_results(body, ROWS[:2], "lms_course_key")
     assert found == [] and missing == ROWS[:2]
+
+
+# -- both answer shapes: 207 (v3) and 200 with errors/numErrors (2026-09) ----------------------
+# docs/hubspot-behaviour.md, "API versions": outcomes come from the body on any 2xx
+
+
+def _mixed_body(**top: Any) -> dict[str, Any]:
+    return {
+        **top,
+        "results": [_result(0, True), _result(2, False)],
+        "numErrors": 1,
+        "errors": [{
+            "status": "error", "category": "VALIDATION_ERROR", "message": DOC_207_MESSAGE,
+            "context": {"objectWriteTraceId": ["t1"]},
+        }],
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(_mixed_body(status="COMPLETE"), id="v3-207"),
+        pytest.param(_mixed_body(status="COMPLETE", startedAt="2026-10-01T00:00:00Z",
+                                 completedAt="2026-10-01T00:00:01Z"), id="2026-09-200-with-errors"),
+        pytest.param(_mixed_body(), id="no-status"),
+    ],
+)
+def test_both_upsert_answer_shapes_give_the_same_outcomes(body: dict[str, Any]) -> None:
+    found, missing = match_upsert_results(body, ROWS[:3], "lms_course_key")
+    assert missing == []
+    assert [(o.key, o.status) for o in found] == [("c-0", "created"), ("c-1", "rejected"), ("c-2", "updated")]
+    assert found[1].property_errors[0].name == "missing"
+
+
+def test_conditional_required_rejection_names_the_properties_hubspot_gave() -> None:
+    # 2026-09 enforces conditional-required and create-form rules (docs/hubspot-behaviour.md,
+    # "Write validation from 2026-09"); the per-input error's exact text is not documented, so
+    # both of HubSpot's ways of naming properties are read: the message's JSON list ...
+    in_message = "Property values were not valid: " + json.dumps([
+        {"isValid": False, "message": "hs_course_level is required", "error": "REQUIRED_PROPERTY", "name": "hs_course_level"},
+    ])
+    # ... and structured errors[] with context.propertyName
+    structured = {
+        "status": "error", "category": "VALIDATION_ERROR", "message": "Required properties are missing",
+        "context": {"objectWriteTraceId": ["t1"]},
+        "errors": [{"code": "REQUIRED_PROPERTY", "message": "required by the create form",
+                    "context": {"propertyName": ["hs_course_level", "hs_duration"]}}],
+    }
+    body = {"results": [], "numErrors": 2, "errors": [
+        {"status": "error", "category": "VALIDATION_ERROR", "message": in_message, "context": {"objectWriteTraceId": ["t0"]}},
+        structured,
+    ]}
+    found, missing = match_upsert_results(body, ROWS[:2], "lms_course_key")
+    assert missing == []
+    assert [(o.category, [e.name for e in o.property_errors]) for o in found] == [
+        ("VALIDATION_ERROR", ["hs_course_level"]),
+        ("VALIDATION_ERROR", ["hs_course_level", "hs_duration"]),
+    ]
+    assert found[1].code == "REQUIRED_PROPERTY"
+
+
+def test_an_error_naming_its_properties_only_in_its_context_is_read() -> None:
+    # GUESS of a 2026-09 conditional-required answer: the property named in the error's own context
+    body = {"results": [_result(0, True)], "numErrors": 1, "errors": [{
+        "status": "error", "category": "VALIDATION_ERROR", "subCategory": "CONDITIONAL_PROPERTY_REQUIRED",
+        "message": "hs_course_level is required when hs_course_type is ONLINE",
+        "context": {"objectWriteTraceId": ["t1"], "propertyName": ["hs_course_level"]},
+    }]}
+    found, missing = match_upsert_results(body, ROWS[:2], "lms_course_key")
+    assert missing == []
+    rejected = found[1]
+    assert (rejected.status, rejected.category, rejected.code) == ("rejected", "VALIDATION_ERROR", "CONDITIONAL_PROPERTY_REQUIRED")
+    assert [e.name for e in rejected.property_errors] == ["hs_course_level"]

@@ -47,3 +47,15 @@ def test_close_sessions_of_one_staging_file_releases_it(tmp_path: Path) -> None:
     finally:
         close_sessions()
     assert kept.closed
+
+
+def test_the_session_client_calls_the_family_of_the_api_version_setting(tmp_path: Path) -> None:
+    try:
+        dated = session_for(_settings(tmp_path, api_version="2026-09"))
+        assert dated.client.api_version == "2026-09"
+        legacy = session_for(_settings(tmp_path, api_version="v3", staging_path=str(tmp_path / "v3.duckdb")))
+        assert legacy.client.api_version == "v3"
+        assert legacy.client is not dated.client  # a client calls one family
+        assert legacy.client.rate_limiter is dated.client.rate_limiter  # one budget per portal and token
+    finally:
+        close_sessions()

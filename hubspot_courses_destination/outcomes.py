@@ -65,7 +65,7 @@ class BatchOutcome:
     synced: list[Synced] = field(default_factory=list)  # created or updated in HubSpot
     adopted: list[Synced] = field(default_factory=list)  # unchanged, vouched for by a rebuilt record only
     unchanged_keys: list[str] = field(default_factory=list)
-    archived_keys: list[str] = field(default_factory=list)  # archived, or never in HubSpot: forget them
+    to_archive: list[str] = field(default_factory=list)  # hard-deleted keys, archived after the batch is recorded
     rejections: list[Rejection] = field(default_factory=list)
     seen_keys: list[str] = field(default_factory=list)  # still in the source (mirror keeps them)
     counts: RunCounts = field(default_factory=RunCounts)

@@ -35,6 +35,8 @@ log = logging.getLogger("hubspot_courses_destination")
 class Route(Protocol):
     def sync(self, rows: Sequence[Mapping[str, Any]], table: Mapping[str, Any], load_id: str) -> BatchOutcome: ...
 
+    def archive(self, outcome: BatchOutcome) -> None: ...
+
 
 def route_for(session: Session, table: Mapping[str, Any]) -> Route:
     """The route of a dlt table: nested tables have none in HubSpot; the rest are courses."""
@@ -48,8 +50,11 @@ def sync_batch(
 ) -> RunCounts:
     """Sync one batch of one dlt table through its route and record every outcome."""
     t0 = time.perf_counter()
-    outcome = route_for(session, table).sync(rows, table, load_id)
-    session.staging.record_batch(outcome)
+    route = route_for(session, table)
+    outcome = route.sync(rows, table, load_id)
+    session.staging.record_batch(outcome)  # what was sent is recorded before anything else is tried
+    if outcome.to_archive:
+        route.archive(outcome)
     c = outcome.counts
     log.info(
         "%s%s: %d rows -> created %d, updated %d, unchanged %d, rejected %d, archived %d "
@@ -97,6 +102,9 @@ class NestedTableRoute:
         outcome.counts.rejected = len(outcome.rejections)
         return outcome
 
+    def archive(self, outcome: BatchOutcome) -> None:  # nested tables archive nothing
+        pass
+
 
 @dataclass
 class CoursesRoute:
@@ -142,7 +150,8 @@ class CoursesRoute:
         return [r for r in to_send if r.key not in same]
 
     def send(self, to_send: Sequence[MappedRow], archives: Sequence[MappedRow], outcome: BatchOutcome) -> None:
-        """Upsert ``to_send`` and archive ``archives``; outcomes come back in input order."""
+        """Upsert ``to_send`` (outcomes come back in input order); ``archives`` are only noted:
+        :meth:`archive` handles them once the batch is recorded."""
         s, c = self.session.settings, outcome.counts
         if to_send:
             self._reserve_creates(to_send, outcome)  # raises before sending past the record limit
@@ -165,11 +174,18 @@ class CoursesRoute:
                 else:
                     c.updated += 1
             c.requests, c.responses_429 = result.requests, result.responses_429
-        if archives:
-            archive_keys_ = [r.key for r in archives]
-            c.archived = archive_keys(self.session, archive_keys_, forget=False)
-            c.unchanged += len(archives) - c.archived  # never in HubSpot: a no-op
-            outcome.archived_keys = archive_keys_
+        outcome.to_archive = [r.key for r in archives]
+
+    def archive(self, outcome: BatchOutcome) -> None:
+        """Archive the batch's hard-deleted keys, after its upserts were recorded: a failing
+        archive must not lose what HubSpot already took. Then the counts are stored again."""
+        c = outcome.counts
+        c.archived = archive_keys(self.session, outcome.to_archive)
+        c.unchanged += len(outcome.to_archive) - c.archived  # never in HubSpot: a no-op
+        self.session.staging.put_run_counts(
+            outcome.load_id, outcome.table, outcome.batch_id, outcome.object_type, c,
+            dry_run=outcome.dry_run, started_at=outcome.started_at,
+        )
 
     def predict(self, to_send: Sequence[MappedRow], archives: Sequence[MappedRow], outcome: BatchOutcome) -> None:
         """The dry run's send: a key synced before is an update (README "Dry run"), no request."""
@@ -229,9 +245,8 @@ def found_ids(session: Session, keys: Sequence[str]) -> dict[str, str]:
     }
 
 
-def archive_keys(session: Session, keys: Sequence[str], *, forget: bool = True) -> int:
-    """Archive the HubSpot records of these keys (and, with ``forget``, drop them from
-    ``sync_state`` now; a route leaves that to ``record_batch``).
+def archive_keys(session: Session, keys: Sequence[str]) -> int:
+    """Archive the HubSpot records of these keys and drop them from ``sync_state``.
 
     Ids come from staging, else from a batch read by the id property; keys HubSpot never
     had are no-ops. Returns how many records were archived.
@@ -243,6 +258,5 @@ def archive_keys(session: Session, keys: Sequence[str], *, forget: bool = True) 
         ids.update(found_ids(session, unknown))
     if ids:
         session.client.batch_archive(s.object_type, sorted(set(ids.values())))
-    if forget:
-        session.staging.forget(s.object_type, keys)
+    session.staging.forget(s.object_type, keys)
     return len(ids)

@@ -41,9 +41,12 @@ class Session:
 
     def __init__(
         self, settings: HubSpotCoursesConfiguration, *, client: HubSpotClient | None = None,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: RateLimiter | None = None, staging: Staging | None = None,
     ) -> None:
         self.settings = settings
+        self.staging_key = os.path.abspath(settings.staging_path)  # fixed now: a later chdir must not move it
+        # the staging first: if the file is locked by another process, no client is left open
+        self.staging = staging or Staging(settings.staging_path)
         self.client = client or HubSpotClient(
             settings.access_token,
             settings.api_base_url,
@@ -52,7 +55,6 @@ class Session:
             rate_limiter=rate_limiter,
             api_version=settings.api_version,
         )
-        self.staging = Staging(settings.staging_path)
         self._catalogs: dict[str, PropertyCatalog] = {}
         self._state_checked: set[str] = set()
         # load id -> [records left when the load started (None: unknown), creates reserved, limit]
@@ -61,8 +63,13 @@ class Session:
         self._lock = threading.Lock()
         self.closed = False
 
+    @property
+    def usable(self) -> bool:
+        return not self.closed and not self.staging.closed
+
     def close(self) -> None:
-        """Stop the client's worker threads, close its HTTP session and the staging file."""
+        """Stop the client's worker threads, close its HTTP session and the staging file.
+        (:func:`close_sessions` does this for sessions that share a client or a file.)"""
         self.closed = True
         self.client.close()
         self.staging.close()
@@ -283,8 +290,8 @@ def session_for(settings: HubSpotCoursesConfiguration) -> Session:
     key = settings.session_key()
     with _sessions_lock:
         session = _sessions.get(key)
-        if session is None or session.closed:
-            siblings = [s for s in _sessions.values() if not s.closed and _portal(s.settings) == _portal(settings)]
+        if session is None or not session.usable:
+            siblings = [s for s in _sessions.values() if s.usable and _portal(s.settings) == _portal(settings)]
             same_client = next(
                 (s for s in siblings if s.settings.max_concurrency == settings.max_concurrency
                  and s.settings.api_version == settings.api_version), None,
@@ -293,7 +300,11 @@ def session_for(settings: HubSpotCoursesConfiguration) -> Session:
             if limiter is not None and settings.requests_per_10s < limiter.rate.limit:
                 # a lower tier lowers the shared budget, never raises it
                 limiter.set_rate(Rate(settings.requests_per_10s, limiter.rate.interval_s))
-            session = Session(settings, client=same_client.client if same_client else None, rate_limiter=limiter)
+            # one connection (and so one lock) per staging file, whatever sessions use it
+            path = os.path.abspath(settings.staging_path)
+            same_file = next((s.staging for s in _sessions.values() if s.usable and s.staging_key == path), None)
+            session = Session(settings, client=same_client.client if same_client else None,
+                              rate_limiter=limiter, staging=same_file)
             _sessions[key] = session
         return session
 
@@ -307,28 +318,23 @@ def close_sessions(staging_path: str | None = None) -> None:
     """Close every session, or those on one staging file (so another process may open it)."""
     wanted = os.path.abspath(staging_path) if staging_path else None
     with _sessions_lock:
-        closing = [
-            (k, s) for k, s in _sessions.items()
-            if wanted is None or os.path.abspath(s.settings.staging_path) == wanted
-        ]
+        closing = [(k, s) for k, s in _sessions.items() if wanted is None or s.staging_key == wanted]
         for key, _ in closing:
             del _sessions[key]
         clients_in_use = {id(s.client) for s in _sessions.values()}
+        files_in_use = {id(s.staging) for s in _sessions.values()}
     for _, session in closing:
-        session.staging.close()
+        session.closed = True
+        if id(session.staging) not in files_in_use:
+            session.staging.close()
         if id(session.client) not in clients_in_use:
             session.client.close()
-        session.closed = True
 
 
 def staging_of(staging_path: str) -> Staging:
-    """The staging of an open session on this file, else the file opened anew (for tools and
-    tests that read what a load recorded)."""
-    wanted = os.path.abspath(staging_path)
-    with _sessions_lock:
-        for session in _sessions.values():
-            if os.path.abspath(session.settings.staging_path) == wanted and not session.closed:
-                return session.staging
+    """A new connection to this staging file, for tools and tests that read what a load
+    recorded; the caller closes it. (DuckDB lets one process open a file more than once, and
+    each connection sees the others' committed writes; closing this one leaves a session's be.)"""
     return Staging(staging_path)
 
 

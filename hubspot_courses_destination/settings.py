@@ -53,10 +53,10 @@ DEFAULT_PROPERTY_GROUP = "course_information"
 """Group for properties we create. GUESS: the default course group's internal name is not
 documented (docs/hubspot-behaviour.md); set ``property_group`` to a group your portal has."""
 
-DEFAULT_API_VERSION = "v3"
+DEFAULT_API_VERSION = "2026-09"
 """The HubSpot API family a pipeline calls unless ``api_version`` says otherwise. HubSpot tells
 new integrations to use the latest date version (docs/hubspot-behaviour.md, "API versions");
-the default becomes ``"2026-09"`` once the sandbox serves that family."""
+the sandbox serves both families."""
 
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _OBJECT_TYPE = re.compile(r"^(\d+-\d+|[a-z_]+)$")

@@ -191,6 +191,10 @@ class Staging:
                 for statement in _SCHEMA:
                     self._con.execute(statement)
 
+    @property
+    def closed(self) -> bool:
+        return self._con is None
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
@@ -472,9 +476,11 @@ class Staging:
         runs on a throwaway copy of this file.
         """
         with self.transaction():
-            self.record_rejections(o.object_type, o.table, o.load_id, o.rejections, dry_run=o.dry_run)
             if not o.dry_run:
+                # synced first: it closes open rejections of these keys, and a key whose later
+                # row of the same batch was rejected must keep that new rejection open
                 self.mark_synced(o.object_type, o.table, o.load_id, o.synced)
+            self.record_rejections(o.object_type, o.table, o.load_id, o.rejections, dry_run=o.dry_run)
             # mark_synced already noted the synced keys as seen; a second write of those rows
             # cost as much as the first
             just_synced = {r.key for r in o.synced} if not o.dry_run else set()
@@ -485,7 +491,6 @@ class Staging:
                 # what HubSpot holds
                 self.mark_synced(o.object_type, o.table, o.load_id, o.adopted)
                 self.resolve_keys(o.object_type, o.unchanged_keys)
-                self.forget(o.object_type, o.archived_keys)
             self.put_run_counts(o.load_id, o.table, o.batch_id, o.object_type, o.counts,
                                 dry_run=o.dry_run, started_at=o.started_at)
 

@@ -37,7 +37,6 @@ from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
 from hubspot_courses_destination import (  # noqa: E402
     ConfigurationError,
     HubSpotError,
-    close_sessions,
     resolve_settings,
     token_configured,
 )
@@ -70,11 +69,9 @@ __all__ = ["main", "build_parser", "choose_target", "share", "UsageError"]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the job; returns its exit code. The HubSpot client and staging file are closed."""
-    try:
-        return _run(build_parser().parse_args(argv))
-    finally:
-        close_sessions()
+    """Run the job; returns its exit code. Its HubSpot client and staging file are closed when
+    its target is (``open_target``), so other pipelines of the same process are left alone."""
+    return _run(build_parser().parse_args(argv))
 
 
 def _run(args: argparse.Namespace) -> int:

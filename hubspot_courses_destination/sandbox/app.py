@@ -148,6 +148,12 @@ class Sandbox:
     def legacy_paths(self, value: bool) -> None:
         self._api.legacy_paths = value
 
+    def serve_portal_rules_endpoints(self, *, validations: bool = True, limits: bool = True) -> None:
+        """Switch the property-validations and record-limits endpoints off (404), as for a portal
+        whose app cannot read them; validation rules and limits still apply to writes."""
+        self._api.rules_api.validations_served = validations
+        self._api.rules_api.limits_served = limits
+
     # -- portal rules (docs/hubspot-behaviour.md, "Property validation rules", "Required by the
     # portal (2026-09)", "Record limits") ----------------------------------------------------
     def set_validation_rule(

@@ -32,17 +32,23 @@ class RulesApi:
         self.rules = rules
         self.store = store
         self.registry = registry
+        # False: a portal whose plan or app lacks these endpoints; they answer 404 (the rules
+        # still apply to writes, as HubSpot's do whether or not an app can read them)
+        self.validations_served = True
+        self.limits_served = True
 
     def route(
         self, method: str, path: str, json_body: Callable[[], Any], need_read: Callable[[], None],
         need_write: Callable[[], None], allow: Callable[..., None],
     ) -> tuple[int, dict[str, Any] | None] | None:
         if path == LIMITS_PATH:
+            if not self.limits_served:
+                return None
             allow(method, "GET")
             need_read()
             return 200, self.limits_json()
         m = _VALIDATIONS.match(path)
-        if m is None:
+        if m is None or not self.validations_served:
             return None
         if m[1] not in OBJECT_TYPE_ALIASES:
             raise object_type_unknown(m[1])

@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 
 import dlt
 
-from hubspot_courses_destination import TOKEN_ENV, TOKEN_KEY
+from hubspot_courses_destination import TOKEN_ENV, TOKEN_KEY, close_sessions
 from .common import DEFAULT_STATE_DIR, DEST_SECTION, UsageError, conf, rel
 from .config import project_dir, token_origin
 
@@ -80,7 +80,10 @@ def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterat
     if name == "hubspot":
         api = conf(None, f"{DEST_SECTION}.api_base_url", "https://api.hubapi.com")
         print(f"Target: the HubSpot API at {api} (token from {token_origin()}).")
-        yield Target(name, None, None, pipelines_dir, staging_path)
+        try:
+            yield Target(name, None, None, pipelines_dir, staging_path)
+        finally:
+            close_sessions(str(staging_path))  # this run's client and staging file, not others'
         return
     from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 
@@ -98,7 +101,10 @@ def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterat
             f"{rel(sandbox_db)}). Nothing is sent to HubSpot. To target a portal, set\n"
             f"{TOKEN_KEY} in .dlt/secrets.toml or the env var {TOKEN_ENV}.\n" + "=" * 78
         )
-        yield Target(name, sandbox.url, DEFAULT_TOKEN, pipelines_dir, staging_path, sandbox_db)
+        try:
+            yield Target(name, sandbox.url, DEFAULT_TOKEN, pipelines_dir, staging_path, sandbox_db)
+        finally:
+            close_sessions(str(staging_path))  # before the sandbox stops
         print(f"Sandbox now holds {len(sandbox.records())} live course record(s).")
 
 
@@ -116,5 +122,8 @@ def throwaway_state(target: Target, pipeline_name: str) -> Iterator[Target]:
             original = Path(f"{target.staging_path}{suffix}")
             if original.is_file():
                 shutil.copy2(original, f"{staging}{suffix}")
-        yield Target(target.name, target.api_base_url, target.access_token, tmp_dir / "pipelines",
-                     staging, target.sandbox_db)
+        try:
+            yield Target(target.name, target.api_base_url, target.access_token, tmp_dir / "pipelines",
+                         staging, target.sandbox_db)
+        finally:
+            close_sessions(str(staging))  # the copy's connection, before the folder goes

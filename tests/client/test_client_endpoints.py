@@ -13,9 +13,8 @@ from hubspot_courses_destination.hubspot.endpoints import ENDPOINTS, Endpoints
 from hubspot_courses_destination.sandbox import Sandbox
 
 from .conftest import COURSES, ID_PROPERTY, settle
-from .test_client_api_versions import needs_2026_09, sandbox_serves_2026_09
 
-FAMILIES = ["v3", pytest.param("2026-09", marks=needs_2026_09)]
+FAMILIES = ["v3", "2026-09"]
 
 NEW_PROPERTY = {"name": "lms_level", "label": "Level", "type": "string", "fieldType": "text", "groupName": "course_information"}
 
@@ -36,9 +35,8 @@ CALLS: dict[str, tuple[str, dict[str, str], Callable[[HubSpotClient], Any]]] = {
 
 
 def _unserved() -> set[str]:
-    """Endpoints the sandbox of this branch does not serve yet: the path must be sent, its
-    answer may be a 404 (the client takes that as "this portal has none")."""
-    return set() if sandbox_serves_2026_09() else {"property_validations", "record_limits"}
+    """Endpoints the sandbox does not serve (none today): their path must still be sent."""
+    return set()
 
 
 def _as_pattern(template: str) -> re.Pattern[str]:

@@ -1,8 +1,7 @@
 """Record-limit headroom: a load whose creates would pass the portal's limit is refused before sending.
 
-The sandbox of this branch serves no record limits (and v3 has no such endpoint), so the
-tests give the client the limit a portal would serve (``portal_limit``: only that one read
-is replaced; every other request goes to the sandbox over HTTP).
+The limit is set in the sandbox (``Sandbox.set_record_limit``) and read by the destination
+over HTTP from the record-limits endpoint, as from a portal.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from hubspot_courses_destination import RecordLimitExceededError
-from hubspot_courses_destination.hubspot import HubSpotClient
 
 from .conftest import ID, by_key, upsert_inputs
 
@@ -22,18 +20,16 @@ def _rows(n: int, start: int = 0) -> list[dict[str, object]]:
     return [{ID: f"c-{i}", "hs_course_name": f"Course {i}"} for i in range(start, start + n)]
 
 
-@pytest.fixture
-def portal_limit(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    """The portal's record limit as ``record_limit`` would read it; counts the reads."""
-    state: dict[str, object] = {"limit": (10, 4), "reads": 0}
+def _limited_portal(sandbox, make_pipeline, limit: int = 10, used: int = 4) -> None:
+    """A portal holding ``used`` courses of other keys, limited to ``limit`` records."""
+    sandbox.create_property(ID, has_unique_value=True)
+    make_pipeline().run([{ID: f"other-{i}", "hs_course_name": "Other"} for i in range(used)], table_name="courses")
+    sandbox.set_record_limit("0-410", limit)
+    sandbox.reset_log()
 
-    def record_limit(self: HubSpotClient, object_type: str) -> tuple[int, int] | None:
-        state["reads"] = int(state["reads"]) + 1  # type: ignore[call-overload]
-        return state["limit"]  # type: ignore[return-value]
 
-    monkeypatch.setattr(HubSpotClient, "has_record_limits", property(lambda self: True))
-    monkeypatch.setattr(HubSpotClient, "record_limit", record_limit)
-    return state
+def _limit_reads(sandbox) -> int:
+    return sum(1 for e in sandbox.request_log if "/limits/" in e.path)
 
 
 def _error_of(exc: BaseException) -> BaseException:
@@ -44,8 +40,8 @@ def _error_of(exc: BaseException) -> BaseException:
     return exc
 
 
-def test_a_load_past_the_record_limit_is_refused_before_sending(sandbox, make_pipeline, portal_limit):
-    sandbox.create_property(ID, has_unique_value=True)
+def test_a_load_past_the_record_limit_is_refused_before_sending(sandbox, make_pipeline):
+    _limited_portal(sandbox, make_pipeline)
     with pytest.raises(PipelineStepFailed) as failed:
         make_pipeline().run(_rows(7), table_name="courses")  # 4 used + 7 new > 10
     error = _error_of(failed.value)
@@ -53,15 +49,15 @@ def test_a_load_past_the_record_limit_is_refused_before_sending(sandbox, make_pi
     text = str(error)
     assert "10 records allowed" in text and "4 in use" in text and "create up to 7" in text
     assert "Nothing of this batch was sent" in text
-    assert upsert_inputs(sandbox) == 0 and sandbox.records() == []
+    assert upsert_inputs(sandbox) == 0 and len(sandbox.records()) == 4
 
 
-def test_a_load_within_the_limit_goes_and_known_keys_are_not_creates(sandbox, make_pipeline, portal_limit):
-    sandbox.create_property(ID, has_unique_value=True)
+def test_a_load_within_the_limit_goes_and_known_keys_are_not_creates(sandbox, make_pipeline):
+    _limited_portal(sandbox, make_pipeline)
     info = make_pipeline().run(_rows(6), table_name="courses")  # 4 + 6 = 10: fits exactly
-    assert not info.has_failed_jobs and len(by_key(sandbox)) == 6
-    assert portal_limit["reads"] == 1  # once per load
-    portal_limit["limit"] = (10, 10)  # full now: updates of known keys still go
+    assert not info.has_failed_jobs and len(by_key(sandbox)) == 10
+    assert _limit_reads(sandbox) == 1  # once per load
+    # full now: updates of known keys still go
     changed = [{ID: f"c-{i}", "hs_course_name": f"Renamed {i}"} for i in range(6)]
     info = make_pipeline().run(changed, table_name="courses")
     assert not info.has_failed_jobs
@@ -71,20 +67,20 @@ def test_a_load_within_the_limit_goes_and_known_keys_are_not_creates(sandbox, ma
     assert "c-6" not in by_key(sandbox)
 
 
-def test_the_dry_run_of_a_refused_load_is_refused_too(sandbox, make_pipeline, portal_limit):
-    sandbox.create_property(ID, has_unique_value=True)
+def test_the_dry_run_of_a_refused_load_is_refused_too(sandbox, make_pipeline):
+    _limited_portal(sandbox, make_pipeline)
     with pytest.raises(PipelineStepFailed) as failed:
         make_pipeline(dry_run=True).run(_rows(7), table_name="courses")
     assert isinstance(_error_of(failed.value), RecordLimitExceededError)
 
 
 def test_a_portal_that_does_not_give_the_limit_skips_the_check_and_says_so(sandbox, make_pipeline, caplog):
-    # the sandbox of this branch answers 404 to the record-limits path
     sandbox.create_property(ID, has_unique_value=True)
+    sandbox.serve_portal_rules_endpoints(limits=False)
     with caplog.at_level(logging.INFO, logger="hubspot_courses_destination"):
-        info = make_pipeline(api_version="v3").run(_rows(3), table_name="courses")
-        info2 = make_pipeline(api_version="v3").run(_rows(2, start=3), table_name="courses")
+        info = make_pipeline().run(_rows(3), table_name="courses")
+        info2 = make_pipeline().run(_rows(2, start=3), table_name="courses")
     assert not info.has_failed_jobs and not info2.has_failed_jobs and len(by_key(sandbox)) == 5
     said = [r.getMessage() for r in caplog.records if "record-limit check skipped" in r.getMessage()]
     assert len(said) == 1 and "did not give" in said[0]
-    assert [e.path for e in sandbox.request_log if "limits" in e.path] == ["/crm/v3/limits/records"] * 2  # once per load
+    assert [e.path for e in sandbox.request_log if "limits" in e.path] == ["/crm/limits/2026-09/records"] * 2  # once per load

@@ -154,8 +154,8 @@ class Sandbox:
         self._api.rules_api.validations_served = validations
         self._api.rules_api.limits_served = limits
 
-    # -- portal rules (docs/hubspot-behaviour.md, "Property validation rules", "Required by the
-    # portal (2026-09)", "Record limits") ----------------------------------------------------
+    # -- portal rules (docs/hubspot-behaviour.md, "Property validation rules", "Write validation
+    # from 2026-09", "Record limits") --------------------------------------------------------
     def set_validation_rule(
         self, object_type: str, property_name: str, rule_type: str,
         rule_arguments: Iterable[str] = (), should_apply_normalization: bool = False,

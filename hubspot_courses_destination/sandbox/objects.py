@@ -154,7 +154,7 @@ class ObjectsApi:
     # -- batch upsert -------------------------------------------------------------------------
     def batch_upsert(self, body: Any, family: str = LEGACY) -> tuple[int, dict[str, Any]]:
         """`family` decides the portal rules applied and the status of a partial success
-        (docs/hubspot-behaviour.md, "API paths" and "Required by the portal (2026-09)")."""
+        (docs/hubspot-behaviour.md, "API paths" and "Write validation from 2026-09")."""
         started = now_iso()
         inputs = _parse_inputs(body, "SimplePublicObjectBatchInputUpsert", ("id", "properties"))
         catalog = self.registry.snapshot()
@@ -307,7 +307,7 @@ class ObjectsApi:
                 errors += [required_missing(n) for n in REQUIRED_ON_CREATE
                            if not final.get(n) and not any(e.name == n for e in errors)]
             if family == DATED:
-                # docs/hubspot-behaviour.md, "Required by the portal (2026-09)": 2026-09 only.
+                # docs/hubspot-behaviour.md, "Write validation from 2026-09": 2026-09 only.
                 errors += [e for e in self.rules.check_required(final, creating=prev is None)
                            if not any(x.name == e.name for x in errors)]
             for name in unique:

@@ -2,7 +2,7 @@
 create-form required properties and the record limit.
 
 docs/hubspot-behaviour.md, "Property validation rules" (enforced on API writes in every path
-family since 2023) and "Required by the portal (2026-09)" (conditional-required and create-form
+family since 2023) and "Write validation from 2026-09" (conditional-required and create-form
 rules, enforced only from the 2026-09 version on). Pure checks, no I/O: objects.py applies them.
 """
 

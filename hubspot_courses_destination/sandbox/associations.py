@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .bodies import ApiError, error_body, now_iso
+from .bodies import ApiError, batch_answer, error_body, now_iso
 
 COURSE, CONTACT = "0-410", "0-1"
 # Object types accepted in association paths (docs/hubspot-behaviour.md, "Associations v4":
@@ -195,12 +195,7 @@ class AssociationsApi:
                     # `LabelsBetweenObjectPair.labels`: the user-facing labels (none for 860/861).
                     "labels": [lb.label for lb in labels if lb.label],
                 })
-        out: dict[str, Any] = {"status": "COMPLETE", "results": results}
-        if errors:
-            out["numErrors"] = len(errors)
-            out["errors"] = errors
-        out["startedAt"] = started
-        out["completedAt"] = now_iso()
+        out = batch_answer(results, errors, started)
         # docs/hubspot-behaviour.md, "Associations v4": 201, or 207 with errors.
         return (207 if errors else 201), out
 
@@ -239,12 +234,7 @@ class AssociationsApi:
                         s.to_json() for s in specs if s is not None and s.from_type == f]})
                 # GUESS: a record without associations is answered with an empty `to` list.
                 results.append({"from": {"id": k}, "to": to})
-        out: dict[str, Any] = {"status": "COMPLETE", "results": results}
-        if errors:
-            out["numErrors"] = len(errors)
-            out["errors"] = errors
-        out["startedAt"] = started
-        out["completedAt"] = now_iso()
+        out = batch_answer(results, errors, started)
         return (207 if errors else 200), out
 
     # -- batch archive ------------------------------------------------------------------------

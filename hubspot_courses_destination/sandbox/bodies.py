@@ -27,6 +27,18 @@ def now_iso() -> str:
     return iso_from_datetime(datetime.now(timezone.utc))
 
 
+def batch_answer(results: list[Any], errors: list[Any], started: str) -> dict[str, Any]:
+    """The envelope of a batch answer: ``status``, ``results``, ``numErrors``/``errors`` when
+    some inputs failed, and the start and end times."""
+    out: dict[str, Any] = {"status": "COMPLETE", "results": results}
+    if errors:
+        out["numErrors"] = len(errors)
+        out["errors"] = errors
+    out["startedAt"] = started
+    out["completedAt"] = now_iso()
+    return out
+
+
 def iso_from_datetime(dt: datetime) -> str:
     dt = dt.astimezone(timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"

@@ -270,6 +270,8 @@ def check_portal(settings: HubSpotCoursesConfiguration, *, max_wait_s: float = 1
     level, log.level = log.level, logging.ERROR  # its "giving up" line: the caller says it
     try:
         client.portal_id()
+        # an object path of the chosen family: a portal that no longer serves it answers 404
+        client.is_object_enabled(settings.object_type)
     finally:
         log.setLevel(level)
         client.close()

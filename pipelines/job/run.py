@@ -50,6 +50,13 @@ def check_target(settings: HubSpotCoursesConfiguration) -> None:
             "was extracted or sent. Check the network, a proxy (HTTPS_PROXY) and api_base_url, then run again."
         ) from None
     except HubSpotTerminalError as exc:
+        if getattr(exc, "status", None) == 404:
+            raise UsageError(
+                f"HubSpot at {settings.api_base_url} does not serve the {settings.api_version!r} API paths "
+                f"({str(exc).rstrip('.')}). Set api_version under [destination.hubspot_courses] in "
+                '.dlt/config.toml (or DESTINATION__HUBSPOT_COURSES__API_VERSION) to "2026-09", or "v3" '
+                "for a portal that still serves the legacy paths, and check api_base_url."
+            ) from None
         raise UsageError(str(exc)) from None
 
 

@@ -385,3 +385,16 @@ def test_the_tests_fixed_config_is_the_checked_in_one() -> None:
     """tests/fixtures/config.toml stands in for .dlt/config.toml: they must not drift apart."""
     fixed = "".join(FIXED_CONFIG.read_text().splitlines(keepends=True)[2:])
     assert fixed == checked_in_config()
+
+
+def test_an_api_family_the_portal_no_longer_serves_fails_before_extracting(portal: Sandbox, tmp_path, monkeypatch, capsys) -> None:
+    portal.legacy_paths = False
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__API_VERSION", "v3")
+    state = ["--state-dir", str(tmp_path / "s")]
+    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(OULAD_CSV), *state]) == 2
+    err = capsys.readouterr().err
+    assert "does not serve the 'v3' API paths" in err and "2026-09" in err
+    assert not list((tmp_path / "s").rglob("*.typed-jsonl*"))  # nothing extracted, nothing pending
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__API_VERSION", "2026-09")
+    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(OULAD_CSV), *state]) == 0
+    assert len(portal.records()) == 22

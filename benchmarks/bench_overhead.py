@@ -32,7 +32,6 @@ import statistics
 import sys
 import tempfile
 import time
-from hubspot_courses_destination.session import staging_of
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -100,9 +99,10 @@ def run_pipeline(kind: str, n: int, url: str, workdir: str, steps: str = "all",
         out["load_s"] = time.monotonic() - t1
     out["total_s"] = time.monotonic() - t0
     if kind == "hubspot_courses" and steps != "prepare":
+        from hubspot_courses_destination.staging import Staging
 
-        staging = staging_of(os.path.join(workdir, "staging.duckdb"))
-        out["synced"] = staging.synced_count("0-410")
+        with Staging(os.path.join(workdir, "staging.duckdb")) as staging:
+            out["synced"] = staging.synced_count("0-410")
     return out
 
 

@@ -522,7 +522,7 @@ class RowMapper:
         if self.delete_columns and any(_truthy(row.get(c)) for c in self.delete_columns):
             return MappedRow(key, {}, "", row, archive=True)
         out: dict[str, str] = {}
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []  # (property, what is wrong)
         clear_nulls = self.clear_nulls
         get = row.get
         for column, prop_name, coerce in self.columns:
@@ -532,21 +532,19 @@ class RowMapper:
                     out[prop_name] = ""
                 continue
             if coerce is None:
-                problems.append(f"{prop_name}: property does not exist in HubSpot")
+                problems.append((prop_name, "property does not exist in HubSpot"))
                 continue
             try:
                 coerced = coerce(value)
             except CoercionError as exc:
-                problems.append(f"{prop_name}: {exc}")
+                problems.append((prop_name, str(exc)))
                 continue
             if coerced is not None and (coerced != "" or prop_name not in out):
                 out[prop_name] = coerced
         if problems:
-            at_fault = [
-                {"name": name, "code": "INVALID_VALUE", "message": text}
-                for name, text in (p.split(": ", 1) for p in problems if ": " in p)
-            ]
-            return Rejection(key, "COERCION_ERROR", "INVALID_VALUE", "; ".join(problems), row, at_fault)
+            at_fault = [{"name": name, "code": "INVALID_VALUE", "message": text} for name, text in problems]
+            message = "; ".join(f"{name}: {text}" for name, text in problems)
+            return Rejection(key, "COERCION_ERROR", "INVALID_VALUE", message, row, at_fault)
         out.pop(self.id_property, None)
         out[self.id_property] = key
         if self.rule_checks:

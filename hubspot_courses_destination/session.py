@@ -30,7 +30,7 @@ from .properties import PropertyCatalog
 from .settings import HubSpotCoursesConfiguration
 from .staging import Staging
 
-__all__ = ["Session", "session_for", "close_sessions", "staging_of", "check_portal", "rebuilt_state", "portal_identity"]
+__all__ = ["Session", "session_for", "close_sessions", "check_portal", "rebuilt_state", "portal_identity"]
 
 log = logging.getLogger("hubspot_courses_destination")
 
@@ -331,13 +331,6 @@ def close_sessions(staging_path: str | None = None) -> None:
             session.staging.close()
         if id(session.client) not in clients_in_use:
             session.client.close()
-
-
-def staging_of(staging_path: str) -> Staging:
-    """A new connection to this staging file, for tools and tests that read what a load
-    recorded; the caller closes it. (DuckDB lets one process open a file more than once, and
-    each connection sees the others' committed writes; closing this one leaves a session's be.)"""
-    return Staging(staging_path)
 
 
 atexit.register(close_sessions)

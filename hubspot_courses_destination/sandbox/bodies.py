@@ -39,6 +39,19 @@ def batch_answer(results: list[Any], errors: list[Any], started: str) -> dict[st
     return out
 
 
+def batch_read_answer(results: list[Any], missing: list[str], object_label: str, started: str) -> tuple[int, dict[str, Any]]:
+    """A batch read: 200, or 207 with one OBJECT_NOT_FOUND error listing the unknown ids
+    (docs/hubspot-behaviour.md, "Reading and archiving": the body observed for contacts;
+    GUESS: the same wording, with its label, for other objects)."""
+    errors = [{
+        "status": "error", "category": "OBJECT_NOT_FOUND",
+        "message": f"Could not get some {object_label} objects, they may be deleted or not exist."
+                   " Check that ids are valid.",
+        "context": {"ids": missing},
+    }] if missing else []
+    return (207 if missing else 200), batch_answer(results, errors, started)
+
+
 def iso_from_datetime(dt: datetime) -> str:
     dt = dt.astimezone(timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"

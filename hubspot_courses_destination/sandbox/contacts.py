@@ -18,7 +18,7 @@ import threading
 from typing import Any, Mapping
 from urllib.parse import quote
 
-from .bodies import ApiError, error_body, now_iso, property_errors_message
+from .bodies import ApiError, batch_read_answer, error_body, now_iso, property_errors_message
 from .catalog import PropertyDef
 from .objects import MAX_BATCH_INPUTS, _parse_inputs
 from .store import Record
@@ -206,20 +206,8 @@ class ContactsApi:
             if rec is not None and not rec.archived:
                 found[k] = rec
         missing = [k for k in keys if k not in found]
-        out: dict[str, Any] = {"status": "COMPLETE",
-                               "results": self._shuffled([found[k].to_json(props) for k in keys if k in found])}
-        if missing:
-            out["numErrors"] = 1
-            # docs/hubspot-behaviour.md, "Reading and archiving": the observed contact body.
-            out["errors"] = [{
-                "status": "error", "category": "OBJECT_NOT_FOUND",
-                "message": "Could not get some CONTACT objects, they may be deleted or not exist."
-                           " Check that ids are valid.",
-                "context": {"ids": missing},
-            }]
-        out["startedAt"] = started
-        out["completedAt"] = now_iso()
-        return (207 if missing else 200), out
+        results = self._shuffled([found[k].to_json(props) for k in keys if k in found])
+        return batch_read_answer(results, missing, "CONTACT", started)
 
     def batch_archive(self, body: Any) -> int:
         """204; GUESS: unknown ids are ignored, as for courses."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import quote
 
-from .bodies import ApiError, error_body, now_iso, property_errors_message
+from .bodies import ApiError, batch_read_answer, error_body, now_iso, property_errors_message
 from .catalog import OBJECT_TYPE_ID, PropertyDef
 from .properties_api import PropertyRegistry
 from .rules import PortalRules
@@ -406,21 +406,7 @@ class ObjectsApi:
                          and recs[int(k)].archived == archived}
         results = [found[k].to_json(props) for k in keys if k in found]
         missing = [k for k in keys if k not in found]
-        out: dict[str, Any] = {"status": "COMPLETE", "results": self._shuffled(results)}
-        if missing:
-            out["numErrors"] = 1
-            out["errors"] = [{
-                "status": "error",
-                "category": "OBJECT_NOT_FOUND",
-                # docs/hubspot-behaviour.md, "Reading and archiving" [OBS] for contacts; GUESS:
-                # "COURSE" in place of "CONTACT".
-                "message": "Could not get some COURSE objects, they may be deleted or not exist."
-                           " Check that ids are valid.",
-                "context": {"ids": missing},
-            }]
-        out["startedAt"] = started
-        out["completedAt"] = now_iso()
-        return (207 if missing else 200), out
+        return batch_read_answer(self._shuffled(results), missing, "COURSE", started)
 
     # -- batch archive ------------------------------------------------------------------------
     def batch_archive(self, body: Any) -> int:

@@ -60,7 +60,7 @@ def check_target(settings: HubSpotCoursesConfiguration) -> None:
         raise UsageError(str(exc)) from None
 
 
-class _OneLineDltErrors(logging.Filter):
+class _LeaveFailuresToTheJob(logging.Filter):
     """dlt logs a failed job with its full traceback before the run fails; the job prints one
     paragraph about the failure instead (``--verbose`` keeps dlt's records as they are)."""
 
@@ -75,8 +75,8 @@ class _OneLineDltErrors(logging.Filter):
 
 def quiet_dlt_tracebacks() -> None:
     dlt_logger = logging.getLogger("dlt")
-    if not any(isinstance(f, _OneLineDltErrors) for f in dlt_logger.filters):
-        dlt_logger.addFilter(_OneLineDltErrors())
+    if not any(isinstance(f, _LeaveFailuresToTheJob) for f in dlt_logger.filters):
+        dlt_logger.addFilter(_LeaveFailuresToTheJob())
 
 
 def make_pipeline(args: argparse.Namespace, target: Target, id_property: str, name: str) -> dlt.Pipeline:

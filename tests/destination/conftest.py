@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 import dlt
 import pytest
 
-from hubspot_courses_destination.session import close_sessions, staging_of
+from hubspot_courses_destination.session import close_sessions
 from hubspot_courses_destination import hubspot_courses
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
 from hubspot_courses_destination.staging import Staging
@@ -51,7 +51,7 @@ def make_pipeline(tmp_path: Path, sandbox: Sandbox, staging_path: str) -> Iterat
 @pytest.fixture
 def staging(staging_path: str) -> Callable[[], Staging]:
     """The staging database the destination wrote (the same shared connection)."""
-    return lambda: staging_of(staging_path)
+    return lambda: Staging(staging_path)
 
 
 def by_key(sandbox: Sandbox, key_property: str = ID) -> dict[str, dict[str, str]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 
-from hubspot_courses_destination.session import close_sessions, staging_of
+from hubspot_courses_destination.session import close_sessions
+from hubspot_courses_destination.staging import Staging
 from hubspot_courses_destination.hubspot.endpoints import Endpoints
 from hubspot_courses_destination.settings import DEFAULT_API_VERSION, DestinationSettings
 from hubspot_courses_destination.mirror import archive_missing
@@ -80,7 +81,7 @@ def test_lost_staging_is_rebuilt_from_hubspot_without_upserts(sandbox, make_pipe
     assert sandbox.count_requests("POST", "/batch/upsert") == 0
     # the rebuild listed the portal: 230 records at 100 per page
     assert sandbox.count_requests("GET", LIST_COURSES) == 3
-    assert staging_of(staging_path).synced_count("0-410") == 230
+    assert Staging(staging_path).synced_count("0-410") == 230
 
 
 def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, make_pipeline, staging_path):
@@ -100,7 +101,7 @@ def test_hashes_of_an_older_format_are_rebuilt_from_hubspot_not_resent(sandbox, 
     upserts = [e for e in sandbox.request_log if e.path.endswith("/batch/upsert")]
     assert [e.n_inputs for e in upserts] == [1]  # only the course that really changed
     assert sandbox.count_requests("GET", LIST_COURSES) == 3  # the rebuild: 230 records, 100 a page
-    staging = staging_of(staging_path)
+    staging = Staging(staging_path)
     assert staging.get_meta("content_hash_format:0-410") == "2"
     assert staging.synced_count("0-410") == 230
     # the keys kept their source table: mirror mode still archives the course the snapshot lost
@@ -138,7 +139,7 @@ def test_a_failed_rebuild_after_a_hash_format_change_is_tried_again(sandbox, mak
     sandbox.reset_log()
     make_pipeline().run(_rows(120), table_name="courses")
     assert sandbox.count_requests("POST", "/batch/upsert") == 0
-    assert staging_of(staging_path).get_meta("content_hash_format:0-410") == "2"
+    assert Staging(staging_path).get_meta("content_hash_format:0-410") == "2"
 
 
 def test_mirror_archives_missing_courses_and_refuses_past_threshold(sandbox, make_pipeline, staging_path):

@@ -52,7 +52,9 @@ class Session:
             settings.api_base_url,
             requests_per_10s=settings.requests_per_10s,
             max_concurrency=settings.max_concurrency,
-            rate_limiter=rate_limiter,
+            rate_limiter=rate_limiter or RateLimiter(
+                Rate(settings.requests_per_10s), control=settings.rate_limit_control
+            ),
             api_version=settings.api_version,
         )
         self._catalogs: dict[str, PropertyCatalog] = {}

@@ -76,6 +76,7 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
     exclude_columns: Optional[List[str]] = None
     requests_per_10s: int = 100
     max_concurrency: int = 8
+    rate_limit_control: str = "congestion"
     create_missing_properties: bool = False
     property_group: str = DEFAULT_PROPERTY_GROUP
     full_resync: bool = False
@@ -191,6 +192,11 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
     workers = s.max_concurrency
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
         problems.append(f"max_concurrency must be an integer from 1 to 64, got {workers!r}")
+    if s.rate_limit_control not in ("congestion", "solo"):
+        problems.append(
+            f"rate_limit_control must be \"congestion\" (share the burst limit with other processes on the "
+            f"token, the default) or \"solo\" (this process is the token's only user), got {s.rate_limit_control!r}"
+        )
     if not str(s.staging_path or "").strip():
         problems.append("staging_path is empty: give a file path for the staging DuckDB database")
     return problems

@@ -598,8 +598,9 @@ class HubSpotClient:
             tally.retried(wait_s)
             waited_s += wait_s
             if verdict.reason is Reason.RATE_LIMITED:
-                # The window is full for everyone on this portal: hold all threads, not just this one.
-                self.rate_limiter.backoff(wait_s)
+                # The window is full for everyone on this portal: hold all threads, not just this one
+                # (the limiter's control law says for how long).
+                self.rate_limiter.rate_limited(wait_s, retry_after=verdict.retry_after_s is not None)
             else:
                 self._sleep(wait_s)
 
@@ -644,7 +645,7 @@ class HubSpotClient:
                 )
                 tally.answered(response.status_code)
                 status_text = str(response.status_code)
-        self.rate_limiter.release(permit, limits)
+        self.rate_limiter.release(permit, limits, rate_limited=verdict.reason is Reason.RATE_LIMITED)
         elapsed_ms = (time.monotonic() - started) * 1000
         logger.debug("%s %s -> %s (%.0f ms, attempt %d)", request.method, request.path, status_text, elapsed_ms, attempt)
         return verdict, body, status_text

@@ -20,6 +20,16 @@ lower than our own count means someone else (another process, another tool on th
 same private app) is spending the budget, so the difference is reserved for one window.
 A 429 blocks every caller until :meth:`RateLimiter.backoff` says the window is free.
 
+That is the ``solo`` control law: right for one process, wasteful for several sharing one
+private app (each believes it owns the whole budget, so they overrun the window together
+and spend whole windows backed off). The default ``congestion`` law
+(:class:`CongestionWindow`) treats the budget as a shared link: it estimates what the
+other senders hold from ``Remaining``, keeps a congestion window of its own share that it
+cuts multiplicatively when the server's window is full while others spend (or on a 429)
+and grows additively while it is the bottleneck. With no one else on the token it never
+cuts, so one process behaves exactly as under ``solo``. docs/internals.md, "Sharing the
+burst limit (congestion control)", explains the law and its constants.
+
 Time is injectable (``clock`` and ``sleep``) so tests run in zero wall time. Instances are
 thread-safe; the destination's sessions (``session.py``) hand every client of one portal
 and token in the process the same instance.
@@ -28,6 +38,9 @@ and token in the process the same instance.
 from __future__ import annotations
 
 import heapq
+import math
+from collections import deque
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -39,8 +52,14 @@ __all__ = [
     "Rate",
     "Permit",
     "RateLimiter",
+    "CongestionLaw",
+    "CongestionWindow",
+    "CONTROLS",
     "BURST_INTERVAL_S",
 ]
+
+CONTROLS = ("congestion", "solo")
+"""Values of ``control`` (the ``rate_limit_control`` setting): share the budget, or own it."""
 
 BURST_INTERVAL_S = 10.0
 """HubSpot's burst window: requests are counted over a rolling 10 seconds."""
@@ -58,6 +77,204 @@ class Rate:
             raise ValueError(f"Rate.limit must be >= 1, got {self.limit}")
         if self.interval_s <= 0:
             raise ValueError(f"Rate.interval_s must be > 0, got {self.interval_s}")
+
+
+@dataclass(frozen=True)
+class CongestionLaw:
+    """The constants of the ``congestion`` law (docs/internals.md explains each figure).
+
+    Shares are fractions of the server's ``Max``; a unit is one request in the window.
+
+    Attributes:
+        initial_window: units a process may hold before it has seen any answer (slow start
+            then adds one per clean answer, so one process is never held back by it).
+        pressure_share: ``Remaining`` at or below this share of ``Max`` while others spend
+            means the shared window is full: a congestion signal.
+        pressure_decrease: the multiplicative decrease on that signal, weighted by this
+            process's share ``s`` of the window: the window becomes ``held x (1 - d x s)``,
+            so the largest holders give most (fairness comes quicker) and a process among
+            many does not cut the aggregate by ``d`` each time.
+        rate_limited_decrease: the same for a 429 (the window overran); a lone process
+            (``s = 1``) halves.
+        increase_share: the additive increase per window in which the congestion window
+            was what held this process back.
+        floor_share: the smallest congestion window (at least one unit): no process starves.
+        others_tolerance: units of ``Max - Remaining`` above this process's own count that
+            are not yet "someone else" (a check request of the same process, rounding).
+        pause_s: how long every thread holds after a 429; doubled for each further 429 in a
+            row, at most one interval.
+        jitter: holds are scaled by a uniform factor in ``[1 - jitter, 1 + jitter]`` so
+            processes that overran together do not come back together.
+    """
+
+    initial_window: int = 4
+    pressure_share: float = 0.05
+    pressure_decrease: float = 0.2
+    rate_limited_decrease: float = 0.5
+    increase_share: float = 0.02
+    floor_share: float = 0.02
+    others_tolerance: int = 1
+    pause_s: float = 1.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.initial_window < 1:
+            raise ValueError(f"CongestionLaw.initial_window must be >= 1, got {self.initial_window}")
+        for name in ("pressure_decrease", "rate_limited_decrease"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"CongestionLaw.{name} must be in (0, 1), got {getattr(self, name)}")
+        for name in ("pressure_share", "increase_share", "floor_share", "jitter"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"CongestionLaw.{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.pause_s < 0 or self.others_tolerance < 0:
+            raise ValueError("CongestionLaw.pause_s and others_tolerance must be >= 0")
+
+
+class CongestionWindow:
+    """One process's share of a burst budget that others spend too, learnt from headers.
+
+    Pure state and arithmetic, no lock and no clock of its own: :class:`RateLimiter` calls
+    it under its lock with the time. Two estimates and one control variable:
+
+    - ``others`` (units): what the server counts beyond this process's own requests, read
+      from ``Max - Remaining`` on every answer and assumed to run out evenly over one
+      interval (their requests leave the rolling window at some point of it);
+    - others in flight: requests the others have sent that the server has not counted yet,
+      guessed as ``others / own held`` times this process's own requests in flight (each
+      sender is assumed to keep as many in flight per unit held as this one);
+    - ``cwnd`` (units per interval): this process's own share; multiplicative decrease on
+      congestion, additive increase while it binds (AIMD, which converges to equal shares).
+    """
+
+    def __init__(self, law: CongestionLaw = CongestionLaw(), rng: random.Random | None = None) -> None:
+        self.law = law
+        self._rng = rng or random.Random()
+        self.cwnd = float(law.initial_window)
+        self.slow_start = True
+        self._others = 0.0
+        self._others_at = float("-inf")
+        self._others_seen_at = float("-inf")
+        self._last_decrease = float("-inf")
+        self._epoch_start: float | None = None
+        self._limited = False
+        self._rate_limited_run = 0
+        self._readings: deque[tuple[float, float]] = deque()  # (time, others) over the last round trip
+        self._rtt_s = 0.0
+        self.decreases = 0
+
+    # -- estimates ------------------------------------------------------------------------
+
+    def others(self, now: float, interval_s: float) -> float:
+        """Units the others hold in the server's window now (the last reading, decayed)."""
+        age = now - self._others_at
+        if self._others <= 0 or age >= interval_s:
+            return 0.0
+        return self._others * (1.0 - max(age, 0.0) / interval_s)
+
+    def others_in_flight(self, now: float, interval_s: float, own_held: int, own_in_flight: int) -> float:
+        """The others' requests on their way, not yet in ``Remaining``: the larger of two
+        guesses: as many per unit held as this process has, and (Little's law) what their
+        count grew by over the last round trip."""
+        others = self.others(now, interval_s)
+        if others <= 0:
+            return 0.0
+        mirrored = others / max(own_held, 1) * own_in_flight
+        grew = self._others - self._readings[0][1] if self._readings else 0.0
+        return max(mirrored, grew)
+
+    def window(self, limit: int) -> int:
+        """Units this process may hold now."""
+        return max(1, min(limit, math.floor(self.cwnd + 1e-9)))
+
+    # -- signals ----------------------------------------------------------------------------
+
+    def note_limited(self, now: float) -> None:
+        """The congestion window (not the others) held a request back: it may grow."""
+        self._limited = True
+        if self._epoch_start is None:
+            self._epoch_start = now
+
+    def on_answer(self, now: float, *, limit: int, interval_s: float, remaining: int | None,
+                  own_in_flight: int, own_held: int, weight: int = 1, rate_limited: bool = False,
+                  rtt_s: float | None = None) -> None:
+        """Learn from one answer: its ``Remaining`` (if sent), whether it was a 429, and
+        how long it took (``rtt_s``)."""
+        if self._epoch_start is None:
+            self._epoch_start = now
+        if rtt_s is not None and rtt_s >= 0:
+            self._rtt_s = rtt_s if self._rtt_s == 0 else 0.8 * self._rtt_s + 0.2 * rtt_s
+        others_now = False
+        if remaining is not None:
+            server_used = limit - max(remaining, 0)
+            others = server_used - own_in_flight - own_held
+            if not self._readings:
+                self._readings.append((now - self._rtt_s, 0.0))  # nothing was counted before we began
+            self._readings.append((now, float(max(others, 0))))
+            while len(self._readings) > 1 and self._readings[1][0] <= now - self._rtt_s:
+                self._readings.popleft()
+            if others > self.law.others_tolerance:
+                self._others, self._others_at, self._others_seen_at = float(others), now, now
+                others_now = True
+            else:
+                self._others, self._others_at = 0.0, now
+            if others_now and remaining <= self.law.pressure_share * limit:
+                self._decrease(now, self.law.pressure_decrease, limit, interval_s, own_in_flight + own_held,
+                               demand=server_used + own_in_flight + self.others_in_flight(now, interval_s, own_held, own_in_flight))
+        if rate_limited:
+            return
+        self._rate_limited_run = 0
+        if self.slow_start:
+            if self._others_seen_at == float("-inf"):
+                # alone so far: an answer does not free its unit (held for a window), so two
+                # more units per clean answer double the requests in flight per round trip
+                self.cwnd = min(float(limit), self.cwnd + 2 * weight)
+            else:
+                # others spend too: one more unit per clean answer, never more than one initial
+                # window beyond what is held (a process held back by the others' estimate
+                # learns nothing about its share from a clean answer)
+                self.cwnd = min(float(limit), self.cwnd + weight,
+                                float(own_in_flight + own_held + self.law.initial_window))
+            return
+        if not others_now and now - self._others_seen_at > interval_s and now - self._last_decrease > interval_s:
+            self.slow_start = True  # alone again for a whole window: the budget is ours
+            return
+        if now - self._epoch_start >= interval_s:
+            if self._limited:
+                self.cwnd = min(float(limit), self.cwnd + max(1.0, self.law.increase_share * limit))
+            self._epoch_start, self._limited = now, False
+
+    def on_rate_limited(self, now: float, *, limit: int, interval_s: float, own_used: int, own_in_flight: int = 0) -> float:
+        """A 429 for the burst window: cut the share; returns how long every thread holds."""
+        self._decrease(now, self.law.rate_limited_decrease, limit, interval_s, own_used,
+                       demand=limit + own_in_flight + self.others_in_flight(now, interval_s, own_used - own_in_flight, own_in_flight))
+        self._rate_limited_run += 1
+        hold = min(interval_s, self.law.pause_s * 2 ** (self._rate_limited_run - 1))
+        return hold * self._rng.uniform(1 - self.law.jitter, 1 + self.law.jitter)
+
+    def _decrease(self, now: float, depth: float, limit: int, interval_s: float, own_used: int,
+                  demand: float = 0.0) -> None:
+        # once per interval: the answers of the next interval still show the window the cut
+        # has not had time to empty, and cutting on each of them would collapse the share
+        if now - self._last_decrease < interval_s:
+            return
+        floor = max(1.0, self.law.floor_share * limit)
+        held = float(max(own_used, 1))
+        share = held / (held + self.others(now, interval_s))
+        factor = 1.0 - depth * share
+        # the window overran (or is about to) by demand / target: every sender scaling its
+        # share by that brings the sum back under the target, however many there are
+        target = (1.0 - self.law.pressure_share) * limit
+        if demand > target:
+            factor = min(factor, target / demand)
+        # cut what is really held (slow start may have run ahead of it), never below the floor
+        self.cwnd = max(floor, min(self.cwnd, held) * factor)
+        self.slow_start = False
+        self._last_decrease = now
+        self._epoch_start, self._limited = now, False
+        self.decreases += 1
+
+    def __repr__(self) -> str:
+        return f"CongestionWindow(cwnd={self.cwnd:.1f}, slow_start={self.slow_start})"
 
 
 class Permit:
@@ -89,6 +306,12 @@ class RateLimiter:
             to absorb timer granularity on either side.
         idle_wait_s: how long a caller waits for an in-flight request to finish before
             looking again, when the whole budget is in flight (woken early on release).
+        control: ``"congestion"`` (default) shares the budget with other senders on the
+            same token (:class:`CongestionWindow`); ``"solo"`` is the law before it: the
+            budget is all ours, others' observed use is reserved for one window, a 429
+            holds everyone for the retry policy's wait.
+        law: the constants of the ``congestion`` law.
+        rng: jitter source of the ``congestion`` law; seed it in tests.
     """
 
     def __init__(
@@ -99,7 +322,12 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         margin_s: float = 0.05,
         idle_wait_s: float = 0.05,
+        control: str = "congestion",
+        law: CongestionLaw = CongestionLaw(),
+        rng: random.Random | None = None,
     ) -> None:
+        if control not in CONTROLS:
+            raise ValueError(f"control must be one of {', '.join(CONTROLS)}, got {control!r}")
         if margin_s < 0:
             raise ValueError(f"margin_s must be >= 0, got {margin_s}")
         if idle_wait_s <= 0:
@@ -118,6 +346,8 @@ class RateLimiter:
         self._blocked_until = float("-inf")
         self._acquired_total = 0
         self._waited_s_total = 0.0
+        self.control = control
+        self._congestion = CongestionWindow(law, rng) if control == "congestion" else None
 
     # -- public API -------------------------------------------------------------------
 
@@ -141,6 +371,11 @@ class RateLimiter:
             return self._waited_s_total
 
     @property
+    def congestion(self) -> CongestionWindow | None:
+        """The ``congestion`` law's state (``None`` under ``solo``), for figures and tests."""
+        return self._congestion
+
+    @property
     def acquired_total(self) -> int:
         """Number of permits handed out so far."""
         with self._cond:
@@ -160,6 +395,14 @@ class RateLimiter:
                 wait_s: float | None
                 if self._blocked_until > now:
                     wait_s = self._blocked_until - now
+                elif self._congestion is not None:
+                    wait_s = self._congestion_wait(now, weight)
+                    if wait_s == 0.0:
+                        self._in_flight += weight
+                        self._acquired_total += 1
+                        waited = now - start
+                        self._waited_s_total += waited
+                        return Permit(weight, now, waited)
                 elif self._in_flight + self._expiring_weight + weight <= self._limit:
                     self._in_flight += weight
                     self._acquired_total += 1
@@ -179,12 +422,35 @@ class RateLimiter:
                     finally:
                         self._cond.acquire()
 
-    def release(self, permit: Permit, headers: RateLimitHeaders | Mapping[str, str] | None = None) -> None:
+    def try_acquire(self, weight: int = 1) -> Permit | None:
+        """Take ``weight`` units if they are free now, else ``None`` (never waits)."""
+        if weight < 1:
+            raise ValueError(f"weight must be >= 1, got {weight}")
+        with self._cond:
+            now = self._clock()
+            self._expire(now)
+            if self._blocked_until > now:
+                return None
+            if self._congestion is not None:
+                free = self._congestion_wait(now, weight) == 0.0
+            else:
+                free = self._in_flight + self._expiring_weight + weight <= self._limit
+            if not free:
+                return None
+            self._in_flight += weight
+            self._acquired_total += 1
+            return Permit(weight, now, 0.0)
+
+    def release(
+        self, permit: Permit, headers: RateLimitHeaders | Mapping[str, str] | None = None, *,
+        rate_limited: bool = False,
+    ) -> None:
         """Give back a permit once its response (or failure) arrived; learn from headers.
 
         ``headers`` are the response's headers, or their rate-limit part already read by
         :func:`~.classify.rate_limit_headers` (the send loop reads them once per response).
         The permit's budget stays taken for one more window (see the module docstring).
+        ``rate_limited``: the answer was a burst 429 (then call :meth:`rate_limited` too).
         Releasing the same permit twice is a no-op.
         """
         limits = headers if headers is None or isinstance(headers, RateLimitHeaders) else rate_limit_headers(headers)
@@ -197,7 +463,14 @@ class RateLimiter:
             if limits is not None:
                 self._follow_headers(limits)
             self._reserve(now + self._interval_s + self._margin_s, permit.weight)
-            if limits is not None:
+            if self._congestion is not None:
+                self._congestion.on_answer(
+                    now, limit=self._limit, interval_s=self._interval_s,
+                    remaining=limits.remaining if limits is not None else None,
+                    own_in_flight=self._in_flight, own_held=self._expiring_weight, weight=permit.weight,
+                    rate_limited=rate_limited, rtt_s=now - permit.acquired_at,
+                )
+            elif limits is not None:
                 self._resync_remaining(limits, now)
             self._cond.notify_all()
 
@@ -208,6 +481,29 @@ class RateLimiter:
         with self._cond:
             self._blocked_until = max(self._blocked_until, self._clock() + wait_s)
             self._cond.notify_all()
+
+    def rate_limited(self, wait_s: float, *, retry_after: bool = False) -> float:
+        """The server refused a request for the burst window; hold every caller, return for how long.
+
+        ``wait_s`` is the retry policy's wait. Under ``solo`` every caller holds for it.
+        Under ``congestion`` the share is cut (:meth:`CongestionWindow.on_rate_limited`) and
+        the hold is the law's short jittered pause: the estimate of what others hold then
+        paces the way back in. A server-given ``Retry-After`` (``retry_after``) is always
+        honoured in full.
+        """
+        if self._congestion is None:
+            self.backoff(wait_s)
+            return wait_s
+        with self._cond:
+            now = self._clock()
+            self._expire(now)
+            hold = self._congestion.on_rate_limited(
+                now, limit=self._limit, interval_s=self._interval_s,
+                own_used=self._in_flight + self._expiring_weight, own_in_flight=self._in_flight,
+            )
+        hold = max(hold, wait_s) if retry_after else hold
+        self.backoff(hold)
+        return hold
 
     def set_rate(self, rate: Rate) -> None:
         """Replace the budget (what headers do automatically)."""
@@ -220,6 +516,30 @@ class RateLimiter:
         return f"RateLimiter(limit={self._limit}, interval_s={self._interval_s})"
 
     # -- internals (call with the lock held) -------------------------------------------
+
+    def _congestion_wait(self, now: float, weight: int) -> float | None:
+        """0.0: take the budget now; else seconds to wait (``None``: until a release)."""
+        cw = self._congestion
+        assert cw is not None
+        own = self._in_flight + self._expiring_weight
+        next_expiry = self._expiring[0][0] - now if self._expiring else None
+        if weight > cw.window(self._limit) and own == 0:
+            return 0.0  # a request heavier than the share still goes out, alone
+        if own + weight > cw.window(self._limit):
+            cw.note_limited(now)
+            return next_expiry
+        others = cw.others(now, self._interval_s)
+        coming = cw.others_in_flight(now, self._interval_s, self._expiring_weight, self._in_flight)
+        excess = own + others + coming + weight - self._limit
+        if excess <= 1e-9:
+            return 0.0
+        # the others' reading runs out evenly over one interval: when has enough of it gone?
+        decay_s = self._interval_s * excess / others if others > 0 else None
+        waits = [w for w in (next_expiry, decay_s) if w is not None]
+        if self._in_flight:
+            # an answer changes the estimate (fewer of ours, and so of theirs, in flight)
+            waits.append(self._idle_wait_s)
+        return max(min(waits), 0.001) if waits else None
 
     def _expire(self, now: float) -> None:
         while self._expiring and self._expiring[0][0] <= now:
@@ -246,5 +566,3 @@ class RateLimiter:
             # Someone else spends this budget too; hold their share for one window.
             self._reserve(now + self._interval_s + self._margin_s, server_used - local_used)
 
-
-# -- process-wide registry ---------------------------------------------------------------

@@ -32,9 +32,9 @@ class FakeTime:
             self._now += seconds
 
 
-def make(limit: int, interval_s: float = 10.0, margin_s: float = 0.05) -> tuple[RateLimiter, FakeTime]:
+def make(limit: int, interval_s: float = 10.0, margin_s: float = 0.05, control: str = "congestion") -> tuple[RateLimiter, FakeTime]:
     t = FakeTime()
-    return RateLimiter(Rate(limit, interval_s), clock=t.clock, sleep=t.sleep, margin_s=margin_s), t
+    return RateLimiter(Rate(limit, interval_s), clock=t.clock, sleep=t.sleep, margin_s=margin_s, control=control), t
 
 
 def test_full_budget_then_wait_for_the_window() -> None:
@@ -98,8 +98,8 @@ def test_headers_replace_the_configured_rate() -> None:
     assert limiter.rate == Rate(3, 2.0)
 
 
-def test_remaining_lower_than_ours_reserves_the_difference() -> None:
-    limiter, t = make(10)
+def test_solo_remaining_lower_than_ours_reserves_the_difference() -> None:
+    limiter, t = make(10, control="solo")
     # the server saw 8 requests in the window (someone else sent 7), we sent 1
     limiter.release(limiter.acquire(), {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Remaining": "2"})
     assert limiter.in_use == 8
@@ -124,9 +124,9 @@ def test_garbage_headers_are_ignored() -> None:
 def test_headers_read_once_by_the_send_loop_count_the_same() -> None:
     # the client reads the headers once (rate_limit_headers) and hands the result over
     headers = {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Remaining": "2", "X-HubSpot-RateLimit-Interval-Milliseconds": "5000"}
-    raw, _ = make(100)
+    raw, _ = make(100, control="solo")
     raw.release(raw.acquire(), headers)
-    parsed, _ = make(100)
+    parsed, _ = make(100, control="solo")
     parsed.release(parsed.acquire(), rate_limit_headers(headers))
     assert raw.rate == parsed.rate == Rate(10, 5.0)
     assert raw.in_use == parsed.in_use == 8

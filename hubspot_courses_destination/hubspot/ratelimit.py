@@ -238,6 +238,11 @@ class CongestionWindow:
         if not others_now and now - self._others_seen_at > interval_s and now - self._last_decrease > interval_s:
             self.slow_start = True  # alone again for a whole window: the budget is ours
             return
+        if (self._limited and remaining is not None and now - self._last_decrease >= interval_s
+                and remaining - self.others_in_flight(now, interval_s, own_held, own_in_flight) > 2 * self.law.pressure_share * limit):
+            # the share binds and the server's window has room the others are not about to
+            # take (one of them finished, or cut): reclaim it as fast as slow start would
+            self.cwnd = min(float(limit), self.cwnd + weight, float(own_in_flight + own_held + self.law.initial_window))
         if now - self._epoch_start >= interval_s:
             if self._limited:
                 self.cwnd = min(float(limit), self.cwnd + max(1.0, self.law.increase_share * limit))
@@ -267,7 +272,13 @@ class CongestionWindow:
         if demand > target:
             factor = min(factor, target / demand)
         # cut what is really held (slow start may have run ahead of it), never below the floor
-        self.cwnd = max(floor, min(self.cwnd, held) * factor)
+        cut = min(self.cwnd, held) * factor
+        others = self.others(now, interval_s)
+        if held > others:
+            # holding more than everyone else together is more than a fair share however
+            # many the others are: give back down to half of the target at once
+            cut = min(cut, max(target / 2, others))
+        self.cwnd = max(floor, cut)
         self.slow_start = False
         self._last_decrease = now
         self._epoch_start, self._limited = now, False

@@ -24,7 +24,7 @@ the limiter before congestion control, ``congestion`` the default). Worker proce
 started once and reused, so imports do not count; each case gets fresh sessions.
 
 Run: ``.venv/bin/python benchmarks/bench_portal_share.py`` (N = 1, 2, 4, 8 x 100, 190 / 10 s,
-both laws, about 8 minutes); ``--procs 2,4 --limits 100 --windows 2`` for a shorter one;
+both laws, about 20 minutes on 2 cores); ``--procs 2,4 --limits 100 --windows 2`` for a shorter one;
 ``--count-rejected`` makes the sandbox count refused requests in the window.
 """
 

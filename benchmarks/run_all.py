@@ -1,6 +1,6 @@
 """Run every benchmark and the soak, then print one summary (``make bench``).
 
-    .venv/bin/python benchmarks/run_all.py            # the figures in the README (~14 minutes)
+    .venv/bin/python benchmarks/run_all.py            # the figures in the README (~34 minutes)
     .venv/bin/python benchmarks/run_all.py --quick    # smoke run of every script (~1 minute)
     .venv/bin/python benchmarks/run_all.py --only pipeline,soak
 
@@ -8,7 +8,9 @@ Parts: ``client`` (bench_client.py, a colleague's client-level benchmark, at 100
 requests / 10 s, without its sequential loop: ``pipeline`` has one), ``pipeline``
 (bench_pipeline.py: throughput at 100 and 190 requests / 10 s, the plain sequential loop,
 the unchanged re-run), ``overhead`` (bench_overhead.py: against a no-op
-destination at 100,000 rows; peak RSS at 100,000 and 1,000,000 rows), ``soak`` (soak.py:
+destination at 100,000 rows; peak RSS at 100,000 and 1,000,000 rows), ``share``
+(bench_portal_share.py: N = 1, 2, 4, 8 pipeline processes on one token at 100 and 190 / 10 s,
+the ``solo`` and ``congestion`` laws side by side, ~20 minutes), ``soak`` (soak.py:
 faults and kill -9s, every row checked). The 2 CPUs here are noisy; every ratio is
 measured side by side within one run. Exit code 1 if the soak found a problem.
 """
@@ -26,10 +28,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_overhead  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_portal_share  # noqa: E402
 import soak  # noqa: E402
 from bench_support import mib, pct  # noqa: E402
 
-PARTS = ("client", "pipeline", "overhead", "soak")
+PARTS = ("client", "pipeline", "overhead", "share", "soak")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -75,6 +78,8 @@ def summary(results: dict[str, Any]) -> list[str]:
         for m in results["overhead"].get("memory", []):
             d = m["hubspot_courses"]
             lines.append(f"memory {m['rows']:>9,} rows: load-step peak RSS {mib(d['load_child_peak_rss_kib']):.0f} MiB")
+    for r in results.get("share", []):
+        lines.append(f"share: {bench_portal_share.report_line(r)}")
     if "soak" in results:
         c = results["soak"]["check"]
         kills = sum(p["killed"] for p in results["soak"]["phases"])
@@ -104,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             results[part] = bench_pipeline.main(quick)
         elif part == "overhead":
             results[part] = bench_overhead.main(quick)
+        elif part == "share":
+            results[part] = bench_portal_share.main(quick)
         elif part == "soak":
             try:
                 results[part] = soak.main(quick)

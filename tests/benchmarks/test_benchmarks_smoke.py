@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import bench_overhead  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_portal_share  # noqa: E402
 import soak  # noqa: E402
 from bench_support import max_in_window, sustained_requests_per_s  # noqa: E402
 
@@ -80,3 +81,13 @@ def test_load_breakdown_times_every_phase():
     totals = bench_load_breakdown.breakdown(300)
     assert totals["load_s"] > 0
     assert all(totals[label] > 0 for _, _, label in bench_load_breakdown.PHASES)
+
+
+def test_portal_share_two_processes_tiny():
+    # two spawned pipeline processes on one token, both laws side by side, one window's work
+    results = bench_portal_share.matrix([2], [100], ["solo", "congestion"], rows=300, latency_ms=0)
+    assert [r["control"] for r in results] == ["solo", "congestion"]
+    for r in results:
+        assert r["records_ok"] and not r["failed_jobs"] and r["ok"] >= 6
+        assert len(r["load_s"]) == 2 and r["fairness"] >= 1.0
+        assert bench_portal_share.report_line(r)

@@ -59,3 +59,15 @@ def test_the_session_client_calls_the_family_of_the_api_version_setting(tmp_path
         assert legacy.client.rate_limiter is dated.client.rate_limiter  # one budget per portal and token
     finally:
         close_sessions()
+
+
+def test_the_rate_limit_control_setting_reaches_the_limiter(tmp_path: Path) -> None:
+    try:
+        default = session_for(_settings(tmp_path))
+        solo = session_for(HubSpotCoursesConfiguration.from_values(
+            access_token="pat-na1-solo", id_property="lms_key", staging_path=str(tmp_path / "s.duckdb"),
+            rate_limit_control="solo"))
+        assert default.client.rate_limiter.control == "congestion" and default.client.rate_limiter.congestion
+        assert solo.client.rate_limiter.control == "solo" and solo.client.rate_limiter.congestion is None
+    finally:
+        close_sessions()

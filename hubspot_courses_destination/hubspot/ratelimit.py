@@ -86,14 +86,16 @@ class CongestionLaw:
     Shares are fractions of the server's ``Max``; a unit is one request in the window.
 
     Attributes:
-        initial_window: units a process may hold before it has seen any answer (slow start
-            then adds one per clean answer, so one process is never held back by it).
+        initial_window: units a process may hold before it has seen any answer. Slow start
+            then adds two per clean answer while no one else is seen (doubling the requests
+            in flight per round trip, so one process is not held back by it), one per clean
+            answer once others are, and never more than this many beyond what it holds.
         pressure_share: ``Remaining`` at or below this share of ``Max`` while others spend
             means the shared window is full: a congestion signal.
         pressure_decrease: the multiplicative decrease on that signal, weighted by this
-            process's share ``s`` of the window: the window becomes ``held x (1 - d x s)``,
-            so the largest holders give most (fairness comes quicker) and a process among
-            many does not cut the aggregate by ``d`` each time.
+            process's share ``s`` of the window: the window becomes ``held x (1 - d x s)``
+            (or less, by the measured overload; docs/internals.md), so the largest holders
+            give most and a process among many does not cut the aggregate by ``d`` each time.
         rate_limited_decrease: the same for a 429 (the window overran); a lone process
             (``s = 1``) halves.
         increase_share: the additive increase per window in which the congestion window
@@ -139,9 +141,8 @@ class CongestionWindow:
     - ``others`` (units): what the server counts beyond this process's own requests, read
       from ``Max - Remaining`` on every answer and assumed to run out evenly over one
       interval (their requests leave the rolling window at some point of it);
-    - others in flight: requests the others have sent that the server has not counted yet,
-      guessed as ``others / own held`` times this process's own requests in flight (each
-      sender is assumed to keep as many in flight per unit held as this one);
+    - others in flight: requests the others have sent that the server has not counted yet
+      (:meth:`others_in_flight`);
     - ``cwnd`` (units per interval): this process's own share; multiplicative decrease on
       congestion, additive increase while it binds (AIMD, which converges to equal shares).
     """
@@ -179,7 +180,10 @@ class CongestionWindow:
         if others <= 0:
             return 0.0
         mirrored = others / max(own_held, 1) * own_in_flight
-        grew = self._others - self._readings[0][1] if self._readings else 0.0
+        grew = 0.0
+        if self._readings and now - self._others_at <= 2 * self._rtt_s:
+            # only while the readings are fresh: those in flight then have landed since
+            grew = self._others - self._readings[0][1]
         return max(mirrored, grew)
 
     def window(self, limit: int) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Protocol, Sequence
 
-from .hubspot import UpsertRow
+from .hubspot import BATCH_LIMIT, UpsertRow
 from .mapping import BatchPlan, MappedRow, content_hash, plan_batch
 from .outcomes import BatchOutcome, Rejection, RunCounts, Synced
 from .properties import key_columns, target_columns
@@ -116,6 +116,7 @@ class CoursesRoute:
         session, s = self.session, self.session.settings
         columns = table.get("columns") or {}
         keys = key_columns(columns, s)
+        session.start_daily_budget()  # the run's daily cap, before its first other request
         catalog = session.catalog(load_id)
         specs = catalog.ensure(columns)  # preflight: raises before any write
         send, delete_columns = target_columns(columns, s)
@@ -155,6 +156,7 @@ class CoursesRoute:
         s, c = self.session.settings, outcome.counts
         if to_send:
             self._reserve_creates(to_send, outcome)  # raises before sending past the record limit
+            self._reserve_daily_budget(to_send, outcome)  # and before sending past the daily budget
             inputs = [UpsertRow(key=r.key, properties=r.properties) for r in to_send]
             result = self.session.client.batch_upsert(s.object_type, s.id_property, inputs)
             for row, answer in zip(to_send, result, strict=True):  # the client keeps input order
@@ -196,6 +198,14 @@ class CoursesRoute:
         c.archived = len(archives)
         # a real run would be refused at the record limit: so is its dry run
         self.session.reserve_creates(outcome.load_id, c.created, batch_rows=outcome.counts.rows_seen)
+
+    def _reserve_daily_budget(self, to_send: Sequence[MappedRow], outcome: BatchOutcome) -> None:
+        """A batch that cannot finish under the run's daily cap is not started: its rows stay
+        unsynced as a whole and the next run sends them (README "Daily budget"); a batch
+        half-sent would be re-sent whole."""
+        budget = self.session.client.daily_budget
+        if budget is not None:
+            budget.reserve(-(-len(to_send) // BATCH_LIMIT), f"the next batch of {len(to_send):,} rows of {outcome.table}")
 
     def _reserve_creates(self, to_send: Sequence[MappedRow], outcome: BatchOutcome) -> None:
         """The batch's creates, predicted from ``sync_state`` (a key without a known HubSpot

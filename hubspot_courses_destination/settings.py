@@ -22,6 +22,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.destinations.impl.destination.configuration import CustomDestinationClientConfiguration
 
 from .errors import ConfigurationError
+from .hubspot.daily_budget import DEFAULT_DAILY_BUDGET_SHARE
 from .hubspot.endpoints import API_VERSIONS
 from .hubspot.tokens import TOKEN_ENV, TOKEN_KEY, token_problem
 from .hubspot.urls import DEFAULT_API_BASE_URL, api_base_url_problem
@@ -82,6 +83,8 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
     dry_run: bool = False
     rebuild_state: bool = True
     clear_nulls: bool = False
+    daily_budget_share: float = DEFAULT_DAILY_BUDGET_SHARE
+    """The most of the portal's remaining daily requests one run may spend (0 < x <= 1)."""
 
     def on_resolved(self) -> None:
         """Normalise, then check every value at once; one error lists everything to change."""
@@ -191,6 +194,13 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
     workers = s.max_concurrency
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
         problems.append(f"max_concurrency must be an integer from 1 to 64, got {workers!r}")
+    share = s.daily_budget_share
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        problems.append(
+            f"daily_budget_share must be a number 0 < x <= 1 (the part of the portal's remaining daily "
+            f"HubSpot requests one run may spend, e.g. 0.5), got {share!r} (config daily_budget_share, "
+            f"env {ENV_PREFIX}DAILY_BUDGET_SHARE)"
+        )
     if not str(s.staging_path or "").strip():
         problems.append("staging_path is empty: give a file path for the staging DuckDB database")
     return problems

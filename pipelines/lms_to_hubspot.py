@@ -16,7 +16,9 @@ run without a token fails with exit 2 instead of "succeeding" against a local sa
 Exit codes: 0 the run completed (rejected rows are reported, not a failure); 1 the pipeline
 failed or HubSpot could not be reached (nothing lost: dlt keeps an unfinished load package and
 the next run of the same source finishes it first), or mirror mode refused; 2 bad arguments or
-configuration (nothing was sent).
+configuration (nothing was sent); 3 the run stopped at its daily budget (``daily_budget_share``)
+or HubSpot's daily limit (nothing lost: the pending load package is finished by the next run,
+after the portal's daily reset).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
 from hubspot_courses_destination import (  # noqa: E402
     ConfigurationError,
     HubSpotError,
+    daily_budget_of,
     resolve_settings,
     token_configured,
 )
@@ -114,7 +117,8 @@ def _run(args: argparse.Namespace) -> int:
                 pipeline = make_pipeline(args, target, id_property, pipeline_name)
                 load_ids = run_pipeline(pipeline, data, args)
                 mirrored = mirror(args, target, id_property, load_ids) if args.mirror else None
-                print_summary(target, load_ids, time.monotonic() - started, bool(args.dry_run), mirrored)
+                print_summary(target, load_ids, time.monotonic() - started, bool(args.dry_run), mirrored,
+                              daily_budget_of(settings))
                 if mirrored is not None and mirrored.refused:
                     return 1
     except (UsageError, Unreachable, ConfigFieldMissingException, ConfigProviderException,

@@ -34,6 +34,7 @@ from requests.auth import AuthBase
 
 from ..errors import (
     ConfigurationError,
+    DailyLimitExceededError,
     HubSpotError,
     HubSpotTerminalError,
     RequestRejectedError,
@@ -50,6 +51,7 @@ from .classify import (
     error_for,
     rate_limit_headers,
 )
+from .daily_budget import DailyBudget, DailyUsage, parse_daily_usage
 from .endpoints import DEFAULT_API_VERSION, Endpoints
 from .matching import match_upsert_results, missing_outcome, refused_outcome
 from .models import ClientStats, Counters, OutgoingRequest, RowOutcome, Tally, UpsertResult, UpsertRow
@@ -153,6 +155,9 @@ class HubSpotClient:
             settings from the environment and the session are read once, here.
         sleep: blocks for retry backoff; injectable for tests.
         rng: jitter source; injectable for tests.
+        daily_budget: the run's share of the portal's daily requests
+            (:class:`~hubspot_courses_destination.hubspot.daily_budget.DailyBudget`), fed from every
+            answer; a request past its cap is not sent. ``None``: no daily cap.
 
     Raises:
         ConfigurationError: for an empty token, invalid numbers, an unknown ``api_version``, or
@@ -175,6 +180,7 @@ class HubSpotClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         api_version: str = DEFAULT_API_VERSION,
+        daily_budget: DailyBudget | None = None,
     ) -> None:
         problem = token_problem(access_token.strip() if isinstance(access_token, str) else access_token)
         if problem:
@@ -195,6 +201,7 @@ class HubSpotClient:
         self.timeouts_s = (connect_timeout_s, read_timeout_s)
         self.retry_policy = retry_policy
         self.rate_limiter = rate_limiter or RateLimiter(Rate(requests_per_10s, BURST_INTERVAL_S))
+        self.daily_budget = daily_budget
         self._owns_session = session is None
         self._session = session if session is not None else self._new_session(max_concurrency)
         self._session.auth = _BearerAuth(access_token.strip())
@@ -493,6 +500,20 @@ class HubSpotClient:
         value = body.get("portalId") if isinstance(body, Mapping) else None
         return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
 
+    def daily_usage(self) -> DailyUsage | None:
+        """The account's daily request usage (``GET .../api-usage/daily/private-apps``:
+        ``usageLimit``, ``currentUsage``, ``resetsAt``; docs/hubspot-behaviour.md, "Daily usage").
+
+        ``None`` when the token cannot read it (403/404; OAuth tokens are not private apps).
+        """
+        try:
+            _, body = self._send("GET", self._endpoints.path("daily_usage"))
+        except HubSpotTerminalError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        return parse_daily_usage(body)
+
     def property_validations(self, object_type: str) -> dict[str, list[dict[str, Any]]] | None:
         """The portal's validation rules of the object, by property name (one request).
 
@@ -611,6 +632,8 @@ class HubSpotClient:
         """
         # at most max_concurrency requests in flight, whichever thread sends them
         with self._in_flight:
+            if self.daily_budget is not None:
+                self.daily_budget.spend()  # raises, before anything is sent, past the run's cap
             permit = self.rate_limiter.acquire()
             tally.waited_for_budget(permit.waited_s)
             limits: RateLimitHeaders | None = None
@@ -645,6 +668,8 @@ class HubSpotClient:
                 tally.answered(response.status_code)
                 status_text = str(response.status_code)
         self.rate_limiter.release(permit, limits)
+        if self.daily_budget is not None:
+            self.daily_budget.observe(limits)
         elapsed_ms = (time.monotonic() - started) * 1000
         logger.debug("%s %s -> %s (%.0f ms, attempt %d)", request.method, request.path, status_text, elapsed_ms, attempt)
         return verdict, body, status_text
@@ -655,7 +680,10 @@ class HubSpotClient:
         """Seconds to wait before the next attempt; raises when the verdict ends the request."""
         method, path = request.method, request.path
         if verdict.action is Action.FAIL:
-            raise _error_for(request, verdict, attempt, waited_s)
+            error = _error_for(request, verdict, attempt, waited_s)
+            if isinstance(error, DailyLimitExceededError) and self.daily_budget is not None:
+                self.daily_budget.annotate(error)
+            raise error
         if not request.safe_to_repeat and verdict.reason in AMBIGUOUS_REASONS:
             raise _AmbiguousWrite(verdict, attempt)
         with self._rng_lock:

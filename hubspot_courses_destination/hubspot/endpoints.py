@@ -31,6 +31,7 @@ ENDPOINTS: dict[str, dict[str, str | None]] = {
         "property_groups": "/crm/v3/properties/{object_type}/groups",
         "object_enablement": "/crm/v3/object-library/enablement/{object_type}",
         "account_details": "/account-info/v3/details",
+        "daily_usage": "/account-info/v3/api-usage/daily/private-apps",
         "property_validations": "/crm/v3/property-validations/{object_type}",
         "record_limits": "/crm/v3/limits/records",
     },
@@ -46,6 +47,7 @@ ENDPOINTS: dict[str, dict[str, str | None]] = {
         # GUESS: no 2026-09 object-library spec was found; this follows the family's layout
         "object_enablement": "/crm/object-library/2026-09/enablement/{object_type}",
         "account_details": "/account-info/2026-09/details",
+        "daily_usage": "/account-info/2026-09/api-usage/daily/private-apps",
         "property_validations": "/crm/property-validations/2026-09/{object_type}",
         "record_limits": "/crm/limits/2026-09/records",
     },

@@ -58,6 +58,7 @@ _PROPERTY_ONE = re.compile(r"^/crm/v3/properties/([^/]+)/([^/]+)$")
 _PROPERTIES = re.compile(r"^/crm/v3/properties/([^/]+)$")
 _ENABLEMENT_ONE = re.compile(r"^/crm/v3/object-library/enablement/([^/]+)$")
 _ENABLEMENT = "/crm/v3/object-library/enablement"
+_DAILY_USAGE = "/account-info/v3/api-usage/daily/private-apps"
 
 # (status, body, fault kind): status None means drop the connection.
 _Answer = tuple[int | None, dict[str, Any] | None, str | None]
@@ -234,6 +235,10 @@ class SandboxApi:
                 "utcOffsetMilliseconds": -18000000, "uiDomain": "app.hubspot.com",
                 "dataHostingLocation": "na1",
             }
+        if path == _DAILY_USAGE:
+            allow(method, "GET")
+            # docs/hubspot-behaviour.md, "Daily usage". GUESS: no scope beyond a valid token.
+            return 200, {"results": [self.limits.daily_usage(with_resets_at=family != LEGACY)]}
         if path == _ENABLEMENT:
             allow(method, "GET")
             # docs/hubspot-behaviour.md, "Activation": {"enablementByObjectTypeId": {"0-410":

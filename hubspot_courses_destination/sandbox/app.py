@@ -254,6 +254,20 @@ class Sandbox:
         """All live property definitions, as the Properties API returns them."""
         return self._registry.list_json()["results"]
 
+    def spend_daily(self, requests: int) -> None:
+        """Count `requests` against today's daily limit as if other apps of the portal had sent
+        them (HubSpot's daily limit is shared by every private app of the account)."""
+        self._limits.spend_daily(requests)
+
+    @property
+    def daily_limit(self) -> int:
+        """Requests per day for the portal (all apps together)."""
+        return self._limits.daily
+
+    @daily_limit.setter
+    def daily_limit(self, value: int) -> None:
+        self._limits.daily = value
+
     def reset_rate_limits(self) -> None:
         """Forget the 10-second windows and the daily count."""
         self._limits.reset()

@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
             "(content hashes of synced rows, rejected rows, run counts); one subdirectory per "
             "target ('sandbox' or 'hubspot'). Keep them between scheduled runs. Exit codes: 0 "
             "done (rejected rows are reported, not a failure), 1 the pipeline failed, HubSpot was "
-            "unreachable or mirror refused, 2 bad arguments or configuration."
+            "unreachable or mirror refused, 2 bad arguments or configuration, 3 stopped at the daily "
+            "budget (daily_budget_share) or HubSpot's daily limit: the next run after the portal's "
+            "daily reset finishes it."
         ),
     )
     src = parser.add_argument_group("source")

@@ -31,6 +31,7 @@ CALLS: dict[str, tuple[str, dict[str, str], Callable[[HubSpotClient], Any]]] = {
     "batch_archive": ("POST", {}, lambda c: c.batch_archive(COURSES, [r["id"] for r in c.iter_records(COURSES)])),
     "property_validations": ("GET", {}, lambda c: c.property_validations(COURSES)),
     "record_limits": ("GET", {}, lambda c: c.record_limit(COURSES)),
+    "daily_usage": ("GET", {}, lambda c: c.daily_usage()),
 }
 
 

@@ -12,7 +12,8 @@ midnight, so one run spends at most ``daily_budget_share`` of what remained when
 - the cap is ``floor(share * basis)``; every request the run sends counts (retries too, the
   first request included), whatever thread or session of the portal sends it;
 - the request that would pass the cap is not sent: :class:`DailyBudgetReachedError` (terminal
-  for dlt, so the load package stays pending and the next run finishes it).
+  for dlt, so the load package stays pending and the next run finishes it). Nor is one after
+  HubSpot reported 0 remaining (a DAILY 429 would follow).
 
 OAuth tokens get no daily headers (and cannot read the private-app usage): then there is no
 cap, said once in the log. The budget starts afresh after HubSpot's ``resetsAt`` (when known).
@@ -143,7 +144,7 @@ class DailyBudget:
         """Count one request about to be sent; raise instead when it would pass the cap."""
         with self._lock:
             self._roll_over()
-            if not may_spend(self._used, 1, self._cap()):
+            if not may_spend(self._used, 1, self._cap()) or self._remaining == 0:
                 raise self._reached("the next request")
             self._used += 1
 
@@ -213,14 +214,18 @@ class DailyBudget:
             self._usage_asked = False
 
     def _reached(self, what: str) -> DailyBudgetReachedError:
-        cap, used, start = self._cap(), self._used, self._start
-        left = self._remaining if self._remaining is not None else max(0, (start or 0) - used)
+        cap, used, start = self._cap() or 0, self._used, self._start or 0
+        left = self._remaining if self._remaining is not None else max(0, start - used)
+        why = (
+            "the portal has no requests left today (HubSpot's Daily-Remaining is 0: the portal's "
+            "other apps count too)" if left == 0 and used < cap else
+            f"it has sent {used:,} of the {cap:,} requests it may send today "
+            f"(daily_budget_share={self.share:g} of the {start:,} the portal had left when the run started)"
+        )
         error = DailyBudgetReachedError(
-            f"This run reached its daily HubSpot budget: it has sent {used:,} of the {cap:,} requests "
-            f"it may send today (daily_budget_share={self.share:g} of the {start:,} the portal had left "
-            f"when the run started), so {what} was not sent. The portal has {left:,} requests left "
-            f"today; the count resets {daily_reset_text(self._resets_at)}. Run again after that, or "
-            "raise daily_budget_share."
+            f"This run reached its daily HubSpot budget: {why}, so {what} was not sent. The portal "
+            f"has {left:,} requests left today; the count resets {daily_reset_text(self._resets_at)}. "
+            "Run again after that, or raise daily_budget_share."
         )
         error.daily_remaining, error.resets_at = left, self._resets_at
         error.daily_cap, error.daily_used = cap, used

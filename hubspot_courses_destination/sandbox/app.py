@@ -199,9 +199,11 @@ class Sandbox:
         self._rules.record_limit = limit
 
     # -- portal set-up ------------------------------------------------------------------------
-    def add_token(self, token: str, scopes: Iterable[str] | None = None) -> None:
-        """Accept another private-app token, with only `scopes` (all course scopes if None)."""
-        self._tokens.add(token, scopes)
+    def add_token(self, token: str, scopes: Iterable[str] | None = None, *, oauth: bool = False) -> None:
+        """Accept another private-app token, with only `scopes` (all course scopes if None);
+        `oauth=True`: an OAuth access token, whose answers carry no daily rate-limit headers and
+        which cannot read the private apps' daily usage (docs/hubspot-behaviour.md, "Daily usage")."""
+        self._tokens.add(token, scopes, oauth=oauth)
 
     def remove_token(self, token: str) -> None:
         """Revoke a token: later requests with it get 401."""

@@ -401,12 +401,14 @@ def error_for(
             **kw,
         )
     if verdict.reason is Reason.DAILY_LIMIT:
-        return DailyLimitExceededError(
+        daily = DailyLimitExceededError(
             f"The portal's daily API request limit is spent ({where} got 429 DAILY). It resets at "
             "midnight in the HubSpot portal's time zone; run the load again after that. "
             "Nothing more was sent.",
             **kw,
         )
+        daily.daily_remaining = 0
+        return daily
     if verdict.reason is Reason.NOT_ACTIVATED:
         return ObjectNotActivatedError(
             f"HubSpot refused {where} because the object is not activated in the portal: a Super "

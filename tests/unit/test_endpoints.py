@@ -52,6 +52,7 @@ PATHS_2026_09 = {
     ("account_details", ()): "/account-info/2026-09/details",
     ("property_validations", ("object_type",)): "/crm/property-validations/2026-09/0-410",
     ("record_limits", ()): "/crm/limits/2026-09/records",
+    ("daily_usage", ()): "/account-info/2026-09/api-usage/daily/private-apps",
 }
 
 

@@ -33,7 +33,11 @@ from typing import Optional, Sequence
 if __package__ in (None, ""):  # run as a script: make `pipelines` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigProviderException  # noqa: E402
+from dlt.common.configuration.exceptions import (  # noqa: E402
+    ConfigFieldMissingException,
+    ConfigProviderException,
+    ConfigValueCannotBeCoercedException,
+)
 from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
 
 from hubspot_courses_destination import (  # noqa: E402
@@ -122,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
                 if mirrored is not None and mirrored.refused:
                     return 1
     except (UsageError, Unreachable, ConfigFieldMissingException, ConfigProviderException,
-            ConfigurationError, PipelineStepFailed, HubSpotError) as exc:
+            ConfigValueCannotBeCoercedException, ConfigurationError, PipelineStepFailed, HubSpotError) as exc:
         if args.verbose:
             import traceback
 

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigProviderException
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigProviderException,
+    ConfigValueCannotBeCoercedException,
+)
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from hubspot_courses_destination import ConfigurationError, DailyBudgetReachedError, DailyLimitExceededError, Staging
+from hubspot_courses_destination import (
+    ConfigurationError,
+    DailyBudgetReachedError,
+    DailyLimitExceededError,
+    HubSpotCoursesConfiguration,
+    Staging,
+)
 from .common import Unreachable, UsageError, rel
 from .run import MirrorOutcome
 from .targets import Target
 
+
+DEST_ENV_PREFIX = "DESTINATION__HUBSPOT_COURSES__"
 
 DAILY_LIMIT_EXIT = 3
 """Exit code of a run that stopped at the daily budget or HubSpot's daily limit: nothing is
@@ -143,6 +156,13 @@ def explain_failure(exc: BaseException, args: argparse.Namespace, pipeline_name:
         return f"error: {exc}", 2
     if isinstance(exc, ConfigFieldMissingException):
         return f"error: {missing_config_message(exc)}", 2
+    if isinstance(exc, ConfigValueCannotBeCoercedException):
+        hint = getattr(exc.hint, "__name__", str(exc.hint))
+        where = ""
+        if exc.field_name in {f.name for f in dataclasses.fields(HubSpotCoursesConfiguration)}:
+            where = (f" (env {DEST_ENV_PREFIX}{exc.field_name.upper()}, or {exc.field_name} under "
+                     "[destination.hubspot_courses] in .dlt/config.toml)")
+        return f"error: configuration: the value of {exc.field_name} cannot be read as a {hint}{where}", 2
     if isinstance(exc, (ConfigProviderException, ConfigurationError)):
         return f"error: configuration: {exc}", 2
     if isinstance(exc, Unreachable):

@@ -59,3 +59,23 @@ def test_a_portal_whose_day_is_spent_before_the_run_exits_3_not_2(portal: Sandbo
     assert "at midnight in the HubSpot portal's time zone" in err  # the portal check reads no resetsAt
     assert "Nothing was extracted or sent in this run." in err
     assert portal.records() == []
+
+
+def test_the_embedded_sandbox_takes_a_daily_limit_to_show_the_budget(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LMS_TO_HUBSPOT__SANDBOX__DAILY_LIMIT", "30")
+    assert lms_to_hubspot.main(["--sandbox", "--state-dir", str(tmp_path / "s")]) == 3
+    assert "this run spent its daily budget" in capsys.readouterr().err
+    monkeypatch.setenv("LMS_TO_HUBSPOT__SANDBOX__DAILY_LIMIT", "many")
+    assert lms_to_hubspot.main(["--sandbox", "--state-dir", str(tmp_path / "s")]) == 2
+    assert "LMS_TO_HUBSPOT__SANDBOX__DAILY_LIMIT" in capsys.readouterr().err
+
+
+def test_a_daily_budget_share_that_is_no_number_is_exit_2_naming_the_setting(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE", "half")
+    assert lms_to_hubspot.main(["--sandbox", "--state-dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "daily_budget_share cannot be read as a float (env DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE" in err
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE", "2")
+    assert lms_to_hubspot.main(["--sandbox", "--state-dir", str(tmp_path / "s")]) == 2
+    assert "daily_budget_share must be a number 0 < x <= 1" in capsys.readouterr().err

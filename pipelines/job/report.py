@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
@@ -26,6 +26,9 @@ from .common import Unreachable, UsageError, rel
 from .run import MirrorOutcome
 from .targets import Target
 
+if TYPE_CHECKING:
+    from hubspot_courses_destination.hubspot import BudgetSnapshot
+
 
 DEST_ENV_PREFIX = "DESTINATION__HUBSPOT_COURSES__"
 
@@ -35,7 +38,8 @@ lost, the next run (after the reset) finishes it; a scheduler may treat it as "t
 
 
 def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_run: bool,
-                  mirrored: Optional[MirrorOutcome], budget: Optional[Any] = None) -> None:
+                  mirrored: Optional[MirrorOutcome], budget: Optional["BudgetSnapshot"] = None) -> None:
+    """The run's counts, its top rejections, and the daily budget when it had a cap."""
     with Staging(str(target.staging_path)) as st:
         s = st.load_summary(load_ids)
         top = st.top_rejections(load_ids, limit=5)
@@ -93,7 +97,11 @@ def root_cause(exc: BaseException) -> BaseException:
 def daily_limit_message(error: DailyLimitExceededError, pipeline_name: str, *, in_load: bool) -> str:
     """One paragraph for a run stopped by the daily budget or a DAILY 429: how much is left
     today, when it resets, and that nothing is lost."""
-    if isinstance(error, DailyBudgetReachedError):
+    if isinstance(error, DailyBudgetReachedError) and error.daily_remaining == 0 and \
+            (error.daily_used or 0) < (error.daily_cap or 0):
+        why = ("HubSpot reported no requests left today (the portal's other apps count too), so this "
+               "run stopped before a DAILY 429")
+    elif isinstance(error, DailyBudgetReachedError):
         why = (f"this run spent its daily budget: {error.daily_used:,} of the {error.daily_cap:,} "
                "requests it may send today (daily_budget_share of what the portal had left when it started)")
     else:

@@ -79,3 +79,23 @@ def test_a_daily_budget_share_that_is_no_number_is_exit_2_naming_the_setting(tmp
     monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE", "2")
     assert lms_to_hubspot.main(["--sandbox", "--state-dir", str(tmp_path / "s")]) == 2
     assert "daily_budget_share must be a number 0 < x <= 1" in capsys.readouterr().err
+
+
+def test_the_paragraph_tells_a_spent_budget_from_a_day_spent_by_other_apps() -> None:
+    from datetime import datetime, timezone
+
+    from hubspot_courses_destination import DailyBudgetReachedError
+    from pipelines.job.report import daily_limit_message
+
+    def error(used: int, cap: int, left: int) -> DailyBudgetReachedError:
+        e = DailyBudgetReachedError("stopped")
+        e.daily_used, e.daily_cap, e.daily_remaining = used, cap, left
+        e.resets_at = datetime(2026, 12, 2, 5, 0, tzinfo=timezone.utc)
+        return e
+
+    ours = daily_limit_message(error(500, 500, 1_500), "p", in_load=True)
+    assert "this run spent its daily budget: 500 of the 500 requests" in ours
+    assert "The portal has 1,500 requests left today; the count resets at 2026-12-02 05:00 UTC." in ours
+    theirs = daily_limit_message(error(20, 500, 0), "p", in_load=True)
+    assert "HubSpot reported no requests left today" in theirs and "0 requests left today" in theirs
+    assert "load package of pipeline 'p' stays pending" in theirs

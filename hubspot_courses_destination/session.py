@@ -23,7 +23,7 @@ import threading
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from .errors import RecordLimitExceededError
+from .errors import HubSpotTransientError, RecordLimitExceededError
 from .hubspot import BudgetSnapshot, DailyBudget, HubSpotClient, Rate, RateLimiter, RetryPolicy
 from .mapping import CONTENT_HASH_FORMAT, CoercionError, PropertySpec, to_hubspot_value
 from .properties import PropertyCatalog
@@ -90,7 +90,12 @@ class Session:
         budget = self.client.daily_budget
         if budget is None or self.settings.dry_run or not budget.needs_usage():
             return
-        budget.note_usage(self.client.daily_usage())
+        try:
+            usage = self.client.daily_usage()
+        except HubSpotTransientError as exc:  # the load goes on: the headers still give the cap
+            log.info("daily budget: the daily usage could not be read (%s); going on without resetsAt", exc.status)
+            return
+        budget.note_usage(usage)
 
     def catalog(self, load_id: str) -> PropertyCatalog:
         """The property catalog of this load package (a new load re-reads the portal)."""

@@ -160,3 +160,4 @@ def test_an_oauth_token_gets_no_daily_headers_so_the_run_has_no_cap(
         assert len(by_key(sb)) == ROWS
         said = [r.getMessage() for r in caplog.records if "daily budget" in r.getMessage()]
         assert len(said) == 1 and "no daily cap" in said[0]
+

@@ -11,6 +11,7 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException, Con
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from hubspot_courses_destination import ConfigurationError, Staging
+from .state_store import StateStoreError
 from .common import Unreachable, UsageError, rel
 from .run import MirrorOutcome
 from .targets import Target
@@ -110,7 +111,7 @@ def explain_failure(exc: BaseException, args: argparse.Namespace, pipeline_name:
         return f"error: {missing_config_message(exc)}", 2
     if isinstance(exc, (ConfigProviderException, ConfigurationError)):
         return f"error: configuration: {exc}", 2
-    if isinstance(exc, Unreachable):
+    if isinstance(exc, (Unreachable, StateStoreError)):
         return f"error: {exc}", 1
     if isinstance(exc, PipelineStepFailed):
         return failure_message(exc, pipeline_name, dry_run=bool(args.dry_run), dropped_pending=args.drop_pending), 1

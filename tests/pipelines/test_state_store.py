@@ -126,6 +126,36 @@ def test_state_url_flag_mistakes_exit_2(argv, message, tmp_path, capsys) -> None
     assert message in capsys.readouterr().err
 
 
+# ------------------------------------------------------------------ state that was not kept
+
+
+def test_a_worker_with_no_state_against_a_populated_portal_reads_and_sends_nothing(
+        portal: Sandbox, moodle_url, tmp_path, capsys) -> None:
+    """README "What happens when the state is lost": the pipeline dir is gone, so the Moodle
+    cursor is gone and every course is read again; the staging file is gone, so it is rebuilt
+    from HubSpot (one list read per 100 records). No create, no upsert, no duplicate."""
+    moodle = ["--source", "moodle", "--moodle-url", moodle_url]
+    assert lms_to_hubspot.main([*moodle, *_worker(tmp_path, 1)]) == 0
+    assert lms_to_hubspot.main([*CSV, *_worker(tmp_path, 1)]) == 0
+    before = {r["id"]: r["properties"] for r in portal.records()}
+    assert len(before) == 3 + 22
+    capsys.readouterr()
+    portal.reset_log()
+
+    assert lms_to_hubspot.main([*moodle, *_worker(tmp_path, 2)]) == 0  # a new worker, empty disk
+    out = capsys.readouterr().out
+    assert summary(out)["rows seen"] == 3  # the cursor was lost with the pipeline dir: a full re-read
+    assert summary(out)["unchanged"] == 3 and summary(out)["created"] == 0 and summary(out)["updated"] == 0
+    assert portal.count_requests("POST", "/batch/upsert") == 0
+    assert portal.count_requests("GET", LIST_COURSES) == 1  # the rebuild: 25 records, one page
+    assert {r["id"]: r["properties"] for r in portal.records()} == before  # same records, same ids
+
+    portal.reset_log()
+    assert lms_to_hubspot.main([*CSV, *_worker(tmp_path, 2)]) == 0  # rebuilt once, for every source
+    assert summary(capsys.readouterr().out)["unchanged"] == 22
+    assert portal.count_requests("POST", "/batch/upsert") == 0 and portal.count_requests("GET", LIST_COURSES) == 0
+
+
 # ------------------------------------------------------------------ the store's rules
 
 

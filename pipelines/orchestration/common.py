@@ -49,14 +49,16 @@ def pipeline_name(source: str) -> str:
     return f"{PIPELINE_PREFIX}_{source}"
 
 
-def course_pipeline(name: str, pipelines_dir: Path, staging_path: Path, **settings: Any) -> dlt.Pipeline:
+def course_pipeline(name: str, pipelines_dir: Path, staging_path: Path, *,
+                    id_property: str = DEFAULT_ID_PROPERTY, **settings: Any) -> dlt.Pipeline:
     """A pipeline into HubSpot whose state lives in the worker's checked-out copy.
 
     ``restore_from_destination`` is off: this destination keeps no dlt state, and dagster-dlt
     drops a pipeline's local state before each run when it is on (incremental cursors lost)."""
     pipeline = dlt.pipeline(
         pipeline_name=name,
-        destination=hubspot_courses(staging_path=str(staging_path), **{k: v for k, v in settings.items() if v is not None}),
+        destination=hubspot_courses(staging_path=str(staging_path), id_property=id_property,
+                                    **{k: v for k, v in settings.items() if v is not None}),
         pipelines_dir=str(pipelines_dir),
         dev_mode=False,
     )

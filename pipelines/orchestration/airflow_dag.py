@@ -16,8 +16,8 @@ Settings (environment of the scheduler and the workers):
 Why a subclass: dlt's helper drops each pipeline's local state when a task starts and wipes
 its folder when it ends. That suits destinations dlt restores state from; this one keeps none
 (its state is dlt's pipeline dir and the staging DuckDB file), so every task would re-read
-every source and rebuild staging from HubSpot, and a pending load package would be dropped
-with its rows. :class:`StatefulPipelineTasksGroup` copies the state in after the drop, loads
+every source in full and rebuild staging from HubSpot, and a pending load package would be
+wiped rather than finished. :class:`StatefulPipelineTasksGroup` copies the state in after the drop, loads
 a pending package first, and copies the state back before the wipe, under the StateStore lock.
 """
 

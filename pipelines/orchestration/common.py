@@ -67,9 +67,11 @@ def course_pipeline(name: str, pipelines_dir: Path, staging_path: Path, *,
 
 
 def finish_pending(pipeline: dlt.Pipeline) -> None:
-    """Load what an earlier failed run left pending before this run's data. Orchestrator
-    helpers (dagster-dlt, dlt's Airflow helper) drop pending packages instead, which would lose
-    rows whose incremental cursor already moved on."""
+    """Load what an earlier failed run left pending before this run's data, as the job does.
+
+    dagster-dlt aborts pending packages before each run instead; dlt 1.31 then rolls the
+    pipeline state (the incremental cursor) back and the rows are extracted again, so nothing
+    is lost either way, but loading them keeps a worker's run the same as the job's run."""
     if pipeline.has_pending_data:
         pipeline.run()
 

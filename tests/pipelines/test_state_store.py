@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def _worker(tmp_path: Path, n: int) -> list[str]:
 
 
 def _holder(url: str, then: str) -> subprocess.Popen:
-    """Another worker, a real process: takes the lock, says so, then ``then`` (release / crash)."""
+    """Another worker, a real process: takes the lock, says so, then ``then``: "crash" (exits
+    without releasing) or "release" (releases when a line arrives on its stdin)."""
     code = textwrap.dedent(f"""
         import os, sys, time
         sys.path.insert(0, {str(PROJECT_ROOT)!r})
@@ -44,9 +46,9 @@ def _holder(url: str, then: str) -> subprocess.Popen:
         if {then!r} == "crash":
             store.acquire("hubspot"); print("held", flush=True); os._exit(9)
         with store.locked("hubspot"):
-            print("held", flush=True); time.sleep(1.5)
+            print("held", flush=True); sys.stdin.readline()
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
     return proc
 
@@ -79,7 +81,7 @@ def test_a_second_worker_on_a_held_state_fails_and_sends_nothing(portal: Sandbox
         rc = lms_to_hubspot.main([*CSV, "--state-url", str(shared), *_worker(tmp_path, 1)])
         err = capsys.readouterr().err
     finally:
-        holder.wait(timeout=10)
+        holder.communicate("release\n", timeout=10)
     assert rc == 1
     assert "in use by another worker" in err and f"pid {holder.pid}" in err and socket.gethostname() in err
     assert "Traceback" not in err
@@ -88,9 +90,12 @@ def test_a_second_worker_on_a_held_state_fails_and_sends_nothing(portal: Sandbox
 
 def test_a_worker_that_waits_runs_once_the_other_has_finished(portal: Sandbox, tmp_path, capsys) -> None:
     shared = tmp_path / "shared"
-    holder = _holder(str(shared), "release")  # holds it about 1.5 s
-    rc = lms_to_hubspot.main([*CSV, "--state-url", str(shared), "--state-lock-wait", "20", *_worker(tmp_path, 1)])
-    assert holder.wait(timeout=10) == 0
+    holder = _holder(str(shared), "release")
+    releaser = threading.Timer(2.0, holder.communicate, args=("release\n",))  # while this run waits
+    releaser.start()
+    rc = lms_to_hubspot.main([*CSV, "--state-url", str(shared), "--state-lock-wait", "30", *_worker(tmp_path, 1)])
+    releaser.join()
+    assert holder.returncode == 0
     assert rc == 0 and summary(capsys.readouterr().out)["created"] == 22
 
 
@@ -203,7 +208,9 @@ def test_the_heartbeat_keeps_a_long_run_from_looking_stale(tmp_path) -> None:
     store = StateStore(str(tmp_path), heartbeat_s=0.05, stale_after_s=1)
     with store.locked("hubspot") as (mine, _):
         first = store.read_lock("hubspot").heartbeat_at
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while store.read_lock("hubspot").heartbeat_at == first and time.monotonic() < deadline:
+            time.sleep(0.05)
         held = store.read_lock("hubspot")
         assert held.token == mine.token and held.heartbeat_at > first
 

@@ -116,6 +116,18 @@ def test_a_crashed_workers_lock_is_detected_and_taken_over(portal: Sandbox, tmp_
     assert not (shared / "hubspot" / "lock.json").exists()
 
 
+def test_a_first_run_with_the_old_state_dir_moves_the_local_state_into_the_store(portal: Sandbox, tmp_path, capsys) -> None:
+    assert lms_to_hubspot.main([*CSV, *_worker(tmp_path, 1)]) == 0  # a machine's state, before --state-url
+    capsys.readouterr()
+    portal.reset_log()
+    shared = tmp_path / "shared"
+    assert lms_to_hubspot.main([*CSV, "--state-url", str(shared), *_worker(tmp_path, 1)]) == 0
+    assert summary(capsys.readouterr().out)["unchanged"] == 22
+    assert portal.count_requests("POST", "/batch/upsert") == 0 and portal.count_requests("GET", LIST_COURSES) == 0
+    assert (shared / "hubspot" / "staging.duckdb").is_file()
+    assert len(list((shared / "hubspot" / "pipelines").glob("*.tar.gz"))) == 1
+
+
 def test_a_dry_run_reads_the_shared_state_and_stores_nothing(portal: Sandbox, tmp_path, capsys) -> None:
     shared = tmp_path / "shared"
     assert lms_to_hubspot.main([*CSV, "--state-url", str(shared), "--dry-run", *_worker(tmp_path, 1)]) == 0

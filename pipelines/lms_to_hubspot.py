@@ -69,7 +69,15 @@ from pipelines.job.run import (  # noqa: E402
     quiet_dlt_tracebacks,
     run_pipeline,
 )
-from pipelines.job.targets import choose_target, is_interactive, open_target, target_paths, throwaway_state  # noqa: E402
+from pipelines.job.targets import (  # noqa: E402
+    choose_target,
+    is_interactive,
+    open_target,
+    synced_to_hubspot_before,
+    throwaway_state,
+    worker_state,
+)
+from pipelines.job.state_store import StateStoreError  # noqa: E402
 from pipelines.sources.common import DEFAULT_ID_PROPERTY  # noqa: E402
 
 __all__ = ["main", "build_parser", "choose_target", "share", "UsageError"]
@@ -95,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         source = conf(args.source, "lms_to_hubspot.source", "sample")
         if source not in SOURCES:
             raise UsageError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+        args.state_url = conf(args.state_url, "lms_to_hubspot.state_url", None)
         check_argument_combinations(args, source)
         csv_path = str(conf(args.csv_path, "sources.csv.path", "")) if source == "csv" else ""
         id_property = conf(args.id_property, f"{DEST_SECTION}.id_property", DEFAULT_ID_PROPERTY)
@@ -103,11 +112,11 @@ def _run(args: argparse.Namespace) -> int:
             sandbox_flag=args.sandbox, sandbox_if_no_token=args.sandbox_if_no_token,
             token_configured=not args.sandbox and token_configured(),
             interactive=is_interactive(),
-            synced_to_hubspot_before=target_paths(args, "hubspot")[1].exists(),
+            synced_to_hubspot_before=synced_to_hubspot_before(args),
             settings_dir=origin.settings_dir,
         )
         data = build_source(args, source, id_property, csv_path)
-        with open_target(args, name, id_property) as real_target:
+        with worker_state(args, name, pipeline_name), open_target(args, name, id_property) as real_target:
             print(
                 f"Source: {source}. Pipeline {pipeline_name!r}, state in "
                 f"{rel(real_target.pipelines_dir)} and {rel(real_target.staging_path)}."
@@ -126,7 +135,8 @@ def _run(args: argparse.Namespace) -> int:
                 if mirrored is not None and mirrored.refused:
                     return 1
     except (UsageError, Unreachable, ConfigFieldMissingException, ConfigProviderException,
-            ConfigValueCannotBeCoercedException, ConfigurationError, PipelineStepFailed, HubSpotError) as exc:
+            ConfigValueCannotBeCoercedException, ConfigurationError, PipelineStepFailed, HubSpotError,
+            StateStoreError) as exc:
         if args.verbose:
             import traceback
 

@@ -142,3 +142,32 @@ def throwaway_state(target: Target, pipeline_name: str) -> Iterator[Target]:
                          staging, target.sandbox_db)
         finally:
             close_sessions(str(staging))  # the copy's connection, before the folder goes
+
+
+@contextlib.contextmanager
+def worker_state(args: argparse.Namespace, name: str, pipeline_name: str) -> Iterator[None]:
+    """With ``--state-url``: lock the target's shared state, copy it into this worker's
+    ``--state-dir`` (or a temporary folder) and point the run at that copy; copy it back after
+    the run, also a failed one (its pending load package is what the next run finishes first).
+    A dry run copies nothing back."""
+    if not args.state_url:
+        yield
+        return
+    from .state_store import StateStore, describe_checkout
+
+    store = StateStore(str(args.state_url), wait_s=float(args.state_lock_wait or 0.0))
+    with contextlib.ExitStack() as stack:
+        local = args.state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lms_to_hubspot-state-")))
+        checkout = stack.enter_context(store.checkout(name, pipeline_name, Path(local), write_back=not args.dry_run))
+        print(describe_checkout(store, checkout))
+        args.state_dir, args.pipelines_dir, args.staging_path = Path(local), checkout.pipelines_dir, checkout.staging_path
+        yield
+
+
+def synced_to_hubspot_before(args: argparse.Namespace) -> bool:
+    """Whether this project's HubSpot state exists: locally, or in the shared store."""
+    if args.state_url:
+        from .state_store import StateStore
+
+        return StateStore(str(args.state_url)).has_state("hubspot")
+    return target_paths(args, "hubspot")[1].exists()

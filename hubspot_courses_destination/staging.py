@@ -636,7 +636,8 @@ class Staging:
     def enrollment_tables_of(self, load_ids: Iterable[str]) -> list[str]:
         """The enrollment tables these loads delivered rows of."""
         return [t for (t,) in self._query(
-            "SELECT DISTINCT source_table FROM enrollment_runs WHERE load_id IN (SELECT unnest(?)) ORDER BY 1",
+            "SELECT DISTINCT source_table FROM enrollment_runs WHERE load_id IN (SELECT unnest(?)) "
+            "AND source_table <> '(mirror)' ORDER BY 1",
             (list(load_ids),),
         )]
 

@@ -254,3 +254,19 @@ def test_summary_lines_of_the_job(sandbox, make_pipeline, staging, capsys):
     text = "\n".join(enrollment_lines(staging().enrollment_summary(info.loads_ids)))
     assert "contacts created 2, updated 0, unchanged 0" in text
     assert "associations added 3, removed 0, unchanged 0" in text
+
+
+def test_retry_replays_an_unknown_course_once_the_course_exists(sandbox, make_pipeline, staging, staging_path):
+    from hubspot_courses_destination.replay import replay_rejections
+
+    pipeline = make_pipeline()
+    pipeline.run(lms(courses(1), [enrollment("c0", "a@example.com"), enrollment("c9", "late@example.com"),
+                                  enrollment("c0", "bad")]))
+    assert rejected(staging) == {"c9 late@example.com": "UNKNOWN_COURSE", "c0 bad": "INVALID_EMAIL"}
+    pipeline.run(lms([{ID: "c9", "hs_course_name": "Course 9"}], None))  # the course arrives later
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path)
+    result = replay_rejections(settings)
+    assert (result.attempted, result.fixed, result.needs_source_fix) == (1, 1, 1)
+    assert ("c9", "late@example.com") in pairs(sandbox)
+    assert rejected(staging) == {"c0 bad": "INVALID_EMAIL"}  # an email is fixed in the source only

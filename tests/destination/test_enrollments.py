@@ -270,3 +270,16 @@ def test_retry_replays_an_unknown_course_once_the_course_exists(sandbox, make_pi
     assert (result.attempted, result.fixed, result.needs_source_fix) == (1, 1, 1)
     assert ("c9", "late@example.com") in pairs(sandbox)
     assert rejected(staging) == {"c0 bad": "INVALID_EMAIL"}  # an email is fixed in the source only
+
+
+def test_dry_run_predicts_and_writes_nothing(sandbox, make_pipeline, staging):
+    make_pipeline().run(lms(courses(), ENROLLMENTS[:1]))
+    sandbox.reset_log()
+    rows = ENROLLMENTS + [enrollment("c0", "bad")]
+    info = make_pipeline(dry_run=True).run(lms(None, rows))
+    assert contact_upserts(sandbox) == [] and assoc_requests(sandbox, "create") == []
+    assert pairs(sandbox) == {("c0", "ada@example.com")}
+    s = staging().enrollment_summary(info.loads_ids)
+    assert (s["contacts_created"], s["contacts_updated"], s["associations_added"], s["associations_unchanged"],
+            s["rejected"]) == (1, 1, 2, 1, 1)  # bob new, ada gains a lastname; c0-ada is there already
+    assert rejected(staging) == {}  # a dry run's rejections are stored closed

@@ -317,21 +317,20 @@ class EnrollmentsRoute:
     def _resolve_courses(self, keys: Sequence[str], changes: EnrollmentChanges) -> dict[str, str]:
         """Course key -> HubSpot course id, before any contact is written.
 
-        ``sync_state`` first, then HubSpot (a batch read by the id property). Keys still
-        unknown while course jobs of this load package are running are waited for, up to
-        ``enrollments_wait_s``: dlt loads the tables of one package concurrently, so the
-        course may be on its way. Past the wait a transient error hands the job back to dlt,
-        which retries it after the other jobs (no deadlock with one load worker).
+        ``sync_state`` first. Keys it lacks while course jobs of this load package are
+        unfinished are waited for (polling ``sync_state``), up to ``enrollments_wait_s``: dlt
+        loads the tables of one package concurrently, so the course may be on its way. Past
+        the wait a transient error hands the job back to dlt, which retries it later. Course
+        jobs that wait for a load worker (none runs: with one worker, this job holds it) are
+        loaded by this job, once. Then HubSpot is asked for the keys still unknown (a batch
+        read by the id property).
         """
         s, staging = self.session.settings, self.session.staging
         ids = staging.hubspot_ids(s.object_type, keys)
         unknown = [k for k in keys if k not in ids]
-        if unknown:
-            ids.update(self._read_courses(unknown, changes))
-            unknown = [k for k in unknown if k not in ids]
         started = time.monotonic()
         deadline = started + float(s.enrollments_wait_s)
-        last_running = started
+        last_running, loaded_waiting = started, False
         while unknown:
             pending, running = _course_jobs(s.enrollments_table)
             if not pending:
@@ -339,27 +338,25 @@ class EnrollmentsRoute:
             now = time.monotonic()
             last_running = now if running else last_running
             if not running and now - last_running >= _IDLE_HANDBACK_S:
-                # none of them running for a while: every load worker is busy (one worker:
-                # this job), and dlt would pick this job again when handed back. So this job
-                # loads their rows itself, through the course route (upserts are keyed and
-                # idempotent: the course job, when it runs, finds them unchanged)
+                if loaded_waiting:  # their rows are synced: what they bring is in sync_state
+                    break
+                # every load worker is busy and dlt might pick this job again if handed
+                # back; load their rows here, through the course route (upserts are keyed:
+                # the course job, when it runs, finds them unchanged)
                 _load_waiting_course_jobs(self.session, s.enrollments_table)
-                last_running = time.monotonic()
-                ids.update(staging.hubspot_ids(s.object_type, unknown))
-                unknown = [k for k in unknown if k not in ids]
-                continue
-            if now >= deadline:
+                loaded_waiting, last_running = True, time.monotonic()
+            elif now >= deadline:
                 raise HubSpotTransientError(
                     f"{len(unknown)} course key(s) of these enrollments are not in HubSpot yet while "
                     f"{pending} course job(s) of this load are unfinished (waited {now - started:.0f} s); "
                     "dlt retries this job after them"
                 )
-            time.sleep(_POLL_S)
+            else:
+                time.sleep(_POLL_S)
             ids.update(staging.hubspot_ids(s.object_type, unknown))
             unknown = [k for k in unknown if k not in ids]
-            if unknown and not _course_jobs(s.enrollments_table)[0]:
-                ids.update(self._read_courses(unknown, changes))  # the last course job just ended
-                unknown = [k for k in unknown if k not in ids]
+        if unknown:
+            ids.update(self._read_courses(unknown, changes))
         return ids
 
     def _read_courses(self, keys: Sequence[str], changes: EnrollmentChanges) -> dict[str, str]:

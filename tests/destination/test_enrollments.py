@@ -322,7 +322,8 @@ def test_one_load_worker_loads_the_waiting_course_job_first(sandbox, make_pipeli
     # (longer than the test's timeout); the course job then finds the course unchanged
     monkeypatch.setenv("LOAD__WORKERS", "1")
     make_pipeline(enrollments_wait_s=600).run(
-        lms(courses(1), [enrollment("c0", "solo@example.com")], course_table="zz_courses", enrollments_first=True))
+        lms(courses(1), [enrollment("c0", "solo@example.com"), enrollment("nope", "x@example.com")],
+            course_table="zz_courses", enrollments_first=True))
     assert pairs(sandbox) == {("c0", "solo@example.com")}
     assert sandbox.count_requests("POST", "/0-410/batch/upsert") == 1
-    assert rejected(staging) == {}
+    assert rejected(staging) == {"nope x@example.com": "UNKNOWN_COURSE"}  # loaded once, then rejected

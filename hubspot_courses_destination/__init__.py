@@ -12,12 +12,13 @@ Nothing is imported lazily and nothing happens at import time; the sandbox lives
 from .destination import BATCH_SIZE, hubspot_courses
 from .mirror import MirrorResult, archive_missing
 from .replay import ReplayResult, replay_rejections
-from .session import check_portal, close_sessions
+from .session import check_portal, close_sessions, daily_budget_of
 from .settings import SECTION, TOKEN_ENV, TOKEN_KEY, HubSpotCoursesConfiguration, resolve_settings, token_configured
 from .staging import Staging
 from .errors import (
     AuthenticationError,
     ConfigurationError,
+    DailyBudgetReachedError,
     DailyLimitExceededError,
     HubSpotError,
     HubSpotTerminalError,
@@ -40,6 +41,7 @@ __all__ = [
     "TOKEN_KEY",
     "check_portal",
     "close_sessions",
+    "daily_budget_of",
     "archive_missing",
     "MirrorResult",
     "replay_rejections",
@@ -51,6 +53,7 @@ __all__ = [
     "AuthenticationError",
     "MissingScopesError",
     "DailyLimitExceededError",
+    "DailyBudgetReachedError",
     "ObjectNotActivatedError",
     "ConfigurationError",
     "PreflightError",

@@ -9,6 +9,7 @@ these unchanged. Every error carries HubSpot's ``status``, ``category`` and
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Sequence
 
 from dlt.common.destination.exceptions import (
@@ -24,6 +25,7 @@ __all__ = [
     "AuthenticationError",
     "MissingScopesError",
     "DailyLimitExceededError",
+    "DailyBudgetReachedError",
     "ObjectNotActivatedError",
     "ConfigurationError",
     "PreflightError",
@@ -97,7 +99,37 @@ class MissingScopesError(HubSpotTerminalError):
 
 
 class DailyLimitExceededError(HubSpotTerminalError):
-    """429 with policy DAILY: nothing more can be sent until the portal's midnight."""
+    """429 with policy DAILY: nothing more can be sent until the portal's midnight.
+
+    Terminal for dlt, so the load package stays pending and the next run finishes it. What the
+    run knew of the day is attached (``None`` when unknown): ``daily_remaining`` requests left
+    for the account, ``resets_at`` (timezone-aware, from HubSpot's ``resetsAt``), and, for the
+    run's own budget, ``daily_cap`` and ``daily_used``.
+    """
+
+    def __init__(self, message: str, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.daily_remaining: int | None = None
+        self.resets_at: datetime | None = None
+        self.daily_cap: int | None = None
+        self.daily_used: int | None = None
+
+    @property
+    def resets_when(self) -> str:
+        """When the daily count resets, for a message: HubSpot's ``resetsAt`` if it was read."""
+        return daily_reset_text(self.resets_at)
+
+
+def daily_reset_text(resets_at: datetime | None) -> str:
+    """When the portal's daily count resets, for a message."""
+    if resets_at is None:
+        return "at midnight in the HubSpot portal's time zone"
+    return f"at {resets_at.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC"
+
+
+class DailyBudgetReachedError(DailyLimitExceededError):
+    """This run spent its share of the day's remaining requests (``daily_budget_share``); raised
+    before the request that would pass the cap is sent."""
 
 
 class ObjectNotActivatedError(HubSpotTerminalError):

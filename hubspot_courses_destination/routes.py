@@ -8,8 +8,9 @@ route ends in exactly one of: created, updated, unchanged, archived, or ``reject
 Only configuration problems raise; a row HubSpot refuses never does (raising for one bad row
 would keep the load package pending and block every later run).
 
-Today's routes: courses (upsert by the id property) and nested tables (rejected: nothing in
-HubSpot takes them).
+Today's routes: courses (upsert by the id property), enrollments (the table named by
+``enrollments_table``: contacts associated with courses, ``enrollments.py``) and nested
+tables (rejected: nothing in HubSpot takes them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Protocol, Sequence
 
-from .hubspot import UpsertRow
+from .hubspot import BATCH_LIMIT, UpsertRow
 from .mapping import BatchPlan, MappedRow, content_hash, plan_batch
 from .outcomes import BatchOutcome, Rejection, RunCounts, Synced
 from .properties import key_columns, target_columns
@@ -39,9 +40,14 @@ class Route(Protocol):
 
 
 def route_for(session: Session, table: Mapping[str, Any]) -> Route:
-    """The route of a dlt table: nested tables have none in HubSpot; the rest are courses."""
+    """The route of a dlt table: nested tables have none in HubSpot; the enrollments table's
+    rows are enrollments; the rest are courses."""
     if table.get("parent"):
         return NestedTableRoute(session)
+    if table.get("name") == session.settings.enrollments_table:
+        from .enrollments import EnrollmentsRoute  # imports this module's neighbours only
+
+        return EnrollmentsRoute(session)
     return CoursesRoute(session)
 
 
@@ -55,6 +61,16 @@ def sync_batch(
     session.staging.record_batch(outcome)  # what was sent is recorded before anything else is tried
     if outcome.to_archive:
         route.archive(outcome)
+    if outcome.enrollments is not None:
+        e = outcome.enrollments.counts
+        log.info(
+            "%s%s: %d enrollments -> contacts created %d, updated %d, unchanged %d; associations added %d, "
+            "removed %d, unchanged %d; rejected %d (%d requests, %.2fs)",
+            "[dry run] " if outcome.dry_run else "", outcome.table, e.rows_seen, e.contacts_created,
+            e.contacts_updated, e.contacts_unchanged, e.associations_added, e.associations_removed,
+            e.associations_unchanged, e.rejected, e.requests, time.perf_counter() - t0,
+        )
+        return outcome.counts
     c = outcome.counts
     log.info(
         "%s%s: %d rows -> created %d, updated %d, unchanged %d, rejected %d, archived %d "
@@ -116,6 +132,7 @@ class CoursesRoute:
         session, s = self.session, self.session.settings
         columns = table.get("columns") or {}
         keys = key_columns(columns, s)
+        session.start_daily_budget()  # the run's daily cap, before its first other request
         catalog = session.catalog(load_id)
         specs = catalog.ensure(columns)  # preflight: raises before any write
         send, delete_columns = target_columns(columns, s)
@@ -155,6 +172,7 @@ class CoursesRoute:
         s, c = self.session.settings, outcome.counts
         if to_send:
             self._reserve_creates(to_send, outcome)  # raises before sending past the record limit
+            self._reserve_daily_budget(to_send, outcome)  # and before sending past the daily budget
             inputs = [UpsertRow(key=r.key, properties=r.properties) for r in to_send]
             result = self.session.client.batch_upsert(s.object_type, s.id_property, inputs)
             for row, answer in zip(to_send, result, strict=True):  # the client keeps input order
@@ -196,6 +214,14 @@ class CoursesRoute:
         c.archived = len(archives)
         # a real run would be refused at the record limit: so is its dry run
         self.session.reserve_creates(outcome.load_id, c.created, batch_rows=outcome.counts.rows_seen)
+
+    def _reserve_daily_budget(self, to_send: Sequence[MappedRow], outcome: BatchOutcome) -> None:
+        """A batch that cannot finish under the run's daily cap is not started: its rows stay
+        unsynced as a whole and the next run sends them (README "Daily budget"); a batch
+        half-sent would be re-sent whole."""
+        budget = self.session.client.daily_budget
+        if budget is not None:
+            budget.reserve(-(-len(to_send) // BATCH_LIMIT), f"the next batch of {len(to_send):,} rows of {outcome.table}")
 
     def _reserve_creates(self, to_send: Sequence[MappedRow], outcome: BatchOutcome) -> None:
         """The batch's creates, predicted from ``sync_state`` (a key without a known HubSpot

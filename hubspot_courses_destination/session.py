@@ -23,14 +23,17 @@ import threading
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from .errors import RecordLimitExceededError
-from .hubspot import HubSpotClient, Rate, RateLimiter, RetryPolicy
+from .errors import HubSpotTransientError, RecordLimitExceededError
+from .hubspot import BudgetSnapshot, DailyBudget, HubSpotClient, Rate, RateLimiter, RetryPolicy
 from .mapping import CONTENT_HASH_FORMAT, CoercionError, PropertySpec, to_hubspot_value
 from .properties import PropertyCatalog
 from .settings import HubSpotCoursesConfiguration
 from .staging import Staging
 
-__all__ = ["Session", "session_for", "close_sessions", "check_portal", "rebuilt_state", "portal_identity"]
+__all__ = [
+    "Session", "session_for", "close_sessions", "check_portal", "rebuilt_state", "portal_identity",
+    "daily_budget_of",
+]
 
 log = logging.getLogger("hubspot_courses_destination")
 
@@ -42,6 +45,7 @@ class Session:
     def __init__(
         self, settings: HubSpotCoursesConfiguration, *, client: HubSpotClient | None = None,
         rate_limiter: RateLimiter | None = None, staging: Staging | None = None,
+        daily_budget: DailyBudget | None = None,
     ) -> None:
         self.settings = settings
         self.staging_key = os.path.abspath(settings.staging_path)  # fixed now: a later chdir must not move it
@@ -56,6 +60,7 @@ class Session:
                 Rate(settings.requests_per_10s), control=settings.rate_limit_control
             ),
             api_version=settings.api_version,
+            daily_budget=daily_budget or DailyBudget(settings.daily_budget_share),
         )
         self._catalogs: dict[str, PropertyCatalog] = {}
         self._state_checked: set[str] = set()
@@ -77,6 +82,22 @@ class Session:
         self.staging.close()
 
     # ------------------------------------------------------------------ once per load
+
+    def start_daily_budget(self) -> None:
+        """Before a run's first batch (and again after HubSpot's reset): read the account's daily
+        usage, whose answer's ``Daily-Remaining`` header sets the run's cap and whose
+        ``resetsAt`` says when the count resets (README "Daily budget"). One request per day
+        and portal; a token that cannot read it (OAuth, 403) leaves the run without a cap
+        unless the headers give one. A dry run sends nothing to budget."""
+        budget = self.client.daily_budget
+        if budget is None or self.settings.dry_run or not budget.needs_usage():
+            return
+        try:
+            usage = self.client.daily_usage()
+        except HubSpotTransientError as exc:  # the load goes on: the headers still give the cap
+            log.info("daily budget: the daily usage could not be read (%s); going on without resetsAt", exc.status)
+            return
+        budget.note_usage(usage)
 
     def catalog(self, load_id: str) -> PropertyCatalog:
         """The property catalog of this load package (a new load re-reads the portal)."""
@@ -301,6 +322,10 @@ def session_for(settings: HubSpotCoursesConfiguration) -> Session:
                  and s.settings.api_version == settings.api_version), None,
             )
             limiter = siblings[0].client.rate_limiter if siblings else None
+            # one daily budget per portal and token for the run, whatever sessions spend it
+            budget = siblings[0].client.daily_budget if siblings else None
+            if budget is not None and settings.daily_budget_share < budget.share:
+                budget.share = settings.daily_budget_share  # a lower share lowers it, never raises it
             if limiter is not None and settings.requests_per_10s < limiter.rate.limit:
                 # a lower tier lowers the shared budget, never raises it
                 limiter.set_rate(Rate(settings.requests_per_10s, limiter.rate.interval_s))
@@ -308,7 +333,7 @@ def session_for(settings: HubSpotCoursesConfiguration) -> Session:
             path = os.path.abspath(settings.staging_path)
             same_file = next((s.staging for s in _sessions.values() if s.usable and s.staging_key == path), None)
             session = Session(settings, client=same_client.client if same_client else None,
-                              rate_limiter=limiter, staging=same_file)
+                              rate_limiter=limiter, staging=same_file, daily_budget=budget)
             _sessions[key] = session
         return session
 
@@ -316,6 +341,15 @@ def session_for(settings: HubSpotCoursesConfiguration) -> Session:
 def _portal(s: HubSpotCoursesConfiguration) -> tuple[str, str]:
     """One rate-limit budget: HubSpot counts requests per app (token) and portal."""
     return s.api_base_url.rstrip("/").lower(), str(s.access_token)
+
+
+def daily_budget_of(settings: HubSpotCoursesConfiguration) -> BudgetSnapshot | None:
+    """What this run's daily budget for the settings' portal stands at (for the job's summary);
+    ``None`` when no session of the portal is open."""
+    with _sessions_lock:
+        found = next((s for s in _sessions.values() if s.usable and _portal(s.settings) == _portal(settings)), None)
+    budget = found.client.daily_budget if found is not None else None
+    return budget.snapshot() if budget is not None else None
 
 
 def close_sessions(staging_path: str | None = None) -> None:

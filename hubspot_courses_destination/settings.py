@@ -22,6 +22,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.destinations.impl.destination.configuration import CustomDestinationClientConfiguration
 
 from .errors import ConfigurationError
+from .hubspot.daily_budget import DEFAULT_DAILY_BUDGET_SHARE
 from .hubspot.endpoints import API_VERSIONS
 from .hubspot.tokens import TOKEN_ENV, TOKEN_KEY, token_problem
 from .hubspot.urls import DEFAULT_API_BASE_URL, api_base_url_problem
@@ -83,6 +84,11 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
     dry_run: bool = False
     rebuild_state: bool = True
     clear_nulls: bool = False
+    daily_budget_share: float = DEFAULT_DAILY_BUDGET_SHARE
+    """The most of the portal's remaining daily requests one run may spend (0 < x <= 1)."""
+    # issue 15: rows of this table are enrollments (README "Enrollments")
+    enrollments_table: str = "enrollments"
+    enrollments_wait_s: float = 120.0
 
     def on_resolved(self) -> None:
         """Normalise, then check every value at once; one error lists everything to change."""
@@ -197,6 +203,18 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
             f"rate_limit_control must be \"congestion\" (share the burst limit with other processes on the "
             f"token, the default) or \"solo\" (this process is the token's only user), got {s.rate_limit_control!r}"
         )
+    share = s.daily_budget_share
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        problems.append(
+            f"daily_budget_share must be a number 0 < x <= 1 (the part of the portal's remaining daily "
+            f"HubSpot requests one run may spend, e.g. 0.5), got {share!r} (config daily_budget_share, "
+            f"env {ENV_PREFIX}DAILY_BUDGET_SHARE)"
+        )
+    if not isinstance(s.enrollments_table, str) or not s.enrollments_table.strip():
+        problems.append("enrollments_table is empty: name the dlt table whose rows are enrollments (default \"enrollments\")")
+    wait = s.enrollments_wait_s
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 3600:
+        problems.append(f"enrollments_wait_s must be a number of seconds from 0 to 3600, got {wait!r}")
     if not str(s.staging_path or "").strip():
         problems.append("staging_path is empty: give a file path for the staging DuckDB database")
     return problems

@@ -16,7 +16,9 @@ run without a token fails with exit 2 instead of "succeeding" against a local sa
 Exit codes: 0 the run completed (rejected rows are reported, not a failure); 1 the pipeline
 failed or HubSpot could not be reached (nothing lost: dlt keeps an unfinished load package and
 the next run of the same source finishes it first), or mirror mode refused; 2 bad arguments or
-configuration (nothing was sent).
+configuration (nothing was sent); 3 the run stopped at its daily budget (``daily_budget_share``)
+or HubSpot's daily limit (nothing lost: the pending load package is finished by the next run,
+after the portal's daily reset).
 """
 
 from __future__ import annotations
@@ -31,12 +33,17 @@ from typing import Optional, Sequence
 if __package__ in (None, ""):  # run as a script: make `pipelines` importable as a package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigProviderException  # noqa: E402
+from dlt.common.configuration.exceptions import (  # noqa: E402
+    ConfigFieldMissingException,
+    ConfigProviderException,
+    ConfigValueCannotBeCoercedException,
+)
 from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
 
 from hubspot_courses_destination import (  # noqa: E402
     ConfigurationError,
     HubSpotError,
+    daily_budget_of,
     resolve_settings,
     token_configured,
 )
@@ -62,7 +69,15 @@ from pipelines.job.run import (  # noqa: E402
     quiet_dlt_tracebacks,
     run_pipeline,
 )
-from pipelines.job.targets import choose_target, is_interactive, open_target, target_paths, throwaway_state  # noqa: E402
+from pipelines.job.targets import (  # noqa: E402
+    choose_target,
+    is_interactive,
+    open_target,
+    synced_to_hubspot_before,
+    throwaway_state,
+    worker_state,
+)
+from pipelines.job.state_store import StateStoreError  # noqa: E402
 from pipelines.sources.common import DEFAULT_ID_PROPERTY  # noqa: E402
 
 __all__ = ["main", "build_parser", "choose_target", "share", "UsageError"]
@@ -88,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         source = conf(args.source, "lms_to_hubspot.source", "sample")
         if source not in SOURCES:
             raise UsageError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+        args.state_url = conf(args.state_url, "lms_to_hubspot.state_url", None)
         check_argument_combinations(args, source)
         csv_path = str(conf(args.csv_path, "sources.csv.path", "")) if source == "csv" else ""
         id_property = conf(args.id_property, f"{DEST_SECTION}.id_property", DEFAULT_ID_PROPERTY)
@@ -96,11 +112,11 @@ def _run(args: argparse.Namespace) -> int:
             sandbox_flag=args.sandbox, sandbox_if_no_token=args.sandbox_if_no_token,
             token_configured=not args.sandbox and token_configured(),
             interactive=is_interactive(),
-            synced_to_hubspot_before=target_paths(args, "hubspot")[1].exists(),
+            synced_to_hubspot_before=synced_to_hubspot_before(args),
             settings_dir=origin.settings_dir,
         )
         data = build_source(args, source, id_property, csv_path)
-        with open_target(args, name, id_property) as real_target:
+        with worker_state(args, name, pipeline_name), open_target(args, name, id_property) as real_target:
             print(
                 f"Source: {source}. Pipeline {pipeline_name!r}, state in "
                 f"{rel(real_target.pipelines_dir)} and {rel(real_target.staging_path)}."
@@ -114,11 +130,13 @@ def _run(args: argparse.Namespace) -> int:
                 pipeline = make_pipeline(args, target, id_property, pipeline_name)
                 load_ids = run_pipeline(pipeline, data, args)
                 mirrored = mirror(args, target, id_property, load_ids) if args.mirror else None
-                print_summary(target, load_ids, time.monotonic() - started, bool(args.dry_run), mirrored)
+                print_summary(target, load_ids, time.monotonic() - started, bool(args.dry_run), mirrored,
+                              daily_budget_of(settings))
                 if mirrored is not None and mirrored.refused:
                     return 1
     except (UsageError, Unreachable, ConfigFieldMissingException, ConfigProviderException,
-            ConfigurationError, PipelineStepFailed, HubSpotError) as exc:
+            ConfigValueCannotBeCoercedException, ConfigurationError, PipelineStepFailed, HubSpotError,
+            StateStoreError) as exc:
         if args.verbose:
             import traceback
 

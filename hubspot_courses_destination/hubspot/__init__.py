@@ -9,12 +9,14 @@ The rest of the package (sync, preflight, replay) talks to HubSpot only through
 - ``classify``: the one response classifier, rate-limit headers, exceptions from verdicts;
 - ``matching``: upsert answers matched to inputs, property errors parsed;
 - ``retry`` / ``ratelimit``: how long to wait, and the shared per-portal budget;
+- ``daily_budget``: the run's share of the portal's daily requests (``daily_budget_share``);
 - ``urls``: where the token may be sent;
 - ``client``: ``HubSpotClient``, the transport (session, auth, the send loop).
 """
 
 from .bodies import BATCH_LIMIT
 from .client import HubSpotClient
+from .daily_budget import BudgetSnapshot, DailyBudget
 from .endpoints import DEFAULT_API_VERSION, ENDPOINTS, Endpoints
 from .matching import MISSING_FROM_RESPONSE
 from .models import ClientStats, PropertyError, RowOutcome, UpsertResult, UpsertRow
@@ -33,6 +35,8 @@ __all__ = [
     "RetryPolicy",
     "Rate",
     "RateLimiter",
+    "DailyBudget",
+    "BudgetSnapshot",
     "ENDPOINTS",
     "Endpoints",
     "DEFAULT_API_VERSION",

@@ -129,6 +129,8 @@ class Verdict:
 _HEADER_MAX = "x-hubspot-ratelimit-max"
 _HEADER_REMAINING = "x-hubspot-ratelimit-remaining"
 _HEADER_INTERVAL_MS = "x-hubspot-ratelimit-interval-milliseconds"
+_HEADER_DAILY = "x-hubspot-ratelimit-daily"
+_HEADER_DAILY_REMAINING = "x-hubspot-ratelimit-daily-remaining"
 
 
 @dataclass(frozen=True)
@@ -143,11 +145,16 @@ class RateLimitHeaders:
         limit: ``Max``, requests per window (only if > 0).
         remaining: ``Remaining`` in the current window, as sent (may be negative).
         interval_s: ``Interval-Milliseconds`` in seconds (only if finite and > 0).
+        daily_limit: ``Daily``, requests per day for the account (only if > 0; OAuth: absent).
+        daily_remaining: ``Daily-Remaining`` today (never below 0; OAuth: absent); the daily
+            budget (:mod:`.daily_budget`) follows it.
     """
 
     limit: int | None = None
     remaining: int | None = None
     interval_s: float | None = None
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
 
 
 _NO_RATE_LIMIT_HEADERS = RateLimitHeaders()
@@ -166,10 +173,14 @@ def rate_limit_headers(headers: Mapping[str, str] | None) -> RateLimitHeaders:
 def _rate_limits_of(lowered: Mapping[str, str]) -> RateLimitHeaders:
     maximum = _int_or_none(lowered.get(_HEADER_MAX))
     interval_ms = _float_or_none(lowered.get(_HEADER_INTERVAL_MS))
+    daily = _int_or_none(lowered.get(_HEADER_DAILY))
+    daily_remaining = _int_or_none(lowered.get(_HEADER_DAILY_REMAINING))
     return RateLimitHeaders(
         limit=maximum if maximum is not None and maximum > 0 else None,
         remaining=_int_or_none(lowered.get(_HEADER_REMAINING)),
         interval_s=interval_ms / 1000.0 if interval_ms is not None and 0 < interval_ms < math.inf else None,
+        daily_limit=daily if daily is not None and daily > 0 else None,
+        daily_remaining=max(daily_remaining, 0) if daily_remaining is not None else None,
     )
 
 
@@ -390,12 +401,14 @@ def error_for(
             **kw,
         )
     if verdict.reason is Reason.DAILY_LIMIT:
-        return DailyLimitExceededError(
+        daily = DailyLimitExceededError(
             f"The portal's daily API request limit is spent ({where} got 429 DAILY). It resets at "
             "midnight in the HubSpot portal's time zone; run the load again after that. "
             "Nothing more was sent.",
             **kw,
         )
+        daily.daily_remaining = 0
+        return daily
     if verdict.reason is Reason.NOT_ACTIVATED:
         return ObjectNotActivatedError(
             f"HubSpot refused {where} because the object is not activated in the portal: a Super "

@@ -34,6 +34,7 @@ from requests.auth import AuthBase
 
 from ..errors import (
     ConfigurationError,
+    DailyLimitExceededError,
     HubSpotError,
     HubSpotTerminalError,
     RequestRejectedError,
@@ -50,6 +51,7 @@ from .classify import (
     error_for,
     rate_limit_headers,
 )
+from .daily_budget import DailyBudget, DailyUsage, parse_daily_usage
 from .endpoints import DEFAULT_API_VERSION, Endpoints
 from .matching import match_upsert_results, missing_outcome, refused_outcome
 from .models import ClientStats, Counters, OutgoingRequest, RowOutcome, Tally, UpsertResult, UpsertRow
@@ -61,6 +63,10 @@ from .urls import DEFAULT_API_BASE_URL, api_base_url_problem
 __all__ = ["HubSpotClient"]
 
 logger = logging.getLogger(__name__)
+
+ASSOCIATION_BATCH_LIMIT = 2000
+"""Inputs per association batch create/archive request (docs/hubspot-behaviour.md,
+"Associations v4": create takes at most 2,000; archive's cap is a GUESS, the same)."""
 
 OMITTED_ROW_RESENDS = 1
 """How often rows a 200/207 answer left out are sent again before being reported."""
@@ -153,6 +159,9 @@ class HubSpotClient:
             settings from the environment and the session are read once, here.
         sleep: blocks for retry backoff; injectable for tests.
         rng: jitter source; injectable for tests.
+        daily_budget: the run's share of the portal's daily requests
+            (:class:`~hubspot_courses_destination.hubspot.daily_budget.DailyBudget`), fed from every
+            answer; a request past its cap is not sent. ``None``: no daily cap.
 
     Raises:
         ConfigurationError: for an empty token, invalid numbers, an unknown ``api_version``, or
@@ -175,6 +184,7 @@ class HubSpotClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         api_version: str = DEFAULT_API_VERSION,
+        daily_budget: DailyBudget | None = None,
     ) -> None:
         problem = token_problem(access_token.strip() if isinstance(access_token, str) else access_token)
         if problem:
@@ -195,6 +205,7 @@ class HubSpotClient:
         self.timeouts_s = (connect_timeout_s, read_timeout_s)
         self.retry_policy = retry_policy
         self.rate_limiter = rate_limiter or RateLimiter(Rate(requests_per_10s, BURST_INTERVAL_S))
+        self.daily_budget = daily_budget
         self._owns_session = session is None
         self._session = session if session is not None else self._new_session(max_concurrency)
         self._session.auth = _BearerAuth(access_token.strip())
@@ -395,6 +406,66 @@ class HubSpotClient:
 
         self._run_chunks(archive_chunk, bodies.chunks(id_list))
 
+    # -- associations (v4 / 2026-09) ---------------------------------------------------------
+
+    def association_batch_create(
+        self, from_type: str, to_type: str, inputs: Sequence[Mapping[str, Any]], *, limit: int = ASSOCIATION_BATCH_LIMIT,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        """Create associations, at most ``limit`` inputs per request, concurrently.
+
+        ``inputs`` are ``{"from": {"id"}, "to": {"id"}, "types": [{"associationCategory",
+        "associationTypeId"}]}``. HubSpot answers 201, or 207 with ``errors[]`` for inputs it
+        refused (docs/hubspot-behaviour.md, "Associations v4"); creating an existing
+        association again is harmless, so the request is retried like upserts.
+
+        Returns:
+            ``(results, errors, requests)``: the created pairs, HubSpot's error objects, and
+            the requests this call sent (retries included).
+        """
+        items = list(inputs)
+        if not items:
+            return [], [], 0
+        path = self._endpoints.path("association_batch_create", from_type=from_type, to_type=to_type)
+        call = Counters()
+
+        def create_chunk(chunk: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            _, body = self._send("POST", path, json_body={"inputs": list(chunk)}, call=call,
+                                 row_keys=[f"{i['from']['id']}>{i['to']['id']}" for i in chunk])
+            body = body if isinstance(body, Mapping) else {}
+            results, errors = body.get("results"), body.get("errors")
+            return ([r for r in results if isinstance(r, dict)] if isinstance(results, list) else [],
+                    [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else [])
+
+        parts = self._run_chunks(create_chunk, [items[i:i + limit] for i in range(0, len(items), limit)])
+        return ([r for res, _ in parts for r in res], [e for _, errs in parts for e in errs],
+                call.snapshot().requests_sent)
+
+    def association_batch_archive(
+        self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]], *, limit: int = ASSOCIATION_BATCH_LIMIT,
+    ) -> int:
+        """Remove every association between each (from id, to id) pair, one input per pair,
+        at most ``limit`` per request (archiving a pair twice is harmless). Returns the
+        requests sent."""
+        unique = list(dict.fromkeys(pairs))
+        if not unique:
+            return 0
+        path = self._endpoints.path("association_batch_archive", from_type=from_type, to_type=to_type)
+        call = Counters()
+
+        def archive_chunk(chunk: Sequence[tuple[str, str]]) -> None:
+            body = {"inputs": [{"from": {"id": f}, "to": [{"id": t}]} for f, t in chunk]}
+            self._send("POST", path, json_body=body, call=call, row_keys=[f"{f}>{t}" for f, t in chunk])
+
+        self._run_chunks(archive_chunk, [unique[i:i + limit] for i in range(0, len(unique), limit)])
+        return call.snapshot().requests_sent
+
+    def association_labels(self, from_type: str, to_type: str) -> list[dict[str, Any]]:
+        """The association types from one object to another: ``[{"category", "typeId",
+        "label"}]`` (``label`` None for HubSpot's unlabeled type)."""
+        _, body = self._send("GET", self._endpoints.path("association_labels", from_type=from_type, to_type=to_type))
+        results = body.get("results") if isinstance(body, Mapping) else None
+        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+
     def iter_records(
         self,
         object_type: str,
@@ -492,6 +563,20 @@ class HubSpotClient:
             raise
         value = body.get("portalId") if isinstance(body, Mapping) else None
         return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
+    def daily_usage(self) -> DailyUsage | None:
+        """The account's daily request usage (``GET .../api-usage/daily/private-apps``:
+        ``usageLimit``, ``currentUsage``, ``resetsAt``; docs/hubspot-behaviour.md, "Daily usage").
+
+        ``None`` when the token cannot read it (403/404; OAuth tokens are not private apps).
+        """
+        try:
+            _, body = self._send("GET", self._endpoints.path("daily_usage"))
+        except HubSpotTerminalError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        return parse_daily_usage(body)
 
     def property_validations(self, object_type: str) -> dict[str, list[dict[str, Any]]] | None:
         """The portal's validation rules of the object, by property name (one request).
@@ -612,6 +697,8 @@ class HubSpotClient:
         """
         # at most max_concurrency requests in flight, whichever thread sends them
         with self._in_flight:
+            if self.daily_budget is not None:
+                self.daily_budget.spend()  # raises, before anything is sent, past the run's cap
             permit = self.rate_limiter.acquire()
             tally.waited_for_budget(permit.waited_s)
             limits: RateLimitHeaders | None = None
@@ -646,6 +733,8 @@ class HubSpotClient:
                 tally.answered(response.status_code)
                 status_text = str(response.status_code)
         self.rate_limiter.release(permit, limits, rate_limited=verdict.reason is Reason.RATE_LIMITED)
+        if self.daily_budget is not None:
+            self.daily_budget.observe(limits)
         elapsed_ms = (time.monotonic() - started) * 1000
         logger.debug("%s %s -> %s (%.0f ms, attempt %d)", request.method, request.path, status_text, elapsed_ms, attempt)
         return verdict, body, status_text
@@ -656,7 +745,10 @@ class HubSpotClient:
         """Seconds to wait before the next attempt; raises when the verdict ends the request."""
         method, path = request.method, request.path
         if verdict.action is Action.FAIL:
-            raise _error_for(request, verdict, attempt, waited_s)
+            error = _error_for(request, verdict, attempt, waited_s)
+            if isinstance(error, DailyLimitExceededError) and self.daily_budget is not None:
+                self.daily_budget.annotate(error)
+            raise error
         if not request.safe_to_repeat and verdict.reason in AMBIGUOUS_REASONS:
             raise _AmbiguousWrite(verdict, attempt)
         with self._rng_lock:

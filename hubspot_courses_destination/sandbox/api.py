@@ -58,6 +58,7 @@ _PROPERTY_ONE = re.compile(r"^/crm/v3/properties/([^/]+)/([^/]+)$")
 _PROPERTIES = re.compile(r"^/crm/v3/properties/([^/]+)$")
 _ENABLEMENT_ONE = re.compile(r"^/crm/v3/object-library/enablement/([^/]+)$")
 _ENABLEMENT = "/crm/v3/object-library/enablement"
+_DAILY_USAGE = "/account-info/v3/api-usage/daily/private-apps"
 
 # (status, body, fault kind): status None means drop the connection.
 _Answer = tuple[int | None, dict[str, Any] | None, str | None]
@@ -156,6 +157,11 @@ class SandboxApi:
         search = self.endpoints.is_search(request.method, request.path)
         decision = self.endpoints.search_limits.check(token) if search else self.limits.check(token)
         headers.update(decision.headers)
+        if self.tokens.is_oauth(token):
+            # docs/hubspot-behaviour.md, "Response headers": no daily headers for OAuth. GUESS:
+            # its requests still count against the portal's daily limit here.
+            headers.pop("X-HubSpot-RateLimit-Daily", None)
+            headers.pop("X-HubSpot-RateLimit-Daily-Remaining", None)
         if not search:
             headers.update(self.endpoints.secondly.headers(token))
         if not decision.allowed:
@@ -234,6 +240,13 @@ class SandboxApi:
                 "utcOffsetMilliseconds": -18000000, "uiDomain": "app.hubspot.com",
                 "dataHostingLocation": "na1",
             }
+        if path == _DAILY_USAGE:
+            allow(method, "GET")
+            # docs/hubspot-behaviour.md, "Daily usage". GUESS: no scope beyond a valid private-app
+            # token; an OAuth token is refused with 403 (the usage is that of private apps).
+            if self.tokens.is_oauth(token):
+                raise ApiError(403, error_body("FORBIDDEN", "This endpoint reports private-app usage only"))
+            return 200, {"results": [self.limits.daily_usage(with_resets_at=family != LEGACY)]}
         if path == _ENABLEMENT:
             allow(method, "GET")
             # docs/hubspot-behaviour.md, "Activation": {"enablementByObjectTypeId": {"0-410":

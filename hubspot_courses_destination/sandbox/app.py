@@ -199,9 +199,11 @@ class Sandbox:
         self._rules.record_limit = limit
 
     # -- portal set-up ------------------------------------------------------------------------
-    def add_token(self, token: str, scopes: Iterable[str] | None = None) -> None:
-        """Accept another private-app token, with only `scopes` (all course scopes if None)."""
-        self._tokens.add(token, scopes)
+    def add_token(self, token: str, scopes: Iterable[str] | None = None, *, oauth: bool = False) -> None:
+        """Accept another private-app token, with only `scopes` (all course scopes if None);
+        `oauth=True`: an OAuth access token, whose answers carry no daily rate-limit headers and
+        which cannot read the private apps' daily usage (docs/hubspot-behaviour.md, "Daily usage")."""
+        self._tokens.add(token, scopes, oauth=oauth)
 
     def remove_token(self, token: str) -> None:
         """Revoke a token: later requests with it get 401."""
@@ -253,6 +255,20 @@ class Sandbox:
     def properties(self) -> list[dict[str, Any]]:
         """All live property definitions, as the Properties API returns them."""
         return self._registry.list_json()["results"]
+
+    def spend_daily(self, requests: int) -> None:
+        """Count `requests` against today's daily limit as if other apps of the portal had sent
+        them (HubSpot's daily limit is shared by every private app of the account)."""
+        self._limits.spend_daily(requests)
+
+    @property
+    def daily_limit(self) -> int:
+        """Requests per day for the portal (all apps together)."""
+        return self._limits.daily
+
+    @daily_limit.setter
+    def daily_limit(self, value: int) -> None:
+        self._limits.daily = value
 
     def reset_rate_limits(self) -> None:
         """Forget the 10-second windows and the daily count."""

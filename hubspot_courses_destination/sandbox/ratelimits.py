@@ -17,8 +17,8 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 WINDOW_MS = 10_000
 
@@ -57,6 +57,35 @@ class RateLimits:
         # (docs/hubspot-behaviour.md, "Rate limits").
         return datetime.now(timezone.utc).date().isoformat()
 
+    def spend_daily(self, requests: int) -> None:
+        """Count requests other apps of the portal sent today (the daily limit is the account's)."""
+        with self._lock:
+            self._roll_day()
+            self._daily_used += max(0, requests)
+
+    def daily_usage(self, *, with_resets_at: bool) -> dict[str, Any]:
+        """One result of `GET /account-info/{v3,2026-09}/api-usage/daily/private-apps`
+        (docs/hubspot-behaviour.md, "Daily usage"). GUESS: the `name` value and that the
+        figures are live (HubSpot's `currentUsage` is observed to lag behind the headers);
+        `resetsAt` only in the 2026-09 family, at the sandbox's midnight (UTC, see `_today`)."""
+        with self._lock:
+            self._roll_day()
+            now = datetime.now(timezone.utc)
+            out: dict[str, Any] = {
+                "name": "api-calls-daily", "usageLimit": self.daily, "currentUsage": self._daily_used,
+                "collectedAt": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "fetchStatus": "SUCCESS",
+            }
+            if with_resets_at:
+                midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), timezone.utc)
+                out["resetsAt"] = midnight.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            return out
+
+    def _roll_day(self) -> None:
+        today = self._today()
+        if today != self._day:
+            self._day, self._daily_used = today, 0
+
     def reset(self) -> None:
         with self._lock:
             self._windows.clear()
@@ -86,9 +115,7 @@ class RateLimits:
     def check(self, token: str) -> Decision:
         """Count one request for `token`, or refuse it with the policy that was hit."""
         with self._lock:
-            today = self._today()
-            if today != self._day:
-                self._day, self._daily_used = today, 0
+            self._roll_day()
             now = self._clock()
             window = self._window(token, now)
             policy = None

@@ -22,12 +22,19 @@ class TokenRegistry:
 
     def __init__(self) -> None:
         self._tokens: dict[str, frozenset[str]] = {}
+        self._oauth: set[str] = set()
         self._lock = threading.Lock()
 
-    def add(self, token: str, scopes: Iterable[str] | None = None) -> None:
-        """Accept `token` with `scopes` (all course scopes if None)."""
+    def add(self, token: str, scopes: Iterable[str] | None = None, *, oauth: bool = False) -> None:
+        """Accept `token` with `scopes` (all course scopes if None); `oauth`: an OAuth access
+        token rather than a private app's."""
         with self._lock:
             self._tokens[token] = ALL_SCOPES if scopes is None else frozenset(scopes)
+            (self._oauth.add if oauth else self._oauth.discard)(token)
+
+    def is_oauth(self, token: str | None) -> bool:
+        with self._lock:
+            return token in self._oauth
 
     def remove(self, token: str) -> None:
         with self._lock:

@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
             "(content hashes of synced rows, rejected rows, run counts); one subdirectory per "
             "target ('sandbox' or 'hubspot'). Keep them between scheduled runs. Exit codes: 0 "
             "done (rejected rows are reported, not a failure), 1 the pipeline failed, HubSpot was "
-            "unreachable or mirror refused, 2 bad arguments or configuration."
+            "unreachable or mirror refused, 2 bad arguments or configuration, 3 stopped at the daily "
+            "budget (daily_budget_share) or HubSpot's daily limit: the next run after the portal's "
+            "daily reset finishes it."
         ),
     )
     src = parser.add_argument_group("source")
@@ -173,6 +175,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the staging DuckDB file (default: <state-dir>/<target>/staging.duckdb)",
     )
     run.add_argument(
+        "--state-url",
+        metavar="URL",
+        default=None,
+        help="keep the run state on a shared volume (a directory path) or object storage (an "
+        "fsspec URL such as s3://bucket/lms-state): copied into --state-dir (default: a temporary "
+        "folder) before the run and back after it, under a lock so two workers never use one "
+        "state at once (config: lms_to_hubspot.state_url; README \"Running on an orchestrator\")",
+    )
+    run.add_argument(
+        "--state-lock-wait",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --state-url: how long to wait for another worker's lock on the state before "
+        "failing with exit 1 (default: 0, fail at once)",
+    )
+    run.add_argument(
         "--pipeline-name",
         default=None,
         help=f"dlt pipeline name (default: {PIPELINE_PREFIX}_<source>, and for csv one per input "
@@ -210,6 +229,11 @@ def check_argument_combinations(args: argparse.Namespace, source: str) -> None:
         raise UsageError("--mirror-max-share only applies with --mirror: add --mirror, or leave it out")
     if args.sandbox and args.sandbox_if_no_token:
         raise UsageError("--sandbox and --sandbox-if-no-token contradict each other: give one")
+    if args.state_lock_wait is not None and not args.state_url:
+        raise UsageError("--state-lock-wait only applies with --state-url: add --state-url, or leave it out")
+    if args.state_url and (args.pipelines_dir or args.staging_path):
+        raise UsageError("--state-url keeps the pipelines directory and the staging file together: "
+                         "leave out --pipelines-dir and --staging-path (use --state-dir for the local copy)")
     if args.mirror and source == "moodle" and not args.full_resync:
         raise UsageError(
             "--mirror needs a full snapshot, but the moodle source is incremental (only courses "

@@ -3,25 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
-from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigProviderException
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigProviderException,
+    ConfigValueCannotBeCoercedException,
+)
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from hubspot_courses_destination import ConfigurationError, Staging
+from hubspot_courses_destination import (
+    ConfigurationError,
+    DailyBudgetReachedError,
+    DailyLimitExceededError,
+    HubSpotCoursesConfiguration,
+    Staging,
+)
+from .state_store import StateStoreError
 from .common import Unreachable, UsageError, rel
 from .run import MirrorOutcome
 from .targets import Target
 
+if TYPE_CHECKING:
+    from hubspot_courses_destination.hubspot import BudgetSnapshot
+
+
+DEST_ENV_PREFIX = "DESTINATION__HUBSPOT_COURSES__"
+
+DAILY_LIMIT_EXIT = 3
+"""Exit code of a run that stopped at the daily budget or HubSpot's daily limit: nothing is
+lost, the next run (after the reset) finishes it; a scheduler may treat it as "try tomorrow"."""
+
 
 def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_run: bool,
-                  mirrored: Optional[MirrorOutcome]) -> None:
+                  mirrored: Optional[MirrorOutcome], budget: Optional["BudgetSnapshot"] = None) -> None:
+    """The run's counts, its top rejections, and the daily budget when it had a cap."""
     with Staging(str(target.staging_path)) as st:
         s = st.load_summary(load_ids)
         top = st.top_rejections(load_ids, limit=5)
         created_props = st.created_properties(load_ids)
+        enrolled = st.enrollment_summary(load_ids)
     head = "Summary (dry run: nothing was written, no state was changed)" if dry_run else "Summary"
     archived = f"{s.get('archived', 0):>8}"
     if mirrored is not None and mirrored.would_archive:
@@ -37,17 +61,35 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
         f"  requests     {s.get('requests', 0):>8}   (upsert calls to HubSpot; preflight reads not counted)",
         f"  429s         {s.get('responses_429', 0):>8}   (rate-limited, retried)",
     ]
+    if budget is not None and budget.cap is not None:
+        left = budget.left_today
+        lines.append(f"  daily budget: used {budget.used} of cap {budget.cap}"
+                     + (f" ({left} left today)" if left is not None else ""))
+    if enrolled.get("rows_seen") or enrolled.get("associations_removed"):
+        lines += enrollment_lines(enrolled)
     if created_props:
         verb = "would create" if dry_run else "created"
         lines.append(f"  properties {verb} in HubSpot ({len(created_props)}): " + ", ".join(created_props))
     if mirrored is not None:
         lines.append(f"  mirror: {mirrored.message}")
-    if s.get("rejected"):
+    if s.get("rejected") or enrolled.get("rejected"):
         lines.append("  top rejection reasons (count, category/code, property):")
         lines += [f"    {count:>6}  {reason}" for reason, count in top]
         if not dry_run:
             lines.append(f"  list them: {rejected_command(target)}")
     print("\n".join(lines))
+
+
+def enrollment_lines(e: dict[str, int]) -> list[str]:
+    """The enrollment part of the summary (issue 15): contacts and associations apart."""
+    return [
+        f"  enrollments  {e.get('rows_seen', 0):>8}",
+        f"    contacts created {e.get('contacts_created', 0)}, updated {e.get('contacts_updated', 0)}, "
+        f"unchanged {e.get('contacts_unchanged', 0)}",
+        f"    associations added {e.get('associations_added', 0)}, removed {e.get('associations_removed', 0)}, "
+        f"unchanged {e.get('associations_unchanged', 0)}",
+        f"    rejected {e.get('rejected', 0)}, requests {e.get('requests', 0)}",
+    ]
 
 
 def rejected_command(target: Target) -> str:
@@ -57,16 +99,46 @@ def rejected_command(target: Target) -> str:
     return f"{python} -m hubspot_courses_destination rejected list{sandbox} --staging {target.staging_path}"
 
 
-def failure_message(exc: BaseException, pipeline_name: str, *, dry_run: bool = False,
-                    dropped_pending: bool = False) -> str:
-    """One paragraph: the root cause (e.g. HubSpot's 401) and what resolves it."""
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception at the bottom of the chain (dlt wraps the destination's own error)."""
     root = exc
     while True:
         # an error raised "from None" hid its context on purpose (it may hold a header value)
         nxt = root.__cause__ or (None if root.__suppress_context__ else root.__context__)
         if nxt is None or nxt is root:
-            break
+            return root
         root = nxt
+
+
+def daily_limit_message(error: DailyLimitExceededError, pipeline_name: str, *, in_load: bool) -> str:
+    """One paragraph for a run stopped by the daily budget or a DAILY 429: how much is left
+    today, when it resets, and that nothing is lost."""
+    if isinstance(error, DailyBudgetReachedError) and error.daily_remaining == 0 and \
+            (error.daily_used or 0) < (error.daily_cap or 0):
+        why = ("HubSpot reported no requests left today (the portal's other apps count too), so this "
+               "run stopped before a DAILY 429")
+    elif isinstance(error, DailyBudgetReachedError):
+        why = (f"this run spent its daily budget: {error.daily_used:,} of the {error.daily_cap:,} "
+               "requests it may send today (daily_budget_share of what the portal had left when it started)")
+    else:
+        why = ("HubSpot answered 429 DAILY: the portal's daily request limit is spent (every app of "
+               "the portal counts against it)")
+    left = error.daily_remaining
+    left_text = "an unknown number of" if left is None else f"{left:,}"
+    if in_load:
+        after = (f"Nothing is lost: the load package of pipeline {pipeline_name!r} stays pending and the "
+                 "next run finishes it first; rows already synced are recorded and not sent again.")
+    else:
+        after = "Nothing was extracted or sent in this run."
+    return (f"The run STOPPED at HubSpot's daily limit: {why}. The portal has {left_text} requests left "
+            f"today; the count resets {error.resets_when}. {after} Run again after the reset "
+            "(or raise daily_budget_share under [destination.hubspot_courses] to spend more of the day).")
+
+
+def failure_message(exc: BaseException, pipeline_name: str, *, dry_run: bool = False,
+                    dropped_pending: bool = False) -> str:
+    """One paragraph: the root cause (e.g. HubSpot's 401) and what resolves it."""
+    root = root_cause(exc)
     step = getattr(exc, "step", "run")
     if dry_run:
         after = ("This was a dry run on a throwaway copy of the state: nothing was sent, and no load "
@@ -108,10 +180,21 @@ def explain_failure(exc: BaseException, args: argparse.Namespace, pipeline_name:
         return f"error: {exc}", 2
     if isinstance(exc, ConfigFieldMissingException):
         return f"error: {missing_config_message(exc)}", 2
+    if isinstance(exc, ConfigValueCannotBeCoercedException):
+        hint = getattr(exc.hint, "__name__", str(exc.hint))
+        where = ""
+        if exc.field_name in {f.name for f in dataclasses.fields(HubSpotCoursesConfiguration)}:
+            where = (f" (env {DEST_ENV_PREFIX}{exc.field_name.upper()}, or {exc.field_name} under "
+                     "[destination.hubspot_courses] in .dlt/config.toml)")
+        return f"error: configuration: the value of {exc.field_name} cannot be read as a {hint}{where}", 2
     if isinstance(exc, (ConfigProviderException, ConfigurationError)):
         return f"error: configuration: {exc}", 2
-    if isinstance(exc, Unreachable):
+    if isinstance(exc, (Unreachable, StateStoreError)):
         return f"error: {exc}", 1
+    root = root_cause(exc)
+    if isinstance(root, DailyLimitExceededError) and not args.dry_run:
+        in_load = isinstance(exc, PipelineStepFailed) and getattr(exc, "step", None) == "load"
+        return daily_limit_message(root, pipeline_name, in_load=in_load), DAILY_LIMIT_EXIT
     if isinstance(exc, PipelineStepFailed):
         return failure_message(exc, pipeline_name, dry_run=bool(args.dry_run), dropped_pending=args.drop_pending), 1
     return f"error: HubSpot: {exc}", 1  # mirror's archive after the load

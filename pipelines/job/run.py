@@ -11,6 +11,7 @@ from typing import Any, List, Sequence
 import dlt
 
 from hubspot_courses_destination import (
+    DailyLimitExceededError,
     HubSpotCoursesConfiguration,
     HubSpotTerminalError,
     HubSpotTransientError,
@@ -49,6 +50,8 @@ def check_target(settings: HubSpotCoursesConfiguration) -> None:
             f"HubSpot could not be reached at {settings.api_base_url}: {str(exc).rstrip('.')}. Nothing "
             "was extracted or sent. Check the network, a proxy (HTTPS_PROXY) and api_base_url, then run again."
         ) from None
+    except DailyLimitExceededError:
+        raise  # the portal's day is spent: explained like a load that stopped at it (exit 3)
     except HubSpotTerminalError as exc:
         if getattr(exc, "status", None) == 404:
             raise UsageError(

@@ -90,7 +90,7 @@ def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterat
     # the sandbox keeps its records in a file next to the staging state, so a second run sees
     # the courses of the first (and the staging hashes stay true), like a real portal would
     sandbox_db = staging_path.parent / "sandbox-portal.duckdb"
-    with Sandbox(db_path=str(sandbox_db)) as sandbox:
+    with Sandbox(db_path=str(sandbox_db), daily_limit=sandbox_daily_limit()) as sandbox:
         if not args.dry_run and not any(p["name"] == id_property for p in sandbox.properties()):
             # what a HubSpot admin does once per portal (the destination could also create it)
             sandbox.create_property(id_property, label="LMS course key", has_unique_value=True)
@@ -106,6 +106,21 @@ def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterat
         finally:
             close_sessions(str(staging_path))  # before the sandbox stops
         print(f"Sandbox now holds {len(sandbox.records())} live course record(s).")
+
+
+def sandbox_daily_limit() -> int:
+    """The embedded sandbox's requests per day (``lms_to_hubspot.sandbox.daily_limit``, env
+    ``LMS_TO_HUBSPOT__SANDBOX__DAILY_LIMIT``; HubSpot's smallest tier by default): a small one
+    shows the daily budget at work (README "Daily budget"). Each run starts a new sandbox day."""
+    value = conf(None, "lms_to_hubspot.sandbox.daily_limit", 250_000)
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise UsageError(f"lms_to_hubspot.sandbox.daily_limit (env LMS_TO_HUBSPOT__SANDBOX__DAILY_LIMIT) must be "
+                         f"a whole number of requests >= 1, got {value!r}")
+    return limit
 
 
 @contextlib.contextmanager
@@ -127,3 +142,32 @@ def throwaway_state(target: Target, pipeline_name: str) -> Iterator[Target]:
                          staging, target.sandbox_db)
         finally:
             close_sessions(str(staging))  # the copy's connection, before the folder goes
+
+
+@contextlib.contextmanager
+def worker_state(args: argparse.Namespace, name: str, pipeline_name: str) -> Iterator[None]:
+    """With ``--state-url``: lock the target's shared state, copy it into this worker's
+    ``--state-dir`` (or a temporary folder) and point the run at that copy; copy it back after
+    the run, also a failed one (its pending load package is what the next run finishes first).
+    A dry run copies nothing back."""
+    if not args.state_url:
+        yield
+        return
+    from .state_store import StateStore, describe_checkout
+
+    store = StateStore(str(args.state_url), wait_s=float(args.state_lock_wait or 0.0))
+    with contextlib.ExitStack() as stack:
+        local = args.state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lms_to_hubspot-state-")))
+        checkout = stack.enter_context(store.checkout(name, pipeline_name, Path(local), write_back=not args.dry_run))
+        print(describe_checkout(store, checkout))
+        args.state_dir, args.pipelines_dir, args.staging_path = Path(local), checkout.pipelines_dir, checkout.staging_path
+        yield
+
+
+def synced_to_hubspot_before(args: argparse.Namespace) -> bool:
+    """Whether this project's HubSpot state exists: locally, or in the shared store."""
+    if args.state_url:
+        from .state_store import StateStore
+
+        return StateStore(str(args.state_url)).has_state("hubspot")
+    return target_paths(args, "hubspot")[1].exists()

@@ -91,3 +91,13 @@ def test_portal_share_two_processes_tiny():
         assert r["records_ok"] and not r["failed_jobs"] and r["ok"] >= 6
         assert len(r["load_s"]) == 2 and r["fairness"] >= 1.0
         assert bench_portal_share.report_line(r)
+
+
+def test_enrollments_benchmark_tiny():
+    import bench_enrollments
+
+    r = bench_enrollments.run(300, 90, 12, limit=1000, latency_ms=0, rerun_wait_s=0)
+    assert r["associations"] == 300 and r["contacts_stored"] == 90
+    assert r["first"]["writes"] == r["minimum_requests"] == 1 + 1 + 1
+    assert r["rerun"]["course_upserts"] + r["rerun"]["contact_upserts"] + r["rerun"]["association_creates"] == 0
+    assert bench_enrollments.report(r)

@@ -156,3 +156,35 @@ def test_daily_limit_is_shared_by_tokens_and_gives_daily_429() -> None:
         assert body["errorType"] == "RATE_LIMIT" and body["requestId"] and body["correlationId"]
         sb.reset_rate_limits()
         assert a.get(PROPS).status_code == 200
+
+
+USAGE = "/account-info/{}/api-usage/daily/private-apps"
+
+
+def test_daily_usage_counts_every_app_and_only_2026_09_says_when_it_resets() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    with Sandbox(daily_limit=100) as sb:
+        sb.spend_daily(40)  # other apps of the portal
+        legacy = Api(sb.url).get(USAGE.format("v3"))
+        assert legacy.status_code == 200
+        (row,) = legacy.json()["results"]
+        assert (row["usageLimit"], row["currentUsage"], row["fetchStatus"]) == (100, 41, "SUCCESS")
+        assert "resetsAt" not in row and row["collectedAt"].endswith("Z")
+        assert legacy.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "59"
+        (dated,) = Api(sb.url).get(USAGE.format("2026-09")).json()["results"]
+        midnight = datetime.combine(datetime.now(timezone.utc).date() + timedelta(days=1), datetime.min.time(), timezone.utc)
+        assert datetime.fromisoformat(dated["resetsAt"].replace("Z", "+00:00")) == midnight
+        assert dated["currentUsage"] == 42
+
+
+def test_an_oauth_token_gets_no_daily_headers_and_no_private_app_usage() -> None:
+    with Sandbox() as sb:
+        sb.add_token("oauth-token", oauth=True)
+        oauth = Api(sb.url, "oauth-token")
+        r = oauth.get(PROPS)
+        assert r.status_code == 200
+        assert "X-HubSpot-RateLimit-Daily" not in r.headers and "X-HubSpot-RateLimit-Daily-Remaining" not in r.headers
+        assert r.headers["X-HubSpot-RateLimit-Max"]
+        assert oauth.get(USAGE.format("2026-09")).status_code == 403
+        assert "X-HubSpot-RateLimit-Daily" in Api(sb.url).get(PROPS).headers

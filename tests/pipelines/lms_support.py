@@ -214,11 +214,26 @@ def canvas_course(i: int, **overrides: Any) -> Dict[str, Any]:
     return course
 
 
-class CanvasServer:
-    """Serves /api/v1/accounts/1/courses like Canvas: bearer auth, per_page, Link headers."""
+def canvas_enrollment(i: int, course_id: int, user: int, type_: str = "StudentEnrollment",
+                      state: str = "active") -> Dict[str, Any]:
+    """An Enrollment object as Canvas lists it (its user object has login_id, no email)."""
+    return {
+        "id": 5000 + i, "course_id": course_id, "course_section_id": 70 + course_id % 10,
+        "enrollment_state": state, "type": type_, "user_id": user, "role": type_, "role_id": 3,
+        "user": {"id": user, "name": f"Test Person {user}", "sortable_name": f"Person {user}, Test",
+                 "short_name": f"Test {user}", "login_id": f"person{user}@example.edu"},
+    }
 
-    def __init__(self, courses: List[Dict[str, Any]], token: str = "canvas-test-token") -> None:
+
+class CanvasServer:
+    """Serves /api/v1/accounts/1/courses and /api/v1/courses/:id/enrollments like Canvas:
+    bearer auth, per_page, Link headers, and the enrollment list's state[]/type[] filters
+    (without state[], only active and invited enrollments, as Canvas documents)."""
+
+    def __init__(self, courses: List[Dict[str, Any]], token: str = "canvas-test-token",
+                 enrollments: Dict[int, List[Dict[str, Any]]] | None = None) -> None:
         self.courses = courses
+        self.enrollments = enrollments or {}
         self.token = token
         self.requests: List[Dict[str, Any]] = []
         server = self
@@ -240,12 +255,20 @@ class CanvasServer:
         self.requests.append({"path": parsed.path, "query": query, "auth": h.headers.get("Authorization")})
         if h.headers.get("Authorization") != f"Bearer {self.token}":
             return self._send(h, 401, {"errors": [{"message": "Invalid access token."}]})
-        if parsed.path != "/api/v1/accounts/1/courses":
+        enrollments = re.fullmatch(r"/api/v1/courses/(\d+)/enrollments", parsed.path)
+        if enrollments:
+            states = query.get("state[]", ["active", "invited"])
+            types = query.get("type[]")
+            items = [e for e in self.enrollments.get(int(enrollments.group(1)), [])
+                     if e["enrollment_state"] in states and (not types or e["type"] in types)]
+        elif parsed.path == "/api/v1/accounts/1/courses":
+            items = self.courses
+        else:
             return self._send(h, 404, {"errors": [{"message": "The specified resource does not exist."}]})
         per_page = int(query.get("per_page", ["10"])[0])
         page = int(query.get("page", ["1"])[0])
-        chunk = self.courses[(page - 1) * per_page : page * per_page]
-        last = max(1, -(-len(self.courses) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        last = max(1, -(-len(items) // per_page))
 
         def link(p: int) -> str:
             q = {k: v for k, v in query.items() if k != "page"}

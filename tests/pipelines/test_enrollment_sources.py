@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Tuple
 import sqlalchemy as sa
 
 from lms_support import MOODLE_NOW, add_moodle_enrolments
+from pipelines.sources.canvas import canvas_source
 from pipelines.sources.moodle import moodle_enrollments
 
 REMOVED = "enrollment_removed"
@@ -87,3 +88,36 @@ def test_moodle_enrolments_prefix_and_id_property(capture_run, tmp_path) -> None
                                           now=MOODLE_NOW)).rows
     assert len(rows) == 8 and all(r["external_course_id"].startswith("moodle:") for r in rows)
     assert all("lms_course_key" not in r for r in rows)
+
+
+def test_canvas_enrollments_per_course_with_link_paging_states_and_types(capture_run, canvas_server) -> None:
+    source = canvas_source(base_url=canvas_server.url, account_id="1", access_token=canvas_server.token,
+                           per_page=2)
+    captured = capture_run(source)
+    assert set(captured.tables) == {"canvas_courses_mapped", "canvas_enrollments"}
+    rows = _by_pair([r for r in captured.rows if "email" in r])
+    assert {p: (r[REMOVED], r.get("association_label")) for p, r in rows.items()} == {
+        ("canvas:1001", "person1@example.edu"): (False, "Student"),
+        ("canvas:1001", "person2@example.edu"): (False, "Student"),
+        ("canvas:1001", "person3@example.edu"): (True, "Student"),  # inactive
+        ("canvas:1001", "person4@example.edu"): (True, "Student"),  # deleted
+        ("canvas:1001", "person6@example.edu"): (False, "Instructor"),  # teacher and student
+        ("canvas:1002", "person8@example.edu"): (False, "Instructor"),  # TA
+        ("canvas:1002", "person1@example.edu"): (False, "Student"),  # completed: still took it
+    }  # person 5 is only invited, person 7 an observer
+    assert rows[("canvas:1001", "person1@example.edu")]["firstname"] == "Test"
+    assert rows[("canvas:1001", "person1@example.edu")]["lastname"] == "Person 1"
+    enrollment_requests = [r for r in canvas_server.requests if r["path"].endswith("/enrollments")]
+    course_1001 = [r["query"].get("page", ["1"])[0] for r in enrollment_requests
+                   if r["path"] == "/api/v1/courses/1001/enrollments"]
+    assert course_1001 == ["1", "2", "3", "4"]  # 7 type-filtered enrollments, 2 per page, via rel="next"
+    assert {r["path"] for r in enrollment_requests} == {f"/api/v1/courses/{1000 + i}/enrollments" for i in range(1, 6)}
+    assert all(r["auth"] == "Bearer canvas-test-token" for r in enrollment_requests)
+    assert "deleted" in enrollment_requests[0]["query"]["state[]"]  # else Canvas hides removals
+    assert "ObserverEnrollment" not in enrollment_requests[0]["query"]["type[]"]
+
+
+def test_canvas_without_enrollments_reads_no_enrollment_list(capture_run, canvas_server) -> None:
+    capture_run(canvas_source(base_url=canvas_server.url, account_id="1", access_token=canvas_server.token,
+                              enrollments=False))
+    assert not [r for r in canvas_server.requests if r["path"].endswith("/enrollments")]

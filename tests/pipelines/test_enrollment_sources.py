@@ -121,3 +121,71 @@ def test_canvas_without_enrollments_reads_no_enrollment_list(capture_run, canvas
     capture_run(canvas_source(base_url=canvas_server.url, account_id="1", access_token=canvas_server.token,
                               enrollments=False))
     assert not [r for r in canvas_server.requests if r["path"].endswith("/enrollments")]
+
+
+# ------------------------------------------------------------------ CSV
+
+
+def _write(path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_csv_enrollments_layout_is_recognised_by_its_whole_header(tmp_path) -> None:
+    import pytest
+
+    from pipelines.sources.csv_export import UnknownCsvLayout, detect_layout
+
+    assert detect_layout(["lms_course_key", "email"]) == "enrollments"
+    assert detect_layout(["email", "lastname", "firstname", "association_label", "lms_course_key"]) == "enrollments"
+    assert detect_layout(["course_ref", "email", "firstname"], id_property="course_ref") == "enrollments"
+    assert detect_layout(["lms_course_key", "hs_course_name", "email"]) == "hubspot"  # a course file
+    with pytest.raises(UnknownCsvLayout) as wrong:
+        detect_layout(["lms_course_key", "email", "phone"], "roster.csv")
+    message = str(wrong.value)
+    assert message.startswith("roster.csv: unrecognised CSV header")
+    assert "looks like an enrollments file, but phone is no enrollments column" in message
+    assert "association_label" in message  # says what the layout allows
+    with pytest.raises(UnknownCsvLayout, match="has no key column"):
+        detect_layout(["course", "email", "firstname"], "roster.csv")
+    with pytest.raises(UnknownCsvLayout, match="repeated column email"):
+        detect_layout(["lms_course_key", "email", "email"])
+
+
+def test_csv_glob_routes_course_and_enrollment_files_to_their_own_tables(capture_run, tmp_path) -> None:
+    from pipelines.sources.csv_export import csv_source, csv_table_name
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    _write(exports / "courses.csv", "lms_course_key,hs_course_name\nx:1,One\nx:2,Two\n")
+    _write(exports / "enrollments.csv",
+           "lms_course_key,email,firstname,lastname,association_label\n"
+           'x:1,ann@example.edu,Ann,"Doe, Jr.",Student\n'
+           "x:1, Bo@Example.edu ,,,\n"  # values pass as written: the destination judges emails
+           "x:2,ann@example.edu,Ann,Doe,Instructor\n")
+    path = str(exports / "*.csv")
+    captured = capture_run(csv_source(path))
+    table = csv_table_name(path)
+    assert set(captured.tables) == {table, f"{table}_enrollments"}
+    courses = [r for r in captured.rows if "hs_course_name" in r]
+    enrollments = [r for r in captured.rows if "email" in r]
+    assert sorted(r["lms_course_key"] for r in courses) == ["x:1", "x:2"]
+    assert enrollments == [
+        {"lms_course_key": "x:1", "email": "ann@example.edu", "firstname": "Ann", "lastname": "Doe, Jr.",
+         "association_label": "Student", REMOVED: False},
+        {"lms_course_key": "x:1", "email": " Bo@Example.edu ", REMOVED: False},
+        {"lms_course_key": "x:2", "email": "ann@example.edu", "firstname": "Ann", "lastname": "Doe",
+         "association_label": "Instructor", REMOVED: False},
+    ]
+
+
+def test_csv_job_refuses_a_wrong_enrollments_header_before_the_run(tmp_path, capsys) -> None:
+    from pipelines import lms_to_hubspot
+
+    roster = _write(tmp_path / "roster.csv", "lms_course_key,email,phone\nx:1,a@example.edu,123\n")
+    code = lms_to_hubspot.main(["--source", "csv", "--csv-path", roster, "--sandbox",
+                                "--state-dir", str(tmp_path / "state")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "looks like an enrollments file, but phone is no enrollments column" in err
+    assert "Traceback" not in err

@@ -189,3 +189,22 @@ def test_csv_job_refuses_a_wrong_enrollments_header_before_the_run(tmp_path, cap
     assert code == 2
     assert "looks like an enrollments file, but phone is no enrollments column" in err
     assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------ the bundled sample
+
+
+def test_sample_enrollments_are_synthetic_and_match_the_sample_courses(capture_run) -> None:
+    from pipelines.sources.sample import sample_source
+
+    captured = capture_run(sample_source())
+    courses = {r["lms_course_key"] for r in captured.rows if "email" not in r}
+    enrollments = [r for r in captured.rows if "email" in r]
+    assert "sample_enrollments" in captured.tables
+    assert len(enrollments) == 364
+    assert {r["lms_course_key"] for r in enrollments} == courses  # every course, no other key
+    emails = {r["email"] for r in enrollments}
+    assert all(e.endswith("@example.edu") for e in emails - {"learner-without-at.example.edu"})
+    assert {r["firstname"] for r in enrollments} == {"Sample"}
+    assert {r["association_label"] for r in enrollments} == {"Student", "Instructor"}
+    assert not any(r[REMOVED] for r in enrollments)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-__all__ = ["Rejection", "Synced", "RunCounts", "BatchOutcome"]
+__all__ = ["Rejection", "Synced", "RunCounts", "BatchOutcome", "EnrollmentCounts", "EnrollmentChanges"]
 
 
 @dataclass(slots=True)
@@ -52,6 +52,43 @@ class RunCounts:
     responses_429: int = 0
 
 
+ENROLLMENT_SUMMARY_FIELDS = (
+    "rows_seen", "contacts_created", "contacts_updated", "contacts_unchanged", "associations_added",
+    "associations_removed", "associations_unchanged", "rejected", "requests", "responses_429",
+)
+
+
+@dataclass
+class EnrollmentCounts:
+    """What one batch of enrollments did: contacts and course-contact associations apart."""
+
+    rows_seen: int = 0
+    contacts_created: int = 0
+    contacts_updated: int = 0
+    contacts_unchanged: int = 0
+    associations_added: int = 0
+    associations_removed: int = 0
+    associations_unchanged: int = 0
+    rejected: int = 0
+    requests: int = 0
+    responses_429: int = 0
+
+
+@dataclass
+class EnrollmentChanges:
+    """The enrollment part of a :class:`BatchOutcome` (``enrollment_state``/``contact_state``).
+
+    Emails here are lower-cased, as HubSpot keys contacts; record keys (``"<course key>
+    <email as given>"``) only name rejections and the rows they close."""
+
+    contacts: list[tuple[str, str, str]] = field(default_factory=list)  # (email, contact id, content hash)
+    associated: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # (course key, email, course id, contact id, label)
+    seen: list[tuple[str, str]] = field(default_factory=list)  # (course key, email) still in the source
+    removals: list[tuple[str, str, str, str]] = field(default_factory=list)  # (course key, email, course id, contact id)
+    in_sync_keys: list[str] = field(default_factory=list)  # record keys now as in HubSpot: close their rejections
+    counts: EnrollmentCounts = field(default_factory=EnrollmentCounts)
+
+
 @dataclass
 class BatchOutcome:
     """Everything one batch did, ready to be recorded in one transaction."""
@@ -69,3 +106,4 @@ class BatchOutcome:
     rejections: list[Rejection] = field(default_factory=list)
     seen_keys: list[str] = field(default_factory=list)  # still in the source (mirror keeps them)
     counts: RunCounts = field(default_factory=RunCounts)
+    enrollments: EnrollmentChanges | None = None  # set by the enrollments route (recorded apart)

@@ -29,7 +29,7 @@ __all__ = ["ReplayResult", "replay_rejections", "needs_source_fix", "NOT_REPLAYA
 
 _VARIANT = "▶v_"  # dlt's separator in variant column names
 
-NOT_REPLAYABLE = frozenset({"SUPERSEDED", "NESTED_TABLE", "MISSING_KEY"})
+NOT_REPLAYABLE = frozenset({"SUPERSEDED", "NESTED_TABLE", "MISSING_KEY", "INVALID_EMAIL"})
 """Categories a replay cannot fix: they need a change in the source data, then a load."""
 
 SOURCE_FIX_CODES = frozenset({"INVALID_STRING_LENGTH", "REQUIRED_PROPERTY"})

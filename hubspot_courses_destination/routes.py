@@ -42,6 +42,10 @@ def route_for(session: Session, table: Mapping[str, Any]) -> Route:
     """The route of a dlt table: nested tables have none in HubSpot; the rest are courses."""
     if table.get("parent"):
         return NestedTableRoute(session)
+    if table.get("name") == session.settings.enrollments_table:
+        from .enrollments import EnrollmentsRoute  # imports this module's neighbours only
+
+        return EnrollmentsRoute(session)
     return CoursesRoute(session)
 
 
@@ -55,6 +59,16 @@ def sync_batch(
     session.staging.record_batch(outcome)  # what was sent is recorded before anything else is tried
     if outcome.to_archive:
         route.archive(outcome)
+    if outcome.enrollments is not None:
+        e = outcome.enrollments.counts
+        log.info(
+            "%s%s: %d enrollments -> contacts created %d, updated %d, unchanged %d; associations added %d, "
+            "removed %d, unchanged %d; rejected %d (%d requests, %.2fs)",
+            "[dry run] " if outcome.dry_run else "", outcome.table, e.rows_seen, e.contacts_created,
+            e.contacts_updated, e.contacts_unchanged, e.associations_added, e.associations_removed,
+            e.associations_unchanged, e.rejected, e.requests, time.perf_counter() - t0,
+        )
+        return outcome.counts
     c = outcome.counts
     log.info(
         "%s%s: %d rows -> created %d, updated %d, unchanged %d, rejected %d, archived %d "

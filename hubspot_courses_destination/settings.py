@@ -82,6 +82,9 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
     dry_run: bool = False
     rebuild_state: bool = True
     clear_nulls: bool = False
+    # issue 15: rows of this table are enrollments (README "Enrollments")
+    enrollments_table: str = "enrollments"
+    enrollments_wait_s: float = 120.0
 
     def on_resolved(self) -> None:
         """Normalise, then check every value at once; one error lists everything to change."""
@@ -191,6 +194,11 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
     workers = s.max_concurrency
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
         problems.append(f"max_concurrency must be an integer from 1 to 64, got {workers!r}")
+    if not isinstance(s.enrollments_table, str) or not s.enrollments_table.strip():
+        problems.append("enrollments_table is empty: name the dlt table whose rows are enrollments (default \"enrollments\")")
+    wait = s.enrollments_wait_s
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 3600:
+        problems.append(f"enrollments_wait_s must be a number of seconds from 0 to 3600, got {wait!r}")
     if not str(s.staging_path or "").strip():
         problems.append("staging_path is empty: give a file path for the staging DuckDB database")
     return problems

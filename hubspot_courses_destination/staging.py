@@ -26,9 +26,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import duckdb
 
 from .errors import ConfigurationError
-from .outcomes import BatchOutcome, Rejection, RunCounts, Synced
+from .outcomes import ENROLLMENT_SUMMARY_FIELDS, BatchOutcome, EnrollmentCounts, Rejection, RunCounts, Synced
 
-__all__ = ["Staging", "SUMMARY_FIELDS"]
+__all__ = ["Staging", "SUMMARY_FIELDS", "ENROLLMENT_SUMMARY_FIELDS"]
 
 _SCHEMA = (
     """
@@ -98,6 +98,52 @@ _SCHEMA = (
         unchanged BIGINT DEFAULT 0,
         rejected BIGINT DEFAULT 0,
         archived BIGINT DEFAULT 0,
+        requests BIGINT DEFAULT 0,
+        responses_429 BIGINT DEFAULT 0,
+        PRIMARY KEY (load_id, source_table, batch_id)
+    )
+    """,
+    # issue 15: enrollments (README "Enrollments"); emails lower-cased, as HubSpot keys contacts
+    """
+    CREATE TABLE IF NOT EXISTS contact_state (
+        email VARCHAR PRIMARY KEY,
+        contact_id VARCHAR,
+        content_hash VARCHAR,
+        last_synced_at TIMESTAMPTZ,
+        last_load_id VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS enrollment_state (
+        course_key VARCHAR NOT NULL,
+        email VARCHAR NOT NULL,
+        course_id VARCHAR,
+        contact_id VARCHAR,
+        label VARCHAR,
+        source_table VARCHAR,
+        first_synced_at TIMESTAMPTZ,
+        last_synced_at TIMESTAMPTZ,
+        last_load_id VARCHAR,
+        last_seen_load_id VARCHAR,
+        PRIMARY KEY (course_key, email)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS enrollment_runs (
+        load_id VARCHAR NOT NULL,
+        source_table VARCHAR NOT NULL,
+        batch_id VARCHAR NOT NULL,
+        dry_run BOOLEAN DEFAULT FALSE,
+        started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ,
+        rows_seen BIGINT DEFAULT 0,
+        contacts_created BIGINT DEFAULT 0,
+        contacts_updated BIGINT DEFAULT 0,
+        contacts_unchanged BIGINT DEFAULT 0,
+        associations_added BIGINT DEFAULT 0,
+        associations_removed BIGINT DEFAULT 0,
+        associations_unchanged BIGINT DEFAULT 0,
+        rejected BIGINT DEFAULT 0,
         requests BIGINT DEFAULT 0,
         responses_429 BIGINT DEFAULT 0,
         PRIMARY KEY (load_id, source_table, batch_id)
@@ -475,6 +521,9 @@ class Staging:
         (closed, flagged ``dry_run``) and the counts (README "Dry run"); the job runs its dry
         runs on a throwaway copy of this file.
         """
+        if o.enrollments is not None:
+            self._record_enrollment_batch(o)
+            return
         with self.transaction():
             if not o.dry_run:
                 # synced first: it closes open rejections of these keys, and a key whose later
@@ -493,6 +542,132 @@ class Staging:
                 self.resolve_keys(o.object_type, o.unchanged_keys)
             self.put_run_counts(o.load_id, o.table, o.batch_id, o.object_type, o.counts,
                                 dry_run=o.dry_run, started_at=o.started_at)
+
+    # ------------------------------------------------------------------ enrollments
+
+    def _record_enrollment_batch(self, o: BatchOutcome) -> None:
+        """An enrollments batch: rejections, contacts and associations synced, identities
+        still in the source, and its counts, in one transaction (removals follow, see
+        :meth:`record_removals`)."""
+        e = o.enrollments
+        assert e is not None
+        now = _now()
+        with self.transaction():
+            self.record_rejections(o.object_type, o.table, o.load_id, o.rejections, dry_run=o.dry_run)
+            if not o.dry_run:
+                if e.contacts:
+                    self._con.execute(
+                        "INSERT INTO contact_state AS s SELECT e, i, h, ?, ? "
+                        "FROM (SELECT unnest(?) AS e, unnest(?) AS i, unnest(?) AS h) "
+                        "ON CONFLICT (email) DO UPDATE SET contact_id = excluded.contact_id, "
+                        "content_hash = excluded.content_hash, last_synced_at = excluded.last_synced_at, "
+                        "last_load_id = excluded.last_load_id",
+                        (now, o.load_id, [c[0] for c in e.contacts], [c[1] for c in e.contacts],
+                         [c[2] for c in e.contacts]),
+                    )
+                if e.associated:
+                    a = e.associated
+                    self._con.execute(
+                        "INSERT INTO enrollment_state AS s SELECT k, e, c, p, l, ?, ?, ?, ?, ? "
+                        "FROM (SELECT unnest(?) AS k, unnest(?) AS e, unnest(?) AS c, unnest(?) AS p, unnest(?) AS l) "
+                        "ON CONFLICT (course_key, email) DO UPDATE SET course_id = excluded.course_id, "
+                        "contact_id = excluded.contact_id, label = excluded.label, source_table = excluded.source_table, "
+                        "last_synced_at = excluded.last_synced_at, last_load_id = excluded.last_load_id, "
+                        "last_seen_load_id = excluded.last_seen_load_id",
+                        (o.table, now, now, o.load_id, o.load_id, [x[0] for x in a], [x[1] for x in a],
+                         [x[2] for x in a], [x[3] for x in a], [x[4] for x in a]),
+                    )
+                if e.seen:
+                    self._con.execute(
+                        "UPDATE enrollment_state SET last_seen_load_id = ?, source_table = ? "
+                        "WHERE (course_key, email) IN (SELECT (unnest(?), unnest(?)))",
+                        (o.load_id, o.table, [x[0] for x in e.seen], [x[1] for x in e.seen]),
+                    )
+                self.resolve_keys(o.object_type, e.in_sync_keys)
+            self.put_enrollment_counts(o.load_id, o.table, o.batch_id, e.counts, dry_run=o.dry_run,
+                                       started_at=o.started_at)
+
+    def contact_states(self, emails: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """Per lower-cased email: (HubSpot contact id, content hash last sent)."""
+        if not emails:
+            return {}
+        rows = self._query(
+            "SELECT email, contact_id, content_hash FROM contact_state WHERE email IN (SELECT unnest(?))",
+            (list(emails),),
+        )
+        return {e: (i, h) for e, i, h in rows}
+
+    def enrollment_states(self, identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str, str]]:
+        """Per (course key, lower-cased email) associated in HubSpot: (course id, contact id, label)."""
+        if not identities:
+            return {}
+        rows = self._query(
+            "SELECT course_key, email, course_id, contact_id, label FROM enrollment_state "
+            "WHERE (course_key, email) IN (SELECT (unnest(?), unnest(?)))",
+            ([i[0] for i in identities], [i[1] for i in identities]),
+        )
+        return {(k, e): (c, p, lb or "") for k, e, c, p, lb in rows}
+
+    def forget_enrollments(self, identities: Sequence[tuple[str, str]]) -> None:
+        """Drop associations that were archived in HubSpot (contacts stay)."""
+        if identities:
+            self._query(
+                "DELETE FROM enrollment_state WHERE (course_key, email) IN (SELECT (unnest(?), unnest(?)))",
+                ([i[0] for i in identities], [i[1] for i in identities]),
+            )
+
+    def enrollments_not_seen(
+        self, load_ids: Sequence[str], source_tables: Sequence[str]
+    ) -> list[tuple[str, str, str, str]]:
+        """(course key, email, course id, contact id) of associations synced from
+        ``source_tables`` that none of ``load_ids`` delivered (mirror mode)."""
+        return [tuple(r) for r in self._query(  # type: ignore[misc]
+            "SELECT course_key, email, course_id, contact_id FROM enrollment_state "
+            "WHERE source_table IN (SELECT unnest(?)) "
+            "AND (last_seen_load_id IS NULL OR last_seen_load_id NOT IN (SELECT unnest(?))) ORDER BY 1, 2",
+            (list(source_tables), list(load_ids)),
+        )]
+
+    def enrollment_count_in(self, source_tables: Sequence[str]) -> int:
+        return int(self._query(
+            "SELECT count(*) FROM enrollment_state WHERE source_table IN (SELECT unnest(?))", (list(source_tables),),
+        )[0][0])
+
+    def enrollment_tables_of(self, load_ids: Iterable[str]) -> list[str]:
+        """The enrollment tables these loads delivered rows of."""
+        return [t for (t,) in self._query(
+            "SELECT DISTINCT source_table FROM enrollment_runs WHERE load_id IN (SELECT unnest(?)) "
+            "AND source_table <> '(mirror)' ORDER BY 1",
+            (list(load_ids),),
+        )]
+
+    def put_enrollment_counts(
+        self, load_id: str, source_table: str, batch_id: str, c: EnrollmentCounts, *,
+        dry_run: bool = False, started_at: datetime | None = None,
+    ) -> None:
+        """One enrollments batch's counts; a batch dlt delivers again replaces its row."""
+        now = _now()
+        self._query(
+            "INSERT OR REPLACE INTO enrollment_runs (load_id, source_table, batch_id, dry_run, started_at, "
+            "finished_at, " + ", ".join(ENROLLMENT_SUMMARY_FIELDS) + ") VALUES ("
+            + ", ".join("?" * (6 + len(ENROLLMENT_SUMMARY_FIELDS))) + ")",
+            (load_id, source_table, batch_id, dry_run, started_at or now, now,
+             *(getattr(c, f) for f in ENROLLMENT_SUMMARY_FIELDS)),
+        )
+
+    def enrollment_summary(self, load_ids: Iterable[str]) -> dict[str, int]:
+        """Totals of the enrollment batches of ``load_ids``: contacts created, updated and
+        unchanged, associations added, removed and unchanged, rejections, requests."""
+        ids = list(load_ids)
+        totals = {f: 0 for f in ENROLLMENT_SUMMARY_FIELDS}
+        if not ids:
+            return totals
+        row = self._query(
+            "SELECT " + ", ".join(f"coalesce(sum({f}), 0)" for f in ENROLLMENT_SUMMARY_FIELDS)
+            + " FROM enrollment_runs WHERE load_id IN (SELECT unnest(?))",
+            (ids,),
+        )[0]
+        return {f: int(v) for f, v in zip(ENROLLMENT_SUMMARY_FIELDS, row)}
 
     # ------------------------------------------------------------------ sync_runs
 

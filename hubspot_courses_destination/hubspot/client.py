@@ -62,6 +62,10 @@ __all__ = ["HubSpotClient"]
 
 logger = logging.getLogger(__name__)
 
+ASSOCIATION_BATCH_LIMIT = 2000
+"""Inputs per association batch create/archive request (docs/hubspot-behaviour.md,
+"Associations v4": create takes at most 2,000; archive's cap is a GUESS, the same)."""
+
 OMITTED_ROW_RESENDS = 1
 """How often rows a 200/207 answer left out are sent again before being reported."""
 
@@ -394,6 +398,66 @@ class HubSpotClient:
             self._send("POST", path, json_body=bodies.archive_body(chunk), row_keys=chunk)
 
         self._run_chunks(archive_chunk, bodies.chunks(id_list))
+
+    # -- associations (v4 / 2026-09) ---------------------------------------------------------
+
+    def association_batch_create(
+        self, from_type: str, to_type: str, inputs: Sequence[Mapping[str, Any]], *, limit: int = ASSOCIATION_BATCH_LIMIT,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        """Create associations, at most ``limit`` inputs per request, concurrently.
+
+        ``inputs`` are ``{"from": {"id"}, "to": {"id"}, "types": [{"associationCategory",
+        "associationTypeId"}]}``. HubSpot answers 201, or 207 with ``errors[]`` for inputs it
+        refused (docs/hubspot-behaviour.md, "Associations v4"); creating an existing
+        association again is harmless, so the request is retried like upserts.
+
+        Returns:
+            ``(results, errors, requests)``: the created pairs, HubSpot's error objects, and
+            the requests this call sent (retries included).
+        """
+        items = list(inputs)
+        if not items:
+            return [], [], 0
+        path = self._endpoints.path("association_batch_create", from_type=from_type, to_type=to_type)
+        call = Counters()
+
+        def create_chunk(chunk: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            _, body = self._send("POST", path, json_body={"inputs": list(chunk)}, call=call,
+                                 row_keys=[f"{i['from']['id']}>{i['to']['id']}" for i in chunk])
+            body = body if isinstance(body, Mapping) else {}
+            results, errors = body.get("results"), body.get("errors")
+            return ([r for r in results if isinstance(r, dict)] if isinstance(results, list) else [],
+                    [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else [])
+
+        parts = self._run_chunks(create_chunk, [items[i:i + limit] for i in range(0, len(items), limit)])
+        return ([r for res, _ in parts for r in res], [e for _, errs in parts for e in errs],
+                call.snapshot().requests_sent)
+
+    def association_batch_archive(
+        self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]], *, limit: int = ASSOCIATION_BATCH_LIMIT,
+    ) -> int:
+        """Remove every association between each (from id, to id) pair, one input per pair,
+        at most ``limit`` per request (archiving a pair twice is harmless). Returns the
+        requests sent."""
+        unique = list(dict.fromkeys(pairs))
+        if not unique:
+            return 0
+        path = self._endpoints.path("association_batch_archive", from_type=from_type, to_type=to_type)
+        call = Counters()
+
+        def archive_chunk(chunk: Sequence[tuple[str, str]]) -> None:
+            body = {"inputs": [{"from": {"id": f}, "to": [{"id": t}]} for f, t in chunk]}
+            self._send("POST", path, json_body=body, call=call, row_keys=[f"{f}>{t}" for f, t in chunk])
+
+        self._run_chunks(archive_chunk, [unique[i:i + limit] for i in range(0, len(unique), limit)])
+        return call.snapshot().requests_sent
+
+    def association_labels(self, from_type: str, to_type: str) -> list[dict[str, Any]]:
+        """The association types from one object to another: ``[{"category", "typeId",
+        "label"}]`` (``label`` None for HubSpot's unlabeled type)."""
+        _, body = self._send("GET", self._endpoints.path("association_labels", from_type=from_type, to_type=to_type))
+        results = body.get("results") if isinstance(body, Mapping) else None
+        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
 
     def iter_records(
         self,

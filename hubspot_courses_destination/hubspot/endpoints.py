@@ -33,6 +33,10 @@ ENDPOINTS: dict[str, dict[str, str | None]] = {
         "account_details": "/account-info/v3/details",
         "property_validations": "/crm/v3/property-validations/{object_type}",
         "record_limits": "/crm/v3/limits/records",
+        # associations are v4 in the legacy family (docs/hubspot-behaviour.md, "Associations v4")
+        "association_batch_create": "/crm/v4/associations/{from_type}/{to_type}/batch/create",
+        "association_batch_archive": "/crm/v4/associations/{from_type}/{to_type}/batch/archive",
+        "association_labels": "/crm/v4/associations/{from_type}/{to_type}/labels",
     },
     # docs/hubspot-behaviour.md, "API versions": HubSpot's 2026-09 specs
     "2026-09": {
@@ -48,6 +52,10 @@ ENDPOINTS: dict[str, dict[str, str | None]] = {
         "account_details": "/account-info/2026-09/details",
         "property_validations": "/crm/property-validations/2026-09/{object_type}",
         "record_limits": "/crm/limits/2026-09/records",
+        "association_batch_create": "/crm/associations/2026-09/{from_type}/{to_type}/batch/create",
+        "association_batch_archive": "/crm/associations/2026-09/{from_type}/{to_type}/batch/archive",
+        # GUESS: the labels path follows the family's layout (the 2026-09 spec lists the batch paths)
+        "association_labels": "/crm/associations/2026-09/{from_type}/{to_type}/labels",
     },
 }
 """Path templates by API family, then by endpoint name; ``{...}`` are path segments."""

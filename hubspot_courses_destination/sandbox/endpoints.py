@@ -52,6 +52,8 @@ def build_routes(
             ("GET", re.compile(rf"^{p}/{_CONTACT}$"), "contacts_list"),
             ("GET", re.compile(rf"^{p}/{_CONTACT}/{_SEG}$"), "contacts_one"),
         ]
+    # docs/hubspot-behaviour.md, "Contacts": contact property definitions (read only here)
+    out.append(("GET", re.compile(rf"^/crm/v3/properties/{_CONTACT}$"), "contacts_properties"))
     for p in association_prefixes:
         out += [
             ("POST", re.compile(rf"^{p}/{_SEG}/{_SEG}/batch/(create|read|archive)$"), "assoc_batch"),
@@ -178,6 +180,12 @@ class Endpoints:
         if op == "read":
             return self.contacts.batch_read(body())
         return self.contacts.batch_archive(body()), None
+
+    def _contacts_properties(self, m: re.Match[str], query: Any, base_url: str, scopes: frozenset[str],
+                             body: Callable[[], Any], enabled: ApiError | None) -> tuple[int, dict[str, Any]]:
+        # GUESS: as for courses, reading properties accepts the object's read scope or a schema scope
+        self._need(scopes, READ_CONTACTS + WRITE_CONTACTS + ["crm.schemas.contacts.read"])
+        return 200, {"results": [p.to_json() for p in self.contacts.catalog.values()]}
 
     def _contacts_list(self, m: re.Match[str], query: Mapping[str, list[str]], base_url: str,
                        scopes: frozenset[str], body: Callable[[], Any],

@@ -22,6 +22,7 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
         s = st.load_summary(load_ids)
         top = st.top_rejections(load_ids, limit=5)
         created_props = st.created_properties(load_ids)
+        enrolled = st.enrollment_summary(load_ids)
     head = "Summary (dry run: nothing was written, no state was changed)" if dry_run else "Summary"
     archived = f"{s.get('archived', 0):>8}"
     if mirrored is not None and mirrored.would_archive:
@@ -37,17 +38,31 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
         f"  requests     {s.get('requests', 0):>8}   (upsert calls to HubSpot; preflight reads not counted)",
         f"  429s         {s.get('responses_429', 0):>8}   (rate-limited, retried)",
     ]
+    if enrolled.get("rows_seen") or enrolled.get("associations_removed"):
+        lines += enrollment_lines(enrolled)
     if created_props:
         verb = "would create" if dry_run else "created"
         lines.append(f"  properties {verb} in HubSpot ({len(created_props)}): " + ", ".join(created_props))
     if mirrored is not None:
         lines.append(f"  mirror: {mirrored.message}")
-    if s.get("rejected"):
+    if s.get("rejected") or enrolled.get("rejected"):
         lines.append("  top rejection reasons (count, category/code, property):")
         lines += [f"    {count:>6}  {reason}" for reason, count in top]
         if not dry_run:
             lines.append(f"  list them: {rejected_command(target)}")
     print("\n".join(lines))
+
+
+def enrollment_lines(e: dict[str, int]) -> list[str]:
+    """The enrollment part of the summary (issue 15): contacts and associations apart."""
+    return [
+        f"  enrollments  {e.get('rows_seen', 0):>8}",
+        f"    contacts created {e.get('contacts_created', 0)}, updated {e.get('contacts_updated', 0)}, "
+        f"unchanged {e.get('contacts_unchanged', 0)}",
+        f"    associations added {e.get('associations_added', 0)}, removed {e.get('associations_removed', 0)}, "
+        f"unchanged {e.get('associations_unchanged', 0)}",
+        f"    rejected {e.get('rejected', 0)}, requests {e.get('requests', 0)}",
+    ]
 
 
 def rejected_command(target: Target) -> str:

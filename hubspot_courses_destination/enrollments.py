@@ -147,6 +147,15 @@ def _bind_portal(session: Session) -> None:
         staging.set_meta("portal:enrollments", portal)
 
 
+_STILL_IN_SOURCE = frozenset({"UNKNOWN_LABEL", "COERCION_ERROR"})
+"""Rejections of rows whose course key and email are fine: the enrollment is still in the source."""
+
+
+def _identity(row: Mapping[str, Any], keys: Sequence[str]) -> tuple[str, str]:
+    key = next((k for k in (_key_text(row.get(c)) for c in keys) if k is not None), "")
+    return key, str(row.get(EMAIL_COLUMN) or "").strip().lower()
+
+
 def _key_text(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
@@ -186,10 +195,13 @@ class EnrollmentsRoute:
         c = changes.counts
         c.rows_seen = len(rows)
         winners: dict[tuple[str, str], _Enrollment] = {}
+        still_there: list[tuple[str, str]] = []
         for row in rows:
             parsed = self._parse(row, keys, delete_columns, prop_columns, catalog)
             if isinstance(parsed, Rejection):
                 outcome.rejections.append(parsed)
+                if parsed.category in _STILL_IN_SOURCE:  # a bad label or value: mirror keeps it
+                    still_there.append(_identity(row, keys))
                 continue
             identity = (parsed.key, parsed.email)
             previous = winners.pop(identity, None)
@@ -202,7 +214,7 @@ class EnrollmentsRoute:
             winners[identity] = parsed
         course_ids = self._resolve_courses(sorted({e.key for e in winners.values()}), changes)
         enrollments = list(winners.values())
-        changes.seen = [(e.key, e.email) for e in enrollments if not e.delete]
+        changes.seen = [(e.key, e.email) for e in enrollments if not e.delete] + still_there
         adds = [e for e in enrollments if not e.delete]
         deletes = [e for e in enrollments if e.delete]
         for e in adds:
@@ -459,6 +471,9 @@ class EnrollmentsRoute:
                 changes.in_sync_keys.append(e.record_key)
                 continue
             error = refused.get(pair) or {}
+            # the contact may have been deleted in HubSpot since it was recorded: upsert it
+            # again next time instead of trusting the stored id
+            changes.stale_contacts.append(e.email)
             outcome.rejections.append(Rejection(
                 e.record_key, str(error.get("category") or "ASSOCIATION_NOT_CREATED"), error.get("subCategory"),
                 str(error.get("message") or "HubSpot's answer did not confirm this association"), e.source,

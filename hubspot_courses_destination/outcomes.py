@@ -86,6 +86,7 @@ class EnrollmentChanges:
     seen: list[tuple[str, str]] = field(default_factory=list)  # (course key, email) still in the source
     removals: list[tuple[str, str, str, str]] = field(default_factory=list)  # (course key, email, course id, contact id)
     in_sync_keys: list[str] = field(default_factory=list)  # record keys now as in HubSpot: close their rejections
+    stale_contacts: list[str] = field(default_factory=list)  # emails whose stored contact id failed an association
     counts: EnrollmentCounts = field(default_factory=EnrollmentCounts)
 
 

@@ -8,8 +8,9 @@ route ends in exactly one of: created, updated, unchanged, archived, or ``reject
 Only configuration problems raise; a row HubSpot refuses never does (raising for one bad row
 would keep the load package pending and block every later run).
 
-Today's routes: courses (upsert by the id property) and nested tables (rejected: nothing in
-HubSpot takes them).
+Today's routes: courses (upsert by the id property), enrollments (the table named by
+``enrollments_table``: contacts associated with courses, ``enrollments.py``) and nested
+tables (rejected: nothing in HubSpot takes them).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Route(Protocol):
 
 
 def route_for(session: Session, table: Mapping[str, Any]) -> Route:
-    """The route of a dlt table: nested tables have none in HubSpot; the rest are courses."""
+    """The route of a dlt table: nested tables have none in HubSpot; the enrollments table's
+    rows are enrollments; the rest are courses."""
     if table.get("parent"):
         return NestedTableRoute(session)
     if table.get("name") == session.settings.enrollments_table:

@@ -583,6 +583,9 @@ class Staging:
                         "WHERE (course_key, email) IN (SELECT (unnest(?), unnest(?)))",
                         (o.load_id, o.table, [x[0] for x in e.seen], [x[1] for x in e.seen]),
                     )
+                if e.stale_contacts:
+                    self._con.execute("DELETE FROM contact_state WHERE email IN (SELECT unnest(?))",
+                                      (list(e.stale_contacts),))
                 self.resolve_keys(o.object_type, e.in_sync_keys)
             self.put_enrollment_counts(o.load_id, o.table, o.batch_id, e.counts, dry_run=o.dry_run,
                                        started_at=o.started_at)

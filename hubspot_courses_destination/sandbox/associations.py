@@ -225,9 +225,12 @@ class AssociationsApi:
                                    "message": f"No {f} record with id {k} exists", "context": {"ids": [k]}})
                     continue
                 to = []
-                for (course_id, contact_id), types in sorted(self._pairs.items()):
+                mine_pairs = [(pair, types) for pair, types in sorted(self._pairs.items())
+                              if types and pair[0 if f == COURSE else 1] == k]
+                live_other = self._exists(t, [pair[1 if f == COURSE else 0] for pair, _ in mine_pairs])
+                for (course_id, contact_id), types in mine_pairs:
                     mine, other = (course_id, contact_id) if f == COURSE else (contact_id, course_id)
-                    if mine != k or not types:
+                    if other not in live_other:  # GUESS, as in pairs(): no associations to archived records
                         continue
                     specs = [self._label(ty) for ty in sorted(types)]
                     to.append({"toObjectId": other, "associationTypes": [
@@ -256,7 +259,13 @@ class AssociationsApi:
         return 204
 
     def pairs(self) -> list[dict[str, Any]]:
-        """Every stored association: [{"courseId", "contactId", "typeIds"}]."""
+        """Every association between live records: [{"courseId", "contactId", "typeIds"}].
+
+        GUESS: an archived record's associations are not shown (HubSpot lists no associations
+        to deleted records); they are kept, so a restored record would have them again."""
         with self._lock:
-            return [{"courseId": c, "contactId": p, "typeIds": sorted(ts)}
-                    for (c, p), ts in sorted(self._pairs.items()) if ts]
+            stored = [(c, p, ts) for (c, p), ts in sorted(self._pairs.items()) if ts]
+        live_courses = self._exists(COURSE, [c for c, _, _ in stored])
+        live_contacts = self._exists(CONTACT, [p for _, p, _ in stored])
+        return [{"courseId": c, "contactId": p, "typeIds": sorted(ts)}
+                for c, p, ts in stored if c in live_courses and p in live_contacts]

@@ -80,3 +80,13 @@ def test_load_breakdown_times_every_phase():
     totals = bench_load_breakdown.breakdown(300)
     assert totals["load_s"] > 0
     assert all(totals[label] > 0 for _, _, label in bench_load_breakdown.PHASES)
+
+
+def test_enrollments_benchmark_tiny():
+    import bench_enrollments
+
+    r = bench_enrollments.run(300, 90, 12, limit=1000, latency_ms=0, rerun_wait_s=0)
+    assert r["associations"] == 300 and r["contacts_stored"] == 90
+    assert r["first"]["writes"] == r["minimum_requests"] == 1 + 1 + 1
+    assert r["rerun"]["course_upserts"] + r["rerun"]["contact_upserts"] + r["rerun"]["association_creates"] == 0
+    assert bench_enrollments.report(r)

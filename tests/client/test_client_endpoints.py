@@ -18,6 +18,18 @@ FAMILIES = ["v3", "2026-09"]
 
 NEW_PROPERTY = {"name": "lms_level", "label": "Level", "type": "string", "fieldType": "text", "groupName": "course_information"}
 
+PAIR = {"from_type": COURSES, "to_type": "0-1"}
+
+
+def _course_id(c: HubSpotClient) -> str:
+    return str(c.batch_read(COURSES, ["c-1"], id_property=ID_PROPERTY)[0]["id"])
+
+
+def _contact_id(c: HubSpotClient) -> str:
+    """A contact to associate with (upserted by email: the same one every time)."""
+    return str(next(iter(c.batch_upsert("0-1", "email", [UpsertRow("enrolled@example.com", {})]))).hubspot_id)
+
+
 # one client call per table entry, in an order that works on a fresh portal
 CALLS: dict[str, tuple[str, dict[str, str], Callable[[HubSpotClient], Any]]] = {
     "object_enablement": ("GET", {}, lambda c: c.is_object_enabled(COURSES)),
@@ -28,6 +40,13 @@ CALLS: dict[str, tuple[str, dict[str, str], Callable[[HubSpotClient], Any]]] = {
     "batch_upsert": ("POST", {}, lambda c: c.batch_upsert(COURSES, ID_PROPERTY, [UpsertRow("c-1", {"hs_course_name": "n"})])),
     "batch_read": ("POST", {}, lambda c: c.batch_read(COURSES, ["c-1"], id_property=ID_PROPERTY)),
     "list_objects": ("GET", {}, lambda c: list(c.iter_records(COURSES))),
+    # enrollments (issue 15): course -> contact associations
+    "association_labels": ("GET", PAIR, lambda c: c.association_labels(COURSES, "0-1")),
+    "association_batch_create": ("POST", PAIR, lambda c: c.association_batch_create(COURSES, "0-1", [
+        {"from": {"id": _course_id(c)}, "to": {"id": _contact_id(c)},
+         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 860}]}])),
+    "association_batch_archive": ("POST", PAIR, lambda c: c.association_batch_archive(
+        COURSES, "0-1", [(_course_id(c), _contact_id(c))])),
     "batch_archive": ("POST", {}, lambda c: c.batch_archive(COURSES, [r["id"] for r in c.iter_records(COURSES)])),
     "property_validations": ("GET", {}, lambda c: c.property_validations(COURSES)),
     "record_limits": ("GET", {}, lambda c: c.record_limit(COURSES)),

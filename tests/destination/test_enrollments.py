@@ -49,10 +49,11 @@ def lms(course_rows: Iterable[dict[str, Any]] | None, enrollment_rows: Iterable[
 
 
 def pairs(sandbox) -> set[tuple[str, str]]:
-    """(course key, contact email) of every stored association."""
+    """(course key, contact email) of every stored association between live records."""
     course_key = {r["id"]: r["properties"][ID] for r in sandbox.records()}
     email = {c["id"]: c["properties"]["email"] for c in sandbox.contacts()}
-    return {(course_key[a["courseId"]], email[a["contactId"]]) for a in sandbox.associations()}
+    return {(course_key[a["courseId"]], email[a["contactId"]]) for a in sandbox.associations()
+            if a["courseId"] in course_key and a["contactId"] in email}
 
 
 def assoc_requests(sandbox, op: str) -> list[int]:
@@ -254,3 +255,61 @@ def test_summary_lines_of_the_job(sandbox, make_pipeline, staging, capsys):
     text = "\n".join(enrollment_lines(staging().enrollment_summary(info.loads_ids)))
     assert "contacts created 2, updated 0, unchanged 0" in text
     assert "associations added 3, removed 0, unchanged 0" in text
+
+
+def test_retry_replays_an_unknown_course_once_the_course_exists(sandbox, make_pipeline, staging, staging_path):
+    from hubspot_courses_destination.replay import replay_rejections
+
+    pipeline = make_pipeline()
+    pipeline.run(lms(courses(1), [enrollment("c0", "a@example.com"), enrollment("c9", "late@example.com"),
+                                  enrollment("c0", "bad")]))
+    assert rejected(staging) == {"c9 late@example.com": "UNKNOWN_COURSE", "c0 bad": "INVALID_EMAIL"}
+    pipeline.run(lms([{ID: "c9", "hs_course_name": "Course 9"}], None))  # the course arrives later
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path)
+    result = replay_rejections(settings)
+    assert (result.attempted, result.fixed, result.needs_source_fix) == (1, 1, 1)
+    assert ("c9", "late@example.com") in pairs(sandbox)
+    assert rejected(staging) == {"c0 bad": "INVALID_EMAIL"}  # an email is fixed in the source only
+
+
+def test_dry_run_predicts_and_writes_nothing(sandbox, make_pipeline, staging):
+    make_pipeline().run(lms(courses(), ENROLLMENTS[:1]))
+    sandbox.reset_log()
+    rows = ENROLLMENTS + [enrollment("c0", "bad")]
+    info = make_pipeline(dry_run=True).run(lms(None, rows))
+    assert contact_upserts(sandbox) == [] and assoc_requests(sandbox, "create") == []
+    assert pairs(sandbox) == {("c0", "ada@example.com")}
+    s = staging().enrollment_summary(info.loads_ids)
+    assert (s["contacts_created"], s["contacts_updated"], s["associations_added"], s["associations_unchanged"],
+            s["rejected"]) == (1, 1, 2, 1, 1)  # bob new, ada gains a lastname; c0-ada is there already
+    assert rejected(staging) == {}  # a dry run's rejections are stored closed
+
+
+def test_a_contact_deleted_in_hubspot_is_upserted_again_on_the_next_run(sandbox, make_pipeline, staging):
+    import requests
+
+    pipeline = make_pipeline()
+    pipeline.run(lms(courses(), ENROLLMENTS))
+    bob = sandbox.contact_by_email("bob@example.com")["id"]
+    answer = requests.post(f"{sandbox.url}/crm/v3/objects/contacts/batch/archive", json={"inputs": [{"id": bob}]},
+                           headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, timeout=10)
+    assert answer.status_code == 204
+    rows = ENROLLMENTS + [enrollment("c2", "bob@example.com", firstname="Bob")]
+    pipeline.run(lms(courses(), rows))
+    assert list(rejected(staging).values()) == ["VALIDATION_ERROR"]  # the stored contact id is gone
+    pipeline.run(lms(courses(), rows))
+    assert {("c1", "bob@example.com"), ("c2", "bob@example.com")} <= pairs(sandbox)  # the new contact
+    assert rejected(staging) == {}
+
+
+def test_mirror_keeps_an_enrollment_rejected_for_its_label(sandbox, make_pipeline, staging, staging_path):
+    pipeline = make_pipeline()
+    pipeline.run(lms(courses(), ENROLLMENTS))
+    rows = [dict(r) for r in ENROLLMENTS]
+    rows[0]["association_label"] = "No such label"
+    info = pipeline.run(lms(courses(), rows))
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path)
+    result = archive_missing(settings, info.loads_ids, max_share=1.0)
+    assert result.associations_archived == 0 and len(pairs(sandbox)) == 3

@@ -141,3 +141,13 @@ def test_create_label_over_http_from_the_contact_side(sb: Sandbox, api: Api,
     assert back["results"][0]["to"][0]["associationTypes"] == [forward]
     assert api.post(f"{V4}/contacts/0-410/labels", {"label": "Enrolled in", "name": "x"}).status_code == 400
     assert api.post(f"{V4}/contacts/0-410/labels", {"label": "No name"}).status_code == 400
+
+
+def test_an_archived_contact_has_no_associations(sb: Sandbox, api: Api, ids: tuple[list[str], list[str]]) -> None:
+    courses, contacts = ids
+    assert api.post(f"{V4}/0-410/contacts/batch/create", {"inputs": [pair(courses[0], contacts[0]),
+                                                                     pair(courses[0], contacts[1])]}).status_code == 201
+    assert api.post("/crm/v3/objects/contacts/batch/archive", {"inputs": [{"id": contacts[0]}]}).status_code == 204
+    assert [a["contactId"] for a in sb.associations()] == [contacts[1]]
+    read = api.post(f"{V4}/0-410/contacts/batch/read", {"inputs": [{"id": courses[0]}]}).json()
+    assert [t["toObjectId"] for t in read["results"][0]["to"]] == [contacts[1]]

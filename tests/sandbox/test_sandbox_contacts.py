@@ -108,3 +108,19 @@ def test_contacts_need_contact_scopes(sb: Sandbox) -> None:
     r = Api(sb.url, "pat-na1-courses-only").post(UPSERT, {"inputs": [contact("a@x.com")]})
     assert r.status_code == 403
     assert r.json()["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.contacts.write"]
+
+
+def test_contact_property_definitions_are_served_in_both_families(sb: Sandbox, api: Api) -> None:
+    for path in ("/crm/v3/properties/contacts", "/crm/properties/2026-09/0-1"):
+        r = api.get(path)
+        assert r.status_code == 200, path
+        names = {p["name"]: p for p in r.json()["results"]}
+        assert {"email", "firstname", "lastname"} <= set(names)
+        assert names["hs_object_id"]["modificationMetadata"]["readOnlyValue"] is True
+
+
+def test_contact_properties_need_a_contact_scope(sb: Sandbox) -> None:
+    sb.add_token("pat-courses", scopes={"crm.objects.courses.read"})
+    r = Api(sb.url, "pat-courses").get("/crm/v3/properties/contacts")
+    assert r.status_code == 403 and r.json()["category"] == "MISSING_SCOPES"
+    assert "crm.objects.contacts.read" in r.json()["errors"][0]["context"]["requiredGranularScopes"]

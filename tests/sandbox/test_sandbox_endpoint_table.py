@@ -12,7 +12,7 @@ from hubspot_courses_destination.sandbox.tokens import ALL_SCOPES
 
 def test_default_table_serves_the_legacy_family_only() -> None:
     patterns = [rx.pattern for _, rx, _ in build_routes()]
-    assert all(p.startswith(("^/crm/v3/objects/", "^/crm/v4/associations/")) for p in patterns)
+    assert all(p.startswith(("^/crm/v3/objects/", "^/crm/v4/associations/", "^/crm/v3/properties/")) for p in patterns)
 
 
 def test_an_added_prefix_routes_to_the_same_handlers() -> None:

@@ -166,3 +166,23 @@ def test_mirror_removes_associations_a_csv_snapshot_no_longer_has(portal: Sandbo
     out = capsys.readouterr().out
     assert "removed 1 course-contact associations missing from the source" in out
     assert {e for _, e, _ in associated(portal, labels)} == set(people[:-1])
+
+
+def test_canvas_enrollments_end_to_end_and_a_rerun_sends_nothing(portal: Sandbox, canvas_server, tmp_path,
+                                                                  monkeypatch, capsys) -> None:
+    labels = with_labels(portal)
+    monkeypatch.setenv("SOURCES__CANVAS__ACCESS_TOKEN", canvas_server.token)
+    args = ["--source", "canvas", "--canvas-base-url", canvas_server.url, "--canvas-account-id", "1",
+            "--state-dir", str(tmp_path / "state")]
+    assert lms_to_hubspot.main(args) == 0
+    capsys.readouterr()
+    assert associated(portal, labels) == {  # inactive, deleted, invited and observer: none
+        ("canvas:1001", "person1@example.edu", "Student"), ("canvas:1001", "person2@example.edu", "Student"),
+        ("canvas:1001", "person6@example.edu", "Instructor"), ("canvas:1002", "person8@example.edu", "Instructor"),
+        ("canvas:1002", "person1@example.edu", "Student"),
+    }
+    portal.reset_log()
+    assert lms_to_hubspot.main(args) == 0
+    numbers = enrollment_numbers(capsys.readouterr().out)
+    assert (numbers["added"], numbers["removed"], numbers["unchanged"]) == (0, 0, 7)  # 5 kept, 2 removals
+    assert writes(portal) == []

@@ -109,7 +109,7 @@ def build_source(
         on = wanted is not False
         return sample_source(id_property=id_property, enrollments=on), enrollments_table_name("sample") if on else None
     if source == "moodle":
-        from pipelines.sources.moodle import moodle_source
+        from pipelines.sources.moodle import moodle_courses, moodle_enrollments
 
         url = conf(args.moodle_url, "sources.moodle.credentials", secret=True)
         if not url:
@@ -125,10 +125,11 @@ def build_source(
         if missing and wanted is None:
             print(f"Note: the Moodle database has no {', '.join(missing)}: syncing courses only.")
         on = bool(wanted is not False and not missing)
-        data = moodle_source(
-            url, table_prefix=prefix, site_url=conf(args.moodle_site_url, "sources.moodle.site_url"),
-            id_property=id_property, enrollments=on,
-        )
+        # bare resources, as before enrollments: the course cursor stays where dlt keeps it
+        data = [moodle_courses(url, table_prefix=prefix, id_property=id_property,
+                               site_url=conf(args.moodle_site_url, "sources.moodle.site_url"))]
+        if on:
+            data.append(moodle_enrollments(url, table_prefix=prefix, id_property=id_property))
         return data, enrollments_table_name("moodle") if on else None
     if source == "canvas":
         from pipelines.sources.canvas import canvas_source
@@ -143,7 +144,7 @@ def build_source(
         return canvas_source(**kwargs), enrollments_table_name("canvas") if on else None
     if source == "csv":
         from pipelines.sources.csv_export import (
-            ENROLLMENTS_LAYOUT, UnknownCsvLayout, check_csv_input, csv_source, csv_table_name,
+            ENROLLMENTS_LAYOUT, UnknownCsvLayout, check_csv_input, csv_courses, csv_enrollments, csv_table_name,
         )
 
         if not csv_path:
@@ -155,6 +156,8 @@ def build_source(
         # a URL's files are only listed while extracting: its enrollments are read if it has any
         has_enrollments = not layouts or any(layout == ENROLLMENTS_LAYOUT for _, layout in layouts)
         on = wanted if wanted is not None else has_enrollments
-        data = csv_source(csv_path, id_property=id_property, enrollments=on)
+        data = [csv_courses(csv_path, id_property=id_property)]  # bare resources, as before enrollments
+        if on:
+            data.append(csv_enrollments(csv_path, id_property=id_property))
         return data, enrollments_table_name(csv_table_name(csv_path)) if on else None
     raise UsageError(f"unknown source {source!r}")

@@ -9,7 +9,8 @@ requests / 10 s, without its sequential loop: ``pipeline`` has one), ``pipeline`
 (bench_pipeline.py: throughput at 100 and 190 requests / 10 s, the plain sequential loop,
 the unchanged re-run), ``overhead`` (bench_overhead.py: against a no-op
 destination at 100,000 rows; peak RSS at 100,000 and 1,000,000 rows), ``soak`` (soak.py:
-faults and kill -9s, every row checked). The 2 CPUs here are noisy; every ratio is
+faults and kill -9s, every row checked), ``enrollments`` (bench_enrollments.py: 100,000
+enrollments, requests against the minimum and time against the ceiling). The 2 CPUs here are noisy; every ratio is
 measured side by side within one run. Exit code 1 if the soak found a problem.
 """
 
@@ -24,12 +25,13 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_enrollments  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_pipeline  # noqa: E402
 import soak  # noqa: E402
 from bench_support import mib, pct  # noqa: E402
 
-PARTS = ("client", "pipeline", "overhead", "soak")
+PARTS = ("client", "pipeline", "overhead", "enrollments", "soak")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -51,6 +53,7 @@ def client(quick: bool) -> list[str]:
 def summary(results: dict[str, Any]) -> list[str]:
     lines = ["", "=" * 100, "SUMMARY", "=" * 100]
     lines += [f"client: {ln}" for ln in results.get("client", [])]
+    lines += [f"enrollments: {ln}" for ln in results.get("enrollments", [])]
     for r in results.get("pipeline", []):
         p = r["pipeline"]
         sustained = p["sustained_share"]
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             results[part] = bench_pipeline.main(quick)
         elif part == "overhead":
             results[part] = bench_overhead.main(quick)
+        elif part == "enrollments":
+            results[part] = bench_enrollments.main(args.quick)
         elif part == "soak":
             try:
                 results[part] = soak.main(quick)

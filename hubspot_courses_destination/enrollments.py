@@ -23,6 +23,7 @@ the record key ``"<course key> <email as given>"``. Contacts are never archived.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import re
@@ -65,6 +66,8 @@ ENROLLMENT_SCOPES = (
 # (docs/hubspot-behaviour.md, "Contacts") and its answer is recorded the same way.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _POLL_S = 0.2
+_IDLE_HANDBACK_S = 2.0
+"""Course jobs pending but none running this long: no load worker is free for them."""
 
 
 def enrollment_record_key(course_key: Any, email: Any) -> str:
@@ -314,32 +317,46 @@ class EnrollmentsRoute:
     def _resolve_courses(self, keys: Sequence[str], changes: EnrollmentChanges) -> dict[str, str]:
         """Course key -> HubSpot course id, before any contact is written.
 
-        ``sync_state`` first, then HubSpot (a batch read by the id property). Keys still
-        unknown while course jobs of this load package are running are waited for, up to
-        ``enrollments_wait_s``: dlt loads the tables of one package concurrently, so the
-        course may be on its way. Past the wait a transient error hands the job back to dlt,
-        which retries it after the other jobs (no deadlock with one load worker).
+        ``sync_state`` first. Keys it lacks while course jobs of this load package are
+        unfinished are waited for (polling ``sync_state``), up to ``enrollments_wait_s``: dlt
+        loads the tables of one package concurrently, so the course may be on its way. Past
+        the wait a transient error hands the job back to dlt, which retries it later. Course
+        jobs that wait for a load worker (none runs: with one worker, this job holds it) are
+        loaded by this job, once. Then HubSpot is asked for the keys still unknown (a batch
+        read by the id property).
         """
         s, staging = self.session.settings, self.session.staging
         ids = staging.hubspot_ids(s.object_type, keys)
         unknown = [k for k in keys if k not in ids]
-        if unknown:
-            ids.update(self._read_courses(unknown, changes))
-            unknown = [k for k in unknown if k not in ids]
-        deadline = time.monotonic() + float(s.enrollments_wait_s)
-        while unknown and _course_jobs_pending(s.enrollments_table):
-            if time.monotonic() >= deadline:
+        started = time.monotonic()
+        deadline = started + float(s.enrollments_wait_s)
+        last_running, loaded_waiting = started, False
+        while unknown:
+            pending, running = _course_jobs(s.enrollments_table)
+            if not pending:
+                break
+            now = time.monotonic()
+            last_running = now if running else last_running
+            if not running and now - last_running >= _IDLE_HANDBACK_S:
+                if loaded_waiting:  # their rows are synced: what they bring is in sync_state
+                    break
+                # every load worker is busy and dlt might pick this job again if handed
+                # back; load their rows here, through the course route (upserts are keyed:
+                # the course job, when it runs, finds them unchanged)
+                _load_waiting_course_jobs(self.session, s.enrollments_table)
+                loaded_waiting, last_running = True, time.monotonic()
+            elif now >= deadline:
                 raise HubSpotTransientError(
-                    f"{len(unknown)} course key(s) of these enrollments are not in HubSpot yet while course "
-                    f"jobs of this load are still running (waited {s.enrollments_wait_s:g} s); dlt retries "
-                    "this job after them"
+                    f"{len(unknown)} course key(s) of these enrollments are not in HubSpot yet while "
+                    f"{pending} course job(s) of this load are unfinished (waited {now - started:.0f} s); "
+                    "dlt retries this job after them"
                 )
-            time.sleep(_POLL_S)
+            else:
+                time.sleep(_POLL_S)
             ids.update(staging.hubspot_ids(s.object_type, unknown))
             unknown = [k for k in unknown if k not in ids]
-            if unknown and not _course_jobs_pending(s.enrollments_table):
-                ids.update(self._read_courses(unknown, changes))  # the last course job just ended
-                unknown = [k for k in unknown if k not in ids]
+        if unknown:
+            ids.update(self._read_courses(unknown, changes))
         return ids
 
     def _read_courses(self, keys: Sequence[str], changes: EnrollmentChanges) -> dict[str, str]:
@@ -520,24 +537,56 @@ def _batch_id(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _course_jobs_pending(enrollments_table: str) -> bool:
-    """Whether the load package being loaded still has course-table jobs that have not
-    finished (any table but enrollments and dlt's own). False outside a load (a replay)."""
+def _load_waiting_course_jobs(session: Session, enrollments_table: str) -> None:
+    """Sync the rows of the package's course jobs that are waiting for a load worker, as dlt
+    would (the same table schema, batches of ``BATCH_SIZE``), through ``sync_batch``."""
+    from dlt.common.configuration.container import Container
+    from dlt.common.storages.load_package import LoadPackageStateInjectableContext
+    from dlt.destinations.file_batching import JsonlFileBatchIterator
+
+    from .destination import BATCH_SIZE
+    from .routes import sync_batch
+
+    ctx = Container()[LoadPackageStateInjectableContext]
+    storage, load_id = ctx.storage, ctx.load_id
+    schema = storage.load_schema(load_id)
+    for state, job in storage.list_all_jobs_with_states(load_id):
+        name = job.table_name
+        if state != "new_jobs" or name == enrollments_table or name.startswith("_dlt") or name not in schema.tables:
+            continue
+        table = copy.deepcopy(schema.tables[name])
+        if table.get("parent"):
+            continue
+        table["columns"] = {c: v for c, v in table.get("columns", {}).items() if not c.startswith("_dlt")}
+        path = storage.storage.make_full_path(storage.get_job_file_path(load_id, "new_jobs", job.file_name()))
+        log.info("enrollments: loading waiting course job %s first (no load worker is free for it)", job.file_name())
+        try:
+            for batch in JsonlFileBatchIterator(path, BATCH_SIZE, 0, list(table["columns"])):
+                sync_batch(batch, table, load_id, session)
+        except FileNotFoundError:  # a worker took the job meanwhile (the file moved): it runs now
+            continue
+
+
+def _course_jobs(enrollments_table: str) -> tuple[int, int]:
+    """(unfinished, running) jobs of other tables than enrollments (and dlt's own) in the load
+    package being loaded; (0, 0) outside a load (a replay)."""
     from dlt.common.configuration.container import Container
     from dlt.common.storages.load_package import LoadPackageStateInjectableContext
 
     try:
         ctx = Container()[LoadPackageStateInjectableContext]
     except Exception:  # no load package in this context
-        return False
+        return 0, 0
     storage, load_id = ctx.storage, ctx.load_id
+    pending = running = 0
     for state, job in storage.list_all_jobs_with_states(load_id):
         if job.table_name == enrollments_table or job.table_name.startswith("_dlt"):
             continue
         if state == "new_jobs":
-            return True
-        if state == "started_jobs":
-            pending = storage.load_pending_transition(load_id, job.file_name())
-            if pending is None or pending[0] not in ("completed", "failed"):
-                return True
-    return False
+            pending += 1
+        elif state == "started_jobs":
+            transition = storage.load_pending_transition(load_id, job.file_name())
+            if transition is None or transition[0] not in ("completed", "failed"):
+                pending += 1
+                running += 1
+    return pending, running

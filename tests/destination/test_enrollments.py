@@ -28,11 +28,11 @@ def enrollment(course: str, email: str, **props: Any) -> dict[str, Any]:
 
 
 def lms(course_rows: Iterable[dict[str, Any]] | None, enrollment_rows: Iterable[dict[str, Any]] | None,
-        *, enrollments_first: bool = False) -> Any:
+        *, enrollments_first: bool = False, course_table: str = "courses") -> Any:
     """One source with a courses and an enrollments table, yielded in the order asked."""
     resources = []
     if course_rows is not None:
-        resources.append(dlt.resource(list(course_rows), name="courses", primary_key=ID))
+        resources.append(dlt.resource(list(course_rows), name=course_table, primary_key=ID))
     if enrollment_rows is not None:
         columns = {"removed": {"hard_delete": True, "data_type": "bool"},
                    "firstname": {"data_type": "text"}, "lastname": {"data_type": "text"},
@@ -313,3 +313,17 @@ def test_mirror_keeps_an_enrollment_rejected_for_its_label(sandbox, make_pipelin
         access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path)
     result = archive_missing(settings, info.loads_ids, max_share=1.0)
     assert result.associations_archived == 0 and len(pairs(sandbox)) == 3
+
+
+def test_one_load_worker_loads_the_waiting_course_job_first(sandbox, make_pipeline, staging, monkeypatch):
+    # one worker, busy with the enrollments job: no course job can run, and handed back, the
+    # enrollments job could be picked again (dlt takes new jobs in directory order). It loads
+    # the waiting course job's rows itself instead of holding the worker for enrollments_wait_s
+    # (longer than the test's timeout); the course job then finds the course unchanged
+    monkeypatch.setenv("LOAD__WORKERS", "1")
+    make_pipeline(enrollments_wait_s=600).run(
+        lms(courses(1), [enrollment("c0", "solo@example.com"), enrollment("nope", "x@example.com")],
+            course_table="zz_courses", enrollments_first=True))
+    assert pairs(sandbox) == {("c0", "solo@example.com")}
+    assert sandbox.count_requests("POST", "/0-410/batch/upsert") == 1
+    assert rejected(staging) == {"nope x@example.com": "UNKNOWN_COURSE"}  # loaded once, then rejected

@@ -52,6 +52,10 @@ PATHS_2026_09 = {
     ("account_details", ()): "/account-info/2026-09/details",
     ("property_validations", ("object_type",)): "/crm/property-validations/2026-09/0-410",
     ("record_limits", ()): "/crm/limits/2026-09/records",
+    # docs/hubspot-behaviour.md, "Associations v4" (every segment filled with 0-410 here)
+    ("association_batch_create", ("from_type", "to_type")): "/crm/associations/2026-09/0-410/0-410/batch/create",
+    ("association_batch_archive", ("from_type", "to_type")): "/crm/associations/2026-09/0-410/0-410/batch/archive",
+    ("association_labels", ("from_type", "to_type")): "/crm/associations/2026-09/0-410/0-410/labels",
 }
 
 

@@ -226,11 +226,6 @@ def as_enrollment_resource(
     )
 
 
-def is_enrollments(resource: DltResource) -> bool:
-    """Whether a source's resource feeds an enrollments table (the job runs those second)."""
-    return str(resource.table_name).endswith("_enrollments")
-
-
 __all__ = [
     "COURSE_COLUMNS",
     "DEFAULT_LABELS",
@@ -240,7 +235,6 @@ __all__ = [
     "as_enrollment_resource",
     "enrollment_row",
     "enrollments_table_name",
-    "is_enrollments",
     "DEFAULT_ID_PROPERTY",
     "CourseRow",
     "as_course_resource",

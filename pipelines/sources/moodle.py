@@ -298,7 +298,9 @@ def moodle_enrollments(
     return as_enrollment_resource(raw(), _map, id_property, table)
 
 
-def _roles_of(engine: Any, prefix: str, chunk: Sequence[Mapping[str, Any]]) -> Dict[Tuple[int, int], Tuple[List[str], int]]:
+def _roles_of(
+    engine: Any, prefix: str, chunk: Sequence[Mapping[str, Any]]
+) -> Dict[Tuple[int, int], Tuple[List[str], int]]:
     """(course, user) -> (role shortnames, newest role timemodified) for the chunk's pairs."""
     pairs = {(int(r["courseid"]), int(r["userid"])) for r in chunk}
     query = sa.text(_ROLES_SQL.format(p=prefix)).bindparams(sa.bindparam("courses", expanding=True))

@@ -10,7 +10,8 @@
 The course data has no people, so the enrollments are **synthetic** (``synthetic/
 enrollments.csv``, made for this project): 70 made-up people with ``@example.edu`` addresses
 and names like "Sample Learner 007"; one instructor ("Instructor") and two learners
-("Student") per course, 363 enrollments, and one malformed address the destination rejects. Read through the CSV enrollments layout.
+("Student") per course, 363 enrollments, and one malformed address the destination rejects.
+Read through the CSV enrollments layout.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@
 
 Enrollments (``canvas_enrollments``): ``GET /api/v1/courses/:id/enrollments`` for each listed
 course (Canvas has no account-wide enrollment list), the same bearer token and ``Link`` paging.
+Facts from Canvas's "Enrollments" and "Users" API pages (developerdocs.instructure.com,
+services/canvas/resources/enrollments and .../users):
 - ``type[]``: students, teachers, TAs and designers; observers (parents, mentors) are not
   course members and are left out. Types map to labels: ``StudentEnrollment`` -> "Student",
   ``TeacherEnrollment`` and ``TaEnrollment`` -> "Instructor", designers unlabeled.

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_support import ID_PROPERTY, SandboxProcess, course_rows, pct, portal_setup  # noqa: E402
+from bench_support import ID_PROPERTY, SandboxProcess, course_rows, portal_setup  # noqa: E402
 
 ASSOCIATION_BATCH = 2000
 

@@ -9,9 +9,10 @@ optionally ``association_label`` and other columns, which are contact properties
 2. every row is checked (key, email, label, contact property values), identities
    ``(course key, lower(email))`` are deduplicated (the last row wins);
 3. course keys are resolved to HubSpot course ids **before any contact is written**:
-   ``sync_state``, then a batch read by the id property; keys still unknown while course
-   jobs of the same load package are still running are waited for (``enrollments_wait_s``),
-   then a transient error makes dlt retry the job later. What stays unknown is rejected;
+   ``sync_state``, polled while course jobs of the same load package are running (up to
+   ``enrollments_wait_s``, then a transient error makes dlt retry the job later; course jobs
+   waiting for a load worker are loaded by this job), then a batch read by the id property
+   for the rest. What stays unknown is rejected;
 4. contacts whose merged properties changed are upserted by email (100 per request), then
    associations that are new (or whose label changed) are created in batches of 2,000
    (course -> contact, type 860, plus the label's type);

@@ -71,7 +71,9 @@ def _two_processes(make_client: Callable[..., HubSpotClient], control: str) -> t
 
 def test_two_processes_share_the_window_with_few_429s(make_client: Callable[..., HubSpotClient]) -> None:
     refused, served, records, finished = _two_processes(make_client, "congestion")
-    assert records == 20_000 and served == 200
+    # every row once; a request may be answered twice when a loaded machine makes the client
+    # time out and re-send it (upserts are idempotent), so served is not pinned to 200
+    assert records == 20_000 and 200 <= served <= 203
     assert refused <= 6, f"{refused} requests answered 429"  # 3 %
     # 200 requests at 50 per window: four windows; neither process waits on the other's work
     assert max(finished) <= 1.5 * min(finished)

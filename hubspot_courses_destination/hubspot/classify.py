@@ -386,17 +386,19 @@ def error_for(
     if verdict.reason is Reason.UNAUTHORIZED:
         return AuthenticationError(
             f"HubSpot rejected the access token on {where}: it is missing, wrong, revoked or expired. "
-            f"Check the private-app access token in the env var {TOKEN_ENV} or as access_token "
-            "under [destination.hubspot_courses] in .dlt/secrets.toml, and copy it again from "
-            "HubSpot (Settings > Integrations > Private apps) if it was rotated.",
+            f"Check the token (a Service Key, or a legacy private-app access token) in the env var "
+            f"{TOKEN_ENV} or as access_token under [destination.hubspot_courses] in .dlt/secrets.toml, "
+            "and copy it again from HubSpot (the Service Key, or Settings > Integrations > Private apps) "
+            "if it was rotated.",
             **kw,
         )
     if verdict.reason is Reason.MISSING_SCOPES:
         scopes = ", ".join(verdict.missing_scopes) or "(HubSpot did not name them)"
         return MissingScopesError(
-            f"The private app lacks the scopes {where} needs; HubSpot requires one or more of: {scopes}. "
-            "Add them to the private app in HubSpot (Settings > Integrations > Private apps > Scopes), "
-            "commit the change, and use the access token HubSpot then shows.",
+            f"The token (Service Key or private app) lacks the scopes {where} needs; HubSpot requires "
+            f"one or more of: {scopes}. Add them to the Service Key, or to the legacy private app "
+            "(Settings > Integrations > Private apps > Scopes, then commit the change), and use the "
+            "token HubSpot then shows.",
             missing_scopes=verdict.missing_scopes,
             **kw,
         )

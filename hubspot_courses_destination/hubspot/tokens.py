@@ -20,10 +20,11 @@ def token_problem(token: object) -> str | None:
     if not isinstance(token, str) or not token.strip():
         return (
             f"access_token is empty: set it in .dlt/secrets.toml as access_token under "
-            f"[{TOKEN_KEY.rsplit('.', 1)[0]}] or in the environment as {TOKEN_ENV} (a private app "
+            f"[{TOKEN_KEY.rsplit('.', 1)[0]}] or in the environment as {TOKEN_ENV} (a Service Key or private-app "
             "token with the crm.objects.courses.read/write scopes)"
         )
     if not _TOKEN_RE.fullmatch(token):
         return ("access_token contains whitespace, line breaks or non-ASCII characters; copy the "
-                "private-app token again (Settings > Integrations > Private apps) without spaces or newlines")
+                "Service Key, or legacy private-app token (Settings > Integrations > Private apps), again "
+                "without spaces or newlines")
     return None

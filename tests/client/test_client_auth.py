@@ -24,6 +24,7 @@ def test_401_raises_at_once_and_says_where_the_token_goes(sandbox: Sandbox, make
     text = str(info.value)
     assert "DESTINATION__HUBSPOT_COURSES__ACCESS_TOKEN" in text and ".dlt/secrets.toml" in text
     assert info.value.status == 401 and info.value.category == "INVALID_AUTHENTICATION"
+    assert "Service Key" in text and "private-app" in text  # README "Credentials": either token
     assert SECRET not in text and SECRET not in repr(info.value)
     assert settle(sandbox).count_requests("POST", "/batch/upsert") == 1
     assert client.stats.retries == 0
@@ -36,6 +37,7 @@ def test_403_missing_scopes_names_them(sandbox: Sandbox, make_client: Callable[.
         client.batch_upsert(COURSES, ID_PROPERTY, rows(2))
     assert info.value.missing_scopes == ("crm.objects.courses.write",)
     assert "crm.objects.courses.write" in str(info.value) and "private app" in str(info.value)
+    assert "Service Key" in str(info.value)
     with pytest.raises(MissingScopesError, match="crm.schemas.courses.write"):
         client.create_property(COURSES, {"name": "x_new", "label": "x", "type": "string", "fieldType": "text", "groupName": "course_information"})
     assert settle(sandbox).count_requests("POST", "/batch/upsert") == 1

@@ -103,14 +103,15 @@ def _configured(key: str) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hubspot_courses_destination", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hubspot_courses_destination", description=__doc__.split("\n\n")[0],
+                                     allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    rejected = sub.add_parser("rejected", help="list or retry rows HubSpot (or coercion) refused")
+    rejected = sub.add_parser("rejected", help="list or retry rows HubSpot (or coercion) refused", allow_abbrev=False)
     rsub = rejected.add_subparsers(dest="action", required=True)
     for name, text in (("list", "show open rejections, newest first"),
                        ("retry", "re-send open rejections after fixing their cause in HubSpot or the "
                                  "destination's settings; fixed ones are closed")):
-        p = rsub.add_parser(name, help=text, description=text)
+        p = rsub.add_parser(name, help=text, description=text, allow_abbrev=False)
         p.add_argument("--staging", metavar="PATH",
                        help="staging DuckDB file (default: the configured staging_path, else the job's "
                             "<state-dir>/<target>/staging.duckdb)")

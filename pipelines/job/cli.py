@@ -42,6 +42,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lms_to_hubspot.py",
+        allow_abbrev=False,  # `--dry` must not silently mean --dry-run, nor `--full` --full-resync
         description=(
             "Upsert LMS courses into HubSpot's Courses object (0-410) through dlt. Settings come "
             "from the project's .dlt/ folder and the environment (dlt's order); a flag wins. "

@@ -44,3 +44,12 @@ def test_list_without_a_staging_file_is_an_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "nothing was synced" in err and "Traceback" not in err
     assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_rejected_refuses_abbreviated_flags(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rejected", "list", "--sand", "--staging", str(tmp_path / "x.duckdb")])
+    assert exit_info.value.code == 2
+    assert "--sand" in capsys.readouterr().err

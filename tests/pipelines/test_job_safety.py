@@ -398,3 +398,12 @@ def test_an_api_family_the_portal_no_longer_serves_fails_before_extracting(porta
     monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__API_VERSION", "2026-09")
     assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(OULAD_CSV), *state]) == 0
     assert len(portal.records()) == 22
+
+
+@pytest.mark.parametrize("abbreviation", ["--dry", "--full"])
+def test_an_abbreviated_flag_is_refused_not_read_as_the_long_one(abbreviation, capsys) -> None:
+    """`--dry` once meant --dry-run and `--full` --full-resync: a typo must not pick a mode."""
+    with pytest.raises(SystemExit) as exit_info:
+        lms_to_hubspot.build_parser().parse_args([abbreviation])
+    assert exit_info.value.code == 2
+    assert abbreviation in capsys.readouterr().err

@@ -155,6 +155,13 @@ def build_source(
             raise UsageError(str(exc)) from None
         # a URL's files are only listed while extracting: its enrollments are read if it has any
         has_enrollments = not layouts or any(layout == ENROLLMENTS_LAYOUT for _, layout in layouts)
+        if wanted and not has_enrollments:
+            raise UsageError(f"--enrollments: no enrollments file in --csv-path {csv_path} (only course "
+                             "exports were found): add the enrollments export to the path or glob, e.g. "
+                             "--csv-path 'exports/*.csv', or leave out --enrollments to sync courses only")
+        if wanted and not layouts:
+            print(f"Note: --csv-path {csv_path} is a URL whose files are listed only while extracting: "
+                  "enrollments are synced if an enrollments export is among them.")
         on = wanted if wanted is not None else has_enrollments
         data = [csv_courses(csv_path, id_property=id_property)]  # bare resources, as before enrollments
         if on:

@@ -191,6 +191,21 @@ def test_csv_job_refuses_a_wrong_enrollments_header_before_the_run(tmp_path, cap
     assert "Traceback" not in err
 
 
+def test_csv_job_with_enrollments_but_no_enrollments_file_exits_2(tmp_path, capsys) -> None:
+    """--enrollments asks for something the path cannot give: said before any extract."""
+    from pipelines import lms_to_hubspot
+
+    courses = _write(tmp_path / "courses.csv", "lms_course_key,hs_course_name\nx:1,One\n")
+    state = tmp_path / "state"
+    code = lms_to_hubspot.main(["--source", "csv", "--csv-path", courses, "--enrollments", "--sandbox",
+                                "--state-dir", str(state)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--enrollments: no enrollments file in --csv-path" in captured.err
+    assert "leave out --enrollments" in captured.err and "Traceback" not in captured.err
+    assert not (state / "sandbox" / "staging.duckdb").exists()  # nothing ran
+
+
 # ------------------------------------------------------------------ the bundled sample
 
 

@@ -63,8 +63,8 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
     ]
     if budget is not None and budget.cap is not None:
         left = budget.left_today
-        lines.append(f"  daily budget: used {budget.used} of cap {budget.cap}"
-                     + (f" ({left} left today)" if left is not None else ""))
+        lines.append(f"  daily budget: this run used {budget.used} of its cap {budget.cap} (daily_budget_share "
+                     "of what was left)" + (f"; the portal has {left} left today" if left is not None else ""))
     if enrolled.get("rows_seen") or enrolled.get("associations_removed"):
         lines += enrollment_lines(enrolled)
     if created_props:
@@ -115,12 +115,15 @@ def daily_limit_message(error: DailyLimitExceededError, pipeline_name: str, *, i
     today, when it resets, and that nothing is lost."""
     if isinstance(error, DailyBudgetReachedError) and error.daily_remaining == 0 and \
             (error.daily_used or 0) < (error.daily_cap or 0):
+        stop = "at HubSpot's daily limit"
         why = ("HubSpot reported no requests left today (the portal's other apps count too), so this "
                "run stopped before a DAILY 429")
     elif isinstance(error, DailyBudgetReachedError):
+        stop = "at this run's daily budget (daily_budget_share), not at HubSpot's limit"
         why = (f"this run spent its daily budget: {error.daily_used:,} of the {error.daily_cap:,} "
                "requests it may send today (daily_budget_share of what the portal had left when it started)")
     else:
+        stop = "at HubSpot's daily limit (429 DAILY)"
         why = ("HubSpot answered 429 DAILY: the portal's daily request limit is spent (every app of "
                "the portal counts against it)")
     left = error.daily_remaining
@@ -130,7 +133,7 @@ def daily_limit_message(error: DailyLimitExceededError, pipeline_name: str, *, i
                  "next run finishes it first; rows already synced are recorded and not sent again.")
     else:
         after = "Nothing was extracted or sent in this run."
-    return (f"The run STOPPED at HubSpot's daily limit: {why}. The portal has {left_text} requests left "
+    return (f"The run STOPPED {stop}: {why}. The portal has {left_text} requests left "
             f"today; the count resets {error.resets_when}. {after} Run again after the reset "
             "(or raise daily_budget_share under [destination.hubspot_courses] to spend more of the day).")
 

@@ -31,7 +31,8 @@ def test_a_run_past_its_daily_budget_exits_3_and_the_next_day_finishes_it(portal
     assert _job(export, tmp_path) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err  # one paragraph
-    assert "The run STOPPED at HubSpot's daily limit: this run spent its daily budget" in err
+    assert "The run STOPPED at this run's daily budget (daily_budget_share), not at HubSpot's limit: " \
+        "this run spent its daily budget" in err
     assert "of the 11 requests it may send today" in err
     assert "requests left today; the count resets at " in err and " UTC." in err
     assert "stays pending and the next run finishes it first" in err
@@ -47,7 +48,8 @@ def test_a_run_past_its_daily_budget_exits_3_and_the_next_day_finishes_it(portal
     assert set(names_by_key(portal.records())) == set(KEYS)
     assert upserted_inputs(portal) == len(KEYS)
     assert summary(out)["created"] == len(KEYS)
-    assert "  daily budget: used " in out and " of cap " in out and " left today)" in out
+    assert "  daily budget: this run used " in out and " of its cap " in out
+    assert "(daily_budget_share of what was left); the portal has " in out and out.count(" left today") == 1
 
 
 def test_a_portal_whose_day_is_spent_before_the_run_exits_3_not_2(portal: Sandbox, tmp_path, capsys) -> None:
@@ -55,7 +57,8 @@ def test_a_portal_whose_day_is_spent_before_the_run_exits_3_not_2(portal: Sandbo
     assert _job(_csv(tmp_path), tmp_path) == 3
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1
-    assert "HubSpot answered 429 DAILY" in err and "0 requests left today" in err
+    assert "The run STOPPED at HubSpot's daily limit (429 DAILY): HubSpot answered 429 DAILY" in err
+    assert "0 requests left today" in err
     assert "at midnight in the HubSpot portal's time zone" in err  # the portal check reads no resetsAt
     assert "Nothing was extracted or sent in this run." in err
     assert portal.records() == []
@@ -98,4 +101,5 @@ def test_the_paragraph_tells_a_spent_budget_from_a_day_spent_by_other_apps() -> 
     assert "The portal has 1,500 requests left today; the count resets at 2026-12-02 05:00 UTC." in ours
     theirs = daily_limit_message(error(20, 500, 0), "p", in_load=True)
     assert "HubSpot reported no requests left today" in theirs and "0 requests left today" in theirs
+    assert "STOPPED at HubSpot's daily limit:" in theirs and "STOPPED at this run's daily budget" in ours
     assert "load package of pipeline 'p' stays pending" in theirs

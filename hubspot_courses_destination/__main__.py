@@ -1,7 +1,7 @@
 """Command line tools around the staging database.
 
-    python -m hubspot_courses_destination rejected list  [--staging PATH | --state-dir DIR] [--sandbox] [--limit N] [--json]
-    python -m hubspot_courses_destination rejected retry [--staging PATH | --state-dir DIR] [--sandbox] [--limit N] [--id-property NAME]
+    python -m hubspot_courses_destination rejected list  [--staging PATH | --state-dir DIR | --state-url URL] [--sandbox] [--limit N] [--json]
+    python -m hubspot_courses_destination rejected retry [--staging PATH | --state-dir DIR | --state-url URL] [--sandbox] [--limit N] [--id-property NAME]
 
 The staging file is the one the job (pipelines/lms_to_hubspot.py) writes: ``--staging`` if
 given; else ``destination.hubspot_courses.staging_path`` from dlt config, unless
@@ -9,6 +9,11 @@ given; else ``destination.hubspot_courses.staging_path`` from dlt config, unless
 ``<state dir>/<target>/staging.duckdb``, where the state dir is ``.state`` in the project
 directory (``DLT_PROJECT_DIR``, else the current directory) and the target is ``hubspot``
 when a HubSpot token is configured, ``sandbox`` otherwise (or with ``--sandbox``).
+
+With ``--state-url`` (the job's shared state, README "Running on an orchestrator") the target's
+state is copied out of the store into a temporary folder: ``list`` reads the last stored copy
+without the lock (a running job is not disturbed); ``retry`` takes the store's lock, as a job
+run does, and copies the staging file (and the sandbox portal) back when it is done.
 
 In sandbox mode (``--sandbox``, or no token configured) ``retry`` starts the embedded
 sandbox on the portal file the job keeps next to the staging file (``sandbox-portal.duckdb``)
@@ -26,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +60,7 @@ class CliError(Exception):
 class StagingChoice:
     path: str
     why: str  # printed, so a user sees which file was read and why
+    state_url: str | None = None  # the file is a copy out of the job's state store
 
 
 def choose_staging(
@@ -117,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
                             "<state-dir>/<target>/staging.duckdb)")
         p.add_argument("--state-dir", metavar="DIR",
                        help="the job's --state-dir (default: .state in DLT_PROJECT_DIR or the current directory)")
+        p.add_argument("--state-url", metavar="URL",
+                       help="the job's --state-url (a shared directory or fsspec URL): use the target's "
+                            "state stored there; retry takes its lock")
         p.add_argument("--sandbox", action="store_true",
                        help="the job's embedded-sandbox state, also when a HubSpot token is configured")
         p.add_argument("--limit", type=int, default=None, metavar="N", help="at most this many rows")
@@ -176,8 +186,30 @@ def retry_command(choice: StagingChoice, sandbox: bool) -> str:
         python = os.path.relpath(os.path.abspath(python)) if os.path.abspath(python).startswith(os.getcwd()) else python
     except ValueError:
         pass
-    return (f"{python} -m hubspot_courses_destination rejected retry{' --sandbox' if sandbox else ''} "
-            f"--staging {choice.path}")
+    where = f"--state-url {shlex.quote(choice.state_url)}" if choice.state_url else f"--staging {choice.path}"
+    return f"{python} -m hubspot_courses_destination rejected retry{' --sandbox' if sandbox else ''} {where}"
+
+
+@contextlib.contextmanager
+def _stored_state(url: str, target: str, *, lock: bool) -> Iterator[StagingChoice]:
+    """The target's state from the job's store, copied into a temporary folder. ``lock``
+    (retry): held for the body, and the files are copied back after it, as a job run does."""
+    import tempfile
+
+    from .state_store import StateStore
+
+    store = StateStore(url)
+    if not store.has_state(target):
+        raise CliError(f"no {target} state in the state store {url}: no job run with --state-url {url} "
+                       f"stored one{' (leave out --sandbox)' if target == 'sandbox' else ' (try --sandbox)'}")
+    with tempfile.TemporaryDirectory(prefix="hubspot-courses-rejected-") as tmp:
+        why = f"--state-url: the {target} state stored there"
+        if lock:
+            with store.checkout(target, None, Path(tmp)) as checkout:
+                yield StagingChoice(str(checkout.staging_path), why, url)
+        else:
+            store.download(target, None, Path(tmp) / target)
+            yield StagingChoice(str(Path(tmp) / target / "staging.duckdb"), why + " (last stored copy)", url)
 
 
 @contextlib.contextmanager
@@ -235,8 +267,20 @@ def _one_line(exc: BaseException) -> str:
 def _run(args: argparse.Namespace) -> int:
     from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigProviderException
 
+    from .state_store import StateStoreError
+
     use_sandbox = lambda: args.sandbox or not hubspot_token_configured()  # noqa: E731
     try:
+        if args.state_url:
+            if args.staging or args.state_dir:
+                raise CliError("--state-url names the job's state itself: leave out --staging and --state-dir")
+            target = "sandbox" if use_sandbox() else "hubspot"
+            with _stored_state(args.state_url, target, lock=args.action == "retry") as choice:
+                print(f"Staging: {choice.path} ({choice.why})", file=sys.stderr)
+                sandbox = target == "sandbox"
+                if args.action == "list":
+                    return _list(choice, args.limit, args.json, sandbox)
+                return _retry(choice, sandbox, args.limit, args.id_property)
         choice = choose_staging(
             staging=args.staging, state_dir=args.state_dir, sandbox_flag=args.sandbox,
             configured_path=lambda: _configured(STAGING_KEY), use_sandbox=use_sandbox,
@@ -249,7 +293,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.action == "list":
             return _list(choice, args.limit, args.json, sandbox)
         return _retry(choice, sandbox, args.limit, args.id_property)
-    except (CliError, HubSpotError, ConfigProviderException, ConfigFieldMissingException) as exc:
+    except (CliError, HubSpotError, StateStoreError, ConfigProviderException, ConfigFieldMissingException) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
     return 2
 

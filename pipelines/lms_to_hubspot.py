@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
                 mirrored = (mirror(args, target, id_property, load_ids, enrollments_table)
                             if args.mirror else None)
                 print_summary(target, load_ids, time.monotonic() - started, bool(args.dry_run), mirrored,
-                              daily_budget_of(settings))
+                              daily_budget_of(settings), state_url=args.state_url)
                 if mirrored is not None and mirrored.refused:
                     return 1
     except (UsageError, Unreachable, ConfigFieldMissingException, ConfigProviderException,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
@@ -39,8 +40,10 @@ lost, the next run (after the reset) finishes it; a scheduler may treat it as "t
 
 
 def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_run: bool,
-                  mirrored: Optional[MirrorOutcome], budget: Optional["BudgetSnapshot"] = None) -> None:
-    """The run's counts, its top rejections, and the daily budget when it had a cap."""
+                  mirrored: Optional[MirrorOutcome], budget: Optional["BudgetSnapshot"] = None,
+                  state_url: Optional[str] = None) -> None:
+    """The run's counts, its top rejections, and the daily budget when it had a cap.
+    ``state_url``: the run's state lives in that store (the local copy is temporary)."""
     with Staging(str(target.staging_path)) as st:
         s = st.load_summary(load_ids)
         top = st.top_rejections(load_ids, limit=5)
@@ -76,7 +79,7 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
         lines.append("  top rejection reasons (count, category/code, property):")
         lines += [f"    {count:>6}  {reason}" for reason, count in top]
         if not dry_run:
-            lines.append(f"  list them: {rejected_command(target)}")
+            lines.append(f"  list them: {rejected_command(target, state_url)}")
     print("\n".join(lines))
 
 
@@ -92,11 +95,13 @@ def enrollment_lines(e: dict[str, int]) -> list[str]:
     ]
 
 
-def rejected_command(target: Target) -> str:
-    """The command that lists this run's rejections, runnable as printed from any directory."""
+def rejected_command(target: Target, state_url: Optional[str] = None) -> str:
+    """The command that lists this run's rejections, runnable as printed from any directory.
+    With ``--state-url`` it names the store: the run's local copy is gone after the run."""
     python = rel(Path(sys.executable)) if Path(sys.prefix) != Path(sys.base_prefix) else "python"
     sandbox = " --sandbox" if target.name == "sandbox" else ""
-    return f"{python} -m hubspot_courses_destination rejected list{sandbox} --staging {target.staging_path}"
+    where = f"--state-url {shlex.quote(str(state_url))}" if state_url else f"--staging {target.staging_path}"
+    return f"{python} -m hubspot_courses_destination rejected list{sandbox} {where}"
 
 
 def root_cause(exc: BaseException) -> BaseException:

@@ -88,6 +88,34 @@ def test_a_second_worker_on_a_held_state_fails_and_sends_nothing(portal: Sandbox
     assert portal.count_requests("POST", "/batch/upsert") == 0 and portal.records() == []
 
 
+def test_the_printed_rejected_command_reads_the_store_and_retry_takes_its_lock(portal: Sandbox, tmp_path, capsys) -> None:
+    """With --state-url the run's local copy is a temporary folder: the summary's command names
+    the store instead, and works as printed after the run; retry holds the store's lock."""
+    export = tmp_path / "export.csv"
+    export.write_bytes(b"lms_course_key,hs_course_name\r\nx:1,Good\r\nx:2,\r\n")  # x:2 has no name
+    shared = tmp_path / "shared"
+    assert lms_to_hubspot.main(["--source", "csv", "--csv-path", str(export), "--state-url", str(shared)]) == 0
+    out = capsys.readouterr().out
+    command = next(line.split("list them: ", 1)[1] for line in out.splitlines() if "list them: " in line)
+    assert f"rejected list --state-url {shared}" in command and "lms_to_hubspot-state-" not in command
+    listed = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert "x:2" in listed.stdout and "1 open rejection(s)" in listed.stdout
+    assert f"rejected retry --state-url {shared}" in listed.stdout  # the next step, runnable too
+    retry = command.replace("rejected list", "rejected retry")
+
+    holder = _holder(str(shared), "release")
+    try:
+        held = subprocess.run(retry, shell=True, capture_output=True, text=True, timeout=120)
+    finally:
+        holder.communicate("release\n", timeout=10)
+    assert held.returncode == 2 and "in use by another worker" in held.stderr and "Traceback" not in held.stderr
+    done = subprocess.run(retry, shell=True, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1 left open: they need a fix in the source data" in done.stdout
+    assert not (shared / "hubspot" / "lock.json").exists()  # released after copying back
+
+
 def test_a_worker_that_waits_runs_once_the_other_has_finished(portal: Sandbox, tmp_path, capsys) -> None:
     shared = tmp_path / "shared"
     holder = _holder(str(shared), "release")

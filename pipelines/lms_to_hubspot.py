@@ -52,6 +52,7 @@ from pipelines.job.common import (  # noqa: E402
     DEST_SECTION,
     PIPELINE_PREFIX,
     SOURCES,
+    StateInUse,
     Unreachable,
     UsageError,
     conf,
@@ -138,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
                     return 1
     except (UsageError, Unreachable, ConfigFieldMissingException, ConfigProviderException,
             ConfigValueCannotBeCoercedException, ConfigurationError, PipelineStepFailed, HubSpotError,
-            StateStoreError) as exc:
+            StateStoreError, StateInUse) as exc:
         if args.verbose:
             import traceback
 

@@ -45,6 +45,10 @@ class Unreachable(Exception):
     """HubSpot (or the sandbox) could not be reached before the run: exit code 1."""
 
 
+class StateInUse(Exception):
+    """Another process holds one of this run's local files (DuckDB allows one writer): exit 1."""
+
+
 def conf(flag_value: Any, key: str, default: Any = None, secret: bool = False) -> Any:
     if flag_value not in (None, ""):
         return flag_value

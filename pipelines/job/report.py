@@ -24,7 +24,7 @@ from hubspot_courses_destination import (
     Staging,
 )
 from .state_store import StateStoreError
-from .common import Unreachable, UsageError, rel
+from .common import StateInUse, Unreachable, UsageError, rel
 from .run import MirrorOutcome
 from .targets import Target
 
@@ -197,7 +197,7 @@ def explain_failure(exc: BaseException, args: argparse.Namespace, pipeline_name:
         return f"error: configuration: the value of {exc.field_name} cannot be read as a {hint}{where}", 2
     if isinstance(exc, (ConfigProviderException, ConfigurationError)):
         return f"error: configuration: {exc}", 2
-    if isinstance(exc, (Unreachable, StateStoreError)):
+    if isinstance(exc, (Unreachable, StateStoreError, StateInUse)):
         return f"error: {exc}", 1
     root = root_cause(exc)
     if isinstance(root, DailyLimitExceededError) and not args.dry_run:

@@ -9,13 +9,13 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import dlt
 
 from hubspot_courses_destination import TOKEN_ENV, TOKEN_KEY, close_sessions
 from pipelines.sources.common import DEFAULT_LABELS
-from .common import DEFAULT_STATE_DIR, DEST_SECTION, UsageError, conf, rel
+from .common import DEFAULT_STATE_DIR, DEST_SECTION, StateInUse, UsageError, conf, rel
 from .config import project_dir, token_origin
 
 
@@ -93,7 +93,7 @@ def open_target(args: argparse.Namespace, name: str, id_property: str, labels: b
     # the sandbox keeps its records in a file next to the staging state, so a second run sees
     # the courses of the first (and the staging hashes stay true), like a real portal would
     sandbox_db = staging_path.parent / "sandbox-portal.duckdb"
-    with Sandbox(db_path=str(sandbox_db), daily_limit=sandbox_daily_limit()) as sandbox:
+    with open_sandbox(sandbox_db) as sandbox:
         if not args.dry_run and not any(p["name"] == id_property for p in sandbox.properties()):
             # what a HubSpot admin does once per portal (the destination could also create it)
             sandbox.create_property(id_property, label="LMS course key", has_unique_value=True)
@@ -115,6 +115,27 @@ def open_target(args: argparse.Namespace, name: str, id_property: str, labels: b
         contacts = f", {len(sandbox.contacts())} contact(s), {len(sandbox.associations())} course-contact " \
             "association(s)" if labels else ""
         print(f"Sandbox now holds {len(sandbox.records())} live course record(s){contacts}.")
+
+
+def open_sandbox(sandbox_db: Path) -> Any:
+    """The embedded sandbox on the job's portal file; a file another process holds (a second
+    run at once, or ``rejected retry --sandbox``) is one paragraph, not DuckDB's traceback."""
+    import duckdb
+
+    from hubspot_courses_destination.sandbox import Sandbox
+
+    daily_limit = sandbox_daily_limit()
+    try:
+        return Sandbox(db_path=str(sandbox_db), daily_limit=daily_limit)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise StateInUse(
+            f"the embedded sandbox's records file {rel(sandbox_db)} is in use by another process: "
+            "another run of this job against the sandbox with the same --state-dir, or a "
+            "`rejected retry --sandbox` (DuckDB lets one process open it). Nothing was read or sent. "
+            "Wait for that run to finish and run again, or give this run its own --state-dir."
+        ) from None
 
 
 def sandbox_daily_limit() -> int:

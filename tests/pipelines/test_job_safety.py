@@ -407,3 +407,25 @@ def test_an_abbreviated_flag_is_refused_not_read_as_the_long_one(abbreviation, c
         lms_to_hubspot.build_parser().parse_args([abbreviation])
     assert exit_info.value.code == 2
     assert abbreviation in capsys.readouterr().err
+
+
+def test_a_second_run_on_the_sandboxs_file_is_one_paragraph_exit_1(tmp_path, capsys) -> None:
+    """Two runs against the embedded sandbox at once: DuckDB lets one process hold the portal
+    file; the other run says so and what to do, instead of DuckDB's lock traceback."""
+    portal_file = tmp_path / "state" / "sandbox" / "sandbox-portal.duckdb"
+    portal_file.parent.mkdir(parents=True)
+    code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1]); con.execute('create table t (x int)'); "
+            "print('held', flush=True); sys.stdin.readline()")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(portal_file)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        rc = lms_to_hubspot.main(["--sandbox", "--state-dir", str(tmp_path / "state")])
+    finally:
+        holder.communicate("done\n", timeout=10)
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "Traceback" not in err and "IOException" not in err and err.count("\n") == 1
+    assert "sandbox-portal.duckdb is in use by another process" in err
+    assert "Nothing was read or sent" in err and "its own --state-dir" in err
+    assert not (tmp_path / "state" / "sandbox" / "staging.duckdb").exists()

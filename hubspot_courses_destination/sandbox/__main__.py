@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from .app import DEFAULT_PORTAL_ID, DEFAULT_TOKEN, Sandbox
 
+DEFAULT_ASSOCIATION_LABELS = ("Student", "Instructor")
+"""Course -> contact labels a portal's admin would create for course enrollments; without
+them every labelled enrollment is refused (UNKNOWN_LABEL), as a real portal would."""
 
-def main(argv: list[str] | None = None) -> int:
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hubspot_courses_destination.sandbox",
         description="A local HubSpot-compatible Courses (0-410) API backed by DuckDB.",
+        allow_abbrev=False,
     )
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--db", default=None, help="DuckDB file to keep records in (default: in memory)")
@@ -33,6 +39,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="PROP is required when WHEN_PROP has VALUE (2026-09 paths only; repeatable)")
     parser.add_argument("--form-required", action="append", default=[], metavar="PROP",
                         help="a required property of the create-record form (2026-09 paths only; repeatable)")
+    parser.add_argument("--association-label", action="append", default=None, metavar="NAME",
+                        help="a user-defined course -> contact association label to create at start "
+                             f"(repeatable; default: {' and '.join(DEFAULT_ASSOCIATION_LABELS)})")
+    return parser
+
+
+def association_labels(args: argparse.Namespace) -> list[str]:
+    """The labels to create: the flags' (each once, in order), else the defaults."""
+    return list(dict.fromkeys(args.association_label or DEFAULT_ASSOCIATION_LABELS))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     sandbox = Sandbox(
@@ -42,12 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         apply_rules(sandbox, args.validation_rule, args.conditional_required, args.form_required)
+        labels = association_labels(args)
+        if any(not label.strip() for label in labels):
+            raise ValueError("--association-label needs a name")
+        for label in labels:
+            with contextlib.suppress(ValueError):  # kept from an earlier start on the same --db
+                sandbox.create_association_label(label)
     except ValueError as e:
         sandbox.stop()
         parser.error(str(e))
     url = sandbox.start()
     print(f"HubSpot sandbox listening on {url}", flush=True)
     print(f"token: {args.token}", flush=True)
+    print(f"course -> contact association labels: {', '.join(association_labels(args))}", flush=True)
     try:
         sandbox.wait()
     except KeyboardInterrupt:

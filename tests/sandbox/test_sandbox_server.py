@@ -99,6 +99,36 @@ def test_cli_serves_until_terminated(tmp_path: Path) -> None:
         proc.wait(timeout=10)
 
 
+def _labels_of_cli(*flags: str) -> list[str]:
+    """Start the CLI with ``flags``, read its course -> contact labels over HTTP, stop it."""
+    proc = subprocess.Popen([sys.executable, "-m", "hubspot_courses_destination.sandbox", "--port", "0", *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert "listening on http://127.0.0.1:" in line, line + proc.stderr.read()  # type: ignore[union-attr]
+        url = line.strip().rsplit(" ", 1)[-1]
+        results = Api(url, DEFAULT_TOKEN).get("/crm/v4/associations/0-410/0-1/labels").json()["results"]
+        return [r["label"] for r in results if r["category"] == "USER_DEFINED"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_creates_the_enrollment_labels_by_default_and_the_ones_named() -> None:
+    """Without labels every labelled enrollment of the sample would be UNKNOWN_LABEL."""
+    assert _labels_of_cli() == ["Student", "Instructor"]
+    assert _labels_of_cli("--association-label", "Teaching assistant", "--association-label", "Student",
+                          "--association-label", "Student") == ["Teaching assistant", "Student"]
+
+
+def test_cli_refuses_an_empty_association_label(capsys: pytest.CaptureFixture[str]) -> None:
+    from hubspot_courses_destination.sandbox.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--port", "0", "--association-label", " "])
+    assert exit_info.value.code == 2 and "--association-label needs a name" in capsys.readouterr().err
+
+
 def test_a_client_that_resets_mid_request_leaves_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
     """The soak kills clients mid-request; the server stays quiet and keeps serving."""
     import socket

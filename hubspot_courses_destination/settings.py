@@ -84,8 +84,10 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
     dry_run: bool = False
     rebuild_state: bool = True
     clear_nulls: bool = False
-    daily_budget_share: float = DEFAULT_DAILY_BUDGET_SHARE
-    """The most of the portal's remaining daily requests one run may spend (0 < x <= 1)."""
+    daily_budget_share: Any = DEFAULT_DAILY_BUDGET_SHARE  # float or "50%": dlt takes no Union hint
+    """The most of the portal's remaining daily requests one run may spend (0 < x <= 1), a
+    fraction (``0.5``) or a percent (``"50%"``, as ``--mirror-max-share`` takes); a float after
+    resolving."""
     # issue 15: rows of this table are enrollments (README "Enrollments")
     enrollments_table: str = "enrollments"
     enrollments_wait_s: float = 120.0
@@ -94,6 +96,7 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
         """Normalise, then check every value at once; one error lists everything to change."""
         self.property_map = dict(self.property_map or {})
         self.exclude_columns = list(self.exclude_columns or [])
+        self.daily_budget_share = share_value(self.daily_budget_share)
         problems = validation_problems(self)
         if problems:
             raise ConfigurationError("hubspot_courses destination is misconfigured:\n  - " + "\n  - ".join(problems))
@@ -159,6 +162,17 @@ DestinationSettings = HubSpotCoursesConfiguration
 """The name of the 0.1 release, kept for code that imports it."""
 
 
+def share_value(value: Any) -> Any:
+    """A share as a float: ``0.5``, ``"0.5"`` or ``"50%"``; anything else is left for the check."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            return value
+    return value
+
+
 def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
     """Every problem of these settings, each with what to change (never the token itself)."""
     problems: list[str] = []
@@ -206,8 +220,8 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
     share = s.daily_budget_share
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
         problems.append(
-            f"daily_budget_share must be a number 0 < x <= 1 (the part of the portal's remaining daily "
-            f"HubSpot requests one run may spend, e.g. 0.5), got {share!r} (config daily_budget_share, "
+            f"daily_budget_share must be a fraction 0 < x <= 1 such as 0.5, or a percent such as \"50%\" "
+            f"(the part of the portal's remaining daily HubSpot requests one run may spend), got {share!r} (config daily_budget_share, "
             f"env {ENV_PREFIX}DAILY_BUDGET_SHARE)"
         )
     if not isinstance(s.enrollments_table, str) or not s.enrollments_table.strip():

@@ -78,10 +78,11 @@ def test_a_daily_budget_share_that_is_no_number_is_exit_2_naming_the_setting(tmp
     assert lms_to_hubspot.main(["--sandbox", "--state-dir", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert "daily_budget_share cannot be read as a float (env DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE" in err
+    assert "daily_budget_share must be a fraction 0 < x <= 1 such as 0.5, or a percent such as \"50%\"" in err
+    assert "got 'half'" in err and "env DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE" in err
     monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE", "2")
     assert lms_to_hubspot.main(["--sandbox", "--state-dir", str(tmp_path / "s")]) == 2
-    assert "daily_budget_share must be a number 0 < x <= 1" in capsys.readouterr().err
+    assert "daily_budget_share must be a fraction 0 < x <= 1" in capsys.readouterr().err
 
 
 def test_the_paragraph_tells_a_spent_budget_from_a_day_spent_by_other_apps() -> None:

@@ -184,9 +184,10 @@ def test_a_daily_429_error_gets_what_the_run_knew_of_the_day() -> None:
     assert err.resets_when == "at 2026-12-02 05:00 UTC"
 
 
-@pytest.mark.parametrize("value", [0, 0.0, -0.5, 1.01, 2, float("nan"), True])
+@pytest.mark.parametrize("value", [0, 0.0, -0.5, 1.01, 2, float("nan"), True, "half", "0%", "150%", "nan"])
 def test_a_bad_daily_budget_share_fails_fast_naming_the_setting(value: object) -> None:
-    with pytest.raises(ConfigurationError, match="daily_budget_share must be a number 0 < x <= 1") as info:
+    with pytest.raises(ConfigurationError, match="daily_budget_share must be a fraction 0 < x <= 1 such as 0.5, "
+                                                 "or a percent such as \"50%\"") as info:
         HubSpotCoursesConfiguration.from_values(access_token="pat-na1-x", id_property="lms_course_key",
                                                 daily_budget_share=value)
     assert "DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE" in str(info.value)
@@ -199,3 +200,12 @@ def test_daily_budget_share_defaults_to_a_half_and_resolves_from_the_environment
     monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE", "1.5")
     with pytest.raises(ConfigurationError, match="daily_budget_share"):
         resolve_settings(access_token="pat-na1-x", id_property="k")
+
+
+@pytest.mark.parametrize("value, share", [("50%", 0.5), (" 5% ", 0.05), ("100%", 1.0), ("0.5", 0.5), (0.3, 0.3)])
+def test_daily_budget_share_takes_a_percent_like_mirror_max_share(value, share, monkeypatch) -> None:
+    assert resolve_settings(access_token="pat-na1-x", id_property="k",
+                            daily_budget_share=value).daily_budget_share == pytest.approx(share)
+    monkeypatch.setenv("DESTINATION__HUBSPOT_COURSES__DAILY_BUDGET_SHARE", str(value))
+    resolved = resolve_settings(access_token="pat-na1-x", id_property="k").daily_budget_share
+    assert isinstance(resolved, float) and resolved == pytest.approx(share)

@@ -188,11 +188,36 @@ WHERE NOT EXISTS (
 )
 """
 
+def _redelivered(changes: Sequence[str], unchanged: dict[str, Sequence[str]], kept: Sequence[str]) -> str:
+    """``ON CONFLICT`` of a batch's counts row when dlt delivers the batch again (after a crash,
+    or a course job the enrollments job loaded first): the later delivery finds unchanged what
+    the earlier one changed, so each change count keeps the larger of the two and the
+    unchanged counts give back what that adds; counting the same delivery twice changes nothing."""
+    sets = [f"{f} = greatest(r.{f}, excluded.{f})" for f in changes]
+    for f, of in unchanged.items():
+        back = " - ".join(f"(greatest(r.{c}, excluded.{c}) - excluded.{c})" for c in of)
+        sets.append(f"{f} = greatest(0, excluded.{f} - {back})")
+    sets += [f"{f} = excluded.{f}" for f in kept]
+    return "ON CONFLICT (load_id, source_table, batch_id) DO UPDATE SET " + ", ".join(sets)
+
+
 _PUT_RUN_COUNTS = """
-INSERT OR REPLACE INTO sync_runs (load_id, source_table, batch_id, object_type, dry_run, started_at,
+INSERT INTO sync_runs AS r (load_id, source_table, batch_id, object_type, dry_run, started_at,
     finished_at, rows_seen, created, updated, unchanged, rejected, archived, requests, responses_429)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+""" + _redelivered(
+    ("created", "updated", "archived", "requests", "responses_429"),
+    {"unchanged": ("created", "updated")},
+    ("object_type", "dry_run", "finished_at", "rows_seen", "rejected"),
+)
+
+_ENROLLMENT_REDELIVERED = _redelivered(
+    ("contacts_created", "contacts_updated", "associations_added", "associations_removed", "requests",
+     "responses_429"),
+    {"contacts_unchanged": ("contacts_created", "contacts_updated"),
+     "associations_unchanged": ("associations_added", "associations_removed")},
+    ("dry_run", "finished_at", "rows_seen", "rejected"),
+)
 
 
 def _json_default(value: Any) -> Any:
@@ -648,12 +673,12 @@ class Staging:
         self, load_id: str, source_table: str, batch_id: str, c: EnrollmentCounts, *,
         dry_run: bool = False, started_at: datetime | None = None,
     ) -> None:
-        """One enrollments batch's counts; a batch dlt delivers again replaces its row."""
+        """One enrollments batch's counts; a batch dlt delivers again updates its row (``_redelivered``)."""
         now = _now()
         self._query(
-            "INSERT OR REPLACE INTO enrollment_runs (load_id, source_table, batch_id, dry_run, started_at, "
+            "INSERT INTO enrollment_runs AS r (load_id, source_table, batch_id, dry_run, started_at, "
             "finished_at, " + ", ".join(ENROLLMENT_SUMMARY_FIELDS) + ") VALUES ("
-            + ", ".join("?" * (6 + len(ENROLLMENT_SUMMARY_FIELDS))) + ")",
+            + ", ".join("?" * (6 + len(ENROLLMENT_SUMMARY_FIELDS))) + ") " + _ENROLLMENT_REDELIVERED,
             (load_id, source_table, batch_id, dry_run, started_at or now, now,
              *(getattr(c, f) for f in ENROLLMENT_SUMMARY_FIELDS)),
         )
@@ -678,7 +703,8 @@ class Staging:
         self, load_id: str, source_table: str, batch_id: str, object_type: str, counts: RunCounts, *,
         dry_run: bool = False, started_at: datetime | None = None,
     ) -> None:
-        """Store one batch's counts; a batch re-delivered by dlt replaces, never adds to, its row."""
+        """Store one batch's counts; a batch re-delivered by dlt updates its row, never adds one
+        (what either delivery changed stays counted, see ``_redelivered``)."""
         now = _now()
         self._query(
             _PUT_RUN_COUNTS,

@@ -318,3 +318,15 @@ def test_one_load_worker_loads_the_waiting_course_job_first(sandbox, make_pipeli
     assert pairs(sandbox) == {("c0", "solo@example.com")}
     assert sandbox.count_requests("POST", "/0-410/batch/upsert") == 1
     assert rejected(staging) == {"nope x@example.com": "UNKNOWN_COURSE"}  # loaded once, then rejected
+
+
+def test_course_counts_of_a_waiting_course_job_loaded_by_the_enrollments_job(sandbox, make_pipeline, staging,
+                                                                               monkeypatch):
+    # the enrollments job loads the waiting course job's rows (created in HubSpot); when the
+    # course job itself runs, it finds them unchanged: the summary must still say created
+    monkeypatch.setenv("LOAD__WORKERS", "1")
+    info = make_pipeline(enrollments_wait_s=600).run(
+        lms(courses(2), [enrollment("c0", "solo@example.com")], course_table="zz_courses", enrollments_first=True))
+    assert sandbox.count_requests("POST", "/0-410/batch/upsert") == 1
+    summary = staging().load_summary(info.loads_ids)
+    assert (summary["rows_seen"], summary["created"], summary["unchanged"]) == (2, 2, 0)

@@ -38,7 +38,8 @@ from typing import Any, Mapping, Sequence
 from .errors import (
     ConfigurationError, HubSpotTerminalError, HubSpotTransientError, MissingScopesError, RequestRejectedError,
 )
-from .hubspot import UpsertRow
+from .hubspot import BATCH_LIMIT, UpsertRow
+from .hubspot.client import ASSOCIATION_BATCH_LIMIT
 from .mapping import CoercionError, PropertySpec, content_hash, to_hubspot_value
 from .outcomes import BatchOutcome, EnrollmentChanges, Rejection, RunCounts
 from .properties import key_columns
@@ -187,6 +188,7 @@ class EnrollmentsRoute:
         for row in rows[:1]:
             for name in row:
                 columns.setdefault(name, {})
+        session.start_daily_budget()  # the run's daily cap, before its first other request
         catalog = enrollment_catalog(session, load_id)
         keys = key_columns(columns, s)
         delete_columns = [n for n, c in columns.items() if c.get("hard_delete")]
@@ -230,7 +232,8 @@ class EnrollmentsRoute:
                 ))
         adds = [e for e in adds if e.key in course_ids]
         known = session.staging.enrollment_states([(e.key, e.email) for e in enrollments])
-        contact_ids = self._sync_contacts(adds, outcome)
+        archives = sum(1 for e in deletes if (e.key, e.email) in known)
+        contact_ids = self._sync_contacts(adds, outcome, course_ids, known, archives)
         self._sync_associations(adds, course_ids, contact_ids, known, outcome)
         for e in deletes:
             held = known.get((e.key, e.email))
@@ -380,9 +383,14 @@ class EnrollmentsRoute:
 
     # -- contacts -----------------------------------------------------------------------------
 
-    def _sync_contacts(self, adds: Sequence[_Enrollment], outcome: BatchOutcome) -> dict[str, str]:
+    def _sync_contacts(
+        self, adds: Sequence[_Enrollment], outcome: BatchOutcome, course_ids: Mapping[str, str],
+        known: Mapping[tuple[str, str], tuple[str, str, str]], archives: int,
+    ) -> dict[str, str]:
         """Upsert the contacts whose merged properties changed; returns email -> contact id
-        of every contact the associations can use (rejected contacts are left out)."""
+        of every contact the associations can use (rejected contacts are left out). The
+        batch's requests (upserts, association creates and archives) are reserved against the
+        daily budget first: a batch that cannot finish is not started."""
         changes = outcome.enrollments
         assert changes is not None
         c, staging, s = changes.counts, self.session.staging, self.session.settings
@@ -400,6 +408,8 @@ class EnrollmentsRoute:
                 c.contacts_unchanged += 1
             else:
                 to_send.append((email, props, digest))
+        if not s.dry_run:
+            self._reserve_daily_budget(adds, course_ids, known, held, len(to_send), archives, outcome.table)
         if not to_send:
             return ids
         if s.dry_run:
@@ -440,6 +450,24 @@ class EnrollmentsRoute:
                                      for pe in answer.property_errors],
                 ))
         return ids
+
+    def _reserve_daily_budget(
+        self, adds: Sequence[_Enrollment], course_ids: Mapping[str, str],
+        known: Mapping[tuple[str, str], tuple[str, str, str]], held: Mapping[str, tuple[str | None, str | None]],
+        contacts: int, archives: int, table: str,
+    ) -> None:
+        """Like the course route's: the batch's requests, predicted from staging, must fit under
+        the run's daily cap before its first contact is written (else the next run re-sends
+        contacts this one upserted but never recorded)."""
+        budget = self.session.client.daily_budget
+        if budget is None:
+            return
+        full = self.session.settings.full_resync
+        creates = sum(1 for e in adds if full or known.get((e.key, e.email))
+                      != (course_ids[e.key], held.get(e.email, (None, None))[0], e.label))
+        requests = (-(-contacts // BATCH_LIMIT) + -(-creates // ASSOCIATION_BATCH_LIMIT)
+                    + -(-archives // ASSOCIATION_BATCH_LIMIT))
+        budget.reserve(requests, f"the next batch of {len(adds):,} enrollments of {table}")
 
     # -- associations -------------------------------------------------------------------------
 

@@ -330,3 +330,37 @@ def test_course_counts_of_a_waiting_course_job_loaded_by_the_enrollments_job(san
     assert sandbox.count_requests("POST", "/0-410/batch/upsert") == 1
     summary = staging().load_summary(info.loads_ids)
     assert (summary["rows_seen"], summary["created"], summary["unchanged"]) == (2, 2, 0)
+
+
+def test_an_enrollments_batch_that_cannot_finish_under_the_daily_budget_is_not_started(
+        sandbox, make_pipeline, staging, staging_path):
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from hubspot_courses_destination import DailyBudgetReachedError
+    from hubspot_courses_destination.session import close_sessions
+
+    make_pipeline().run(lms(courses(), None))
+    close_sessions(staging_path)  # the next run has its own budget
+    sandbox.reset_rate_limits()
+    sandbox.reset_log()
+    # 10 a day: 9 left after the first answer, a cap of 4: the preflight fits, the batch's
+    # contact upsert and association create together do not
+    sandbox.daily_limit = 10
+    pipeline = make_pipeline()
+    with pytest.raises(PipelineStepFailed) as failed:
+        pipeline.run(lms(None, ENROLLMENTS))
+    err = failed.value
+    while err.__cause__ or err.__context__:
+        err = err.__cause__ or err.__context__
+    assert isinstance(err, DailyBudgetReachedError)
+    assert contact_upserts(sandbox) == [] and sandbox.contacts() == []  # not half-done: not started
+    assert pipeline.has_pending_data
+    close_sessions(staging_path)
+
+    sandbox.reset_rate_limits()  # the next day
+    sandbox.daily_limit = 10_000
+    sandbox.reset_log()
+    info = pipeline.run()  # finishes the pending package
+    assert len(pairs(sandbox)) == 3 and contact_upserts(sandbox) == [2]
+    summary = staging().enrollment_summary(info.loads_ids)
+    assert (summary["contacts_created"], summary["associations_added"]) == (2, 3)

@@ -568,12 +568,12 @@ def _batch_id(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str:
 
 def _load_waiting_course_jobs(session: Session, enrollments_table: str) -> None:
     """Sync the rows of the package's course jobs that are waiting for a load worker, as dlt
-    would (the same table schema, batches of ``BATCH_SIZE``), through ``sync_batch``."""
+    would (the same table schema, batches of the destination's ``batch_size``, so the course
+    job, when it runs, re-delivers the same batches), through ``sync_batch``."""
     from dlt.common.configuration.container import Container
     from dlt.common.storages.load_package import LoadPackageStateInjectableContext
     from dlt.destinations.file_batching import JsonlFileBatchIterator
 
-    from .destination import BATCH_SIZE
     from .routes import sync_batch
 
     ctx = Container()[LoadPackageStateInjectableContext]
@@ -590,7 +590,7 @@ def _load_waiting_course_jobs(session: Session, enrollments_table: str) -> None:
         path = storage.storage.make_full_path(storage.get_job_file_path(load_id, "new_jobs", job.file_name()))
         log.info("enrollments: loading waiting course job %s first (no load worker is free for it)", job.file_name())
         try:
-            for batch in JsonlFileBatchIterator(path, BATCH_SIZE, 0, list(table["columns"])):
+            for batch in JsonlFileBatchIterator(path, session.settings.batch_size, 0, list(table["columns"])):
                 sync_batch(batch, table, load_id, session)
         except FileNotFoundError:  # a worker took the job meanwhile (the file moved): it runs now
             continue

@@ -320,14 +320,16 @@ def test_one_load_worker_loads_the_waiting_course_job_first(sandbox, make_pipeli
     assert rejected(staging) == {"nope x@example.com": "UNKNOWN_COURSE"}  # loaded once, then rejected
 
 
+@pytest.mark.parametrize("batch_size", [5000, 1])
 def test_course_counts_of_a_waiting_course_job_loaded_by_the_enrollments_job(sandbox, make_pipeline, staging,
-                                                                               monkeypatch):
+                                                                               monkeypatch, batch_size):
     # the enrollments job loads the waiting course job's rows (created in HubSpot); when the
-    # course job itself runs, it finds them unchanged: the summary must still say created
+    # course job itself runs, it finds them unchanged: the summary must still say created, and
+    # count each row once (the inline load batches rows as the destination's batch_size says)
     monkeypatch.setenv("LOAD__WORKERS", "1")
-    info = make_pipeline(enrollments_wait_s=600).run(
+    info = make_pipeline(enrollments_wait_s=600, batch_size=batch_size).run(
         lms(courses(2), [enrollment("c0", "solo@example.com")], course_table="zz_courses", enrollments_first=True))
-    assert sandbox.count_requests("POST", "/0-410/batch/upsert") == 1
+    assert sum(e.n_inputs for e in sandbox.request_log if e.path.endswith("/0-410/batch/upsert")) == 2  # sent once
     summary = staging().load_summary(info.loads_ids)
     assert (summary["rows_seen"], summary["created"], summary["unchanged"]) == (2, 2, 0)
 

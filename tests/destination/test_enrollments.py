@@ -366,3 +366,13 @@ def test_an_enrollments_batch_that_cannot_finish_under_the_daily_budget_is_not_s
     assert len(pairs(sandbox)) == 3 and contact_upserts(sandbox) == [2]
     summary = staging().enrollment_summary(info.loads_ids)
     assert (summary["contacts_created"], summary["associations_added"]) == (2, 3)
+
+
+def test_a_dry_run_of_mirror_sees_the_enrollments_its_load_delivered(sandbox, make_pipeline, staging, staging_path):
+    make_pipeline().run(lms(courses(), ENROLLMENTS))
+    info = make_pipeline(dry_run=True).run(lms(courses(), ENROLLMENTS[:2]))  # bob left the source
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path)
+    result = archive_missing(settings, info.loads_ids, max_share=1.0, dry_run=True)
+    assert result.associations_missing == ["c1 bob@example.com"] and not result.refused
+    assert len(pairs(sandbox)) == 3  # a dry run removes nothing

@@ -8,7 +8,7 @@ in one transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
@@ -52,12 +52,6 @@ class RunCounts:
     responses_429: int = 0
 
 
-ENROLLMENT_SUMMARY_FIELDS = (
-    "rows_seen", "contacts_created", "contacts_updated", "contacts_unchanged", "associations_added",
-    "associations_removed", "associations_unchanged", "rejected", "requests", "responses_429",
-)
-
-
 @dataclass
 class EnrollmentCounts:
     """What one batch of enrollments did: contacts and course-contact associations apart."""
@@ -72,6 +66,10 @@ class EnrollmentCounts:
     rejected: int = 0
     requests: int = 0
     responses_429: int = 0
+
+
+ENROLLMENT_SUMMARY_FIELDS = tuple(f.name for f in fields(EnrollmentCounts))
+"""The counters of enrollment batches, in the order ``enrollment_runs`` stores them."""
 
 
 @dataclass

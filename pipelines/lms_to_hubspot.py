@@ -115,8 +115,9 @@ def _run(args: argparse.Namespace) -> int:
             synced_to_hubspot_before=synced_to_hubspot_before(args),
             settings_dir=origin.settings_dir,
         )
-        data = build_source(args, source, id_property, csv_path)
-        with worker_state(args, name, pipeline_name), open_target(args, name, id_property) as real_target:
+        data, enrollments_table = build_source(args, source, id_property, csv_path)
+        with worker_state(args, name, pipeline_name), \
+                open_target(args, name, id_property, labels=bool(enrollments_table)) as real_target:
             print(
                 f"Source: {source}. Pipeline {pipeline_name!r}, state in "
                 f"{rel(real_target.pipelines_dir)} and {rel(real_target.staging_path)}."
@@ -125,11 +126,12 @@ def _run(args: argparse.Namespace) -> int:
             with (throwaway_state(real_target, pipeline_name) if args.dry_run
                   else contextlib.nullcontext(real_target)) as target:
                 # settings are checked now, not after extract and normalize inside the load step
-                settings = resolve_settings(**destination_kwargs(args, target, id_property))
+                settings = resolve_settings(**destination_kwargs(args, target, id_property, enrollments_table))
                 check_target(settings)
-                pipeline = make_pipeline(args, target, id_property, pipeline_name)
+                pipeline = make_pipeline(args, target, id_property, pipeline_name, enrollments_table)
                 load_ids = run_pipeline(pipeline, data, args)
-                mirrored = mirror(args, target, id_property, load_ids) if args.mirror else None
+                mirrored = (mirror(args, target, id_property, load_ids, enrollments_table)
+                            if args.mirror else None)
                 print_summary(target, load_ids, time.monotonic() - started, bool(args.dry_run), mirrored,
                               daily_budget_of(settings))
                 if mirrored is not None and mirrored.refused:

@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV export file or glob (e.g. 'exports/*.csv'), OULAD courses.csv layout or "
         "HubSpot-named columns (config: sources.csv.path); a glob matching no file is an error",
     )
+    src.add_argument(
+        "--enrollments",
+        dest="enrollments",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also sync the source's enrollments: contacts (upserted by email) associated with "
+        "their courses, labelled Student/Instructor; removed enrollments remove the association "
+        "(config: lms_to_hubspot.enrollments; default: on when the source has them: the sample, "
+        "Canvas, a Moodle database with its enrolment tables, CSV inputs with an enrollments file)",
+    )
     dst = parser.add_argument_group("destination")
     dst.add_argument(
         "--id-property",

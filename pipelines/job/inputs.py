@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 
 from .common import PIPELINE_PREFIX, UsageError, conf, rel
@@ -23,9 +23,14 @@ def pipeline_name_for(args: argparse.Namespace, source: str, csv_path: Optional[
     return f"{PIPELINE_PREFIX}_{source}"
 
 
-def check_moodle_connection(url: Any, table_prefix: str) -> None:
+#: the Moodle tables the enrolments are read from (besides the course table)
+MOODLE_ENROLMENT_TABLES = ("user_enrolments", "enrol", "user", "context", "role", "role_assignments")
+
+
+def check_moodle_connection(url: Any, table_prefix: str) -> list[str]:
     """Connect once before the run: a wrong password or a missing driver is a one-paragraph
-    configuration error, not a traceback from dlt's extract step."""
+    configuration error, not a traceback from dlt's extract step. Returns the enrolment tables
+    the database lacks (none in a real Moodle)."""
     import sqlalchemy as sa
     from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
@@ -49,9 +54,11 @@ def check_moodle_connection(url: Any, table_prefix: str) -> None:
                          f"{_without_password(str(exc), url)}") from None
     try:
         with engine.connect() as con:
-            if not sa.inspect(con).has_table(f"{table_prefix}course"):
+            inspector = sa.inspect(con)
+            if not inspector.has_table(f"{table_prefix}course"):
                 raise UsageError(f"the Moodle database has no table {table_prefix}course: check the "
                                  "database name and --moodle-table-prefix (Moodle's $CFG->prefix)")
+            return [f"{table_prefix}{t}" for t in MOODLE_ENROLMENT_TABLES if not inspector.has_table(f"{table_prefix}{t}")]
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise UsageError(f"cannot read the Moodle database: {_without_password(reason, url)}. Check "
@@ -76,14 +83,33 @@ def _without_password(text: str, url: Any) -> str:
     return text.replace(password, "***") if password else text
 
 
-def build_source(args: argparse.Namespace, source: str, id_property: str, csv_path: Optional[str]) -> Any:
-    """The dlt source or resource for ``--source``; each maps its columns in its own module."""
+def enrollments_wanted(args: argparse.Namespace) -> Optional[bool]:
+    """``--enrollments``/``--no-enrollments``, else ``lms_to_hubspot.enrollments``, else None
+    (on when the source has enrollments)."""
+    value = conf(args.enrollments, "lms_to_hubspot.enrollments")
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise UsageError(f"lms_to_hubspot.enrollments must be true or false, got {value!r}")
+    return text in ("true", "1", "yes")
+
+
+def build_source(
+    args: argparse.Namespace, source: str, id_property: str, csv_path: Optional[str]
+) -> Tuple[Any, Optional[str]]:
+    """The dlt source for ``--source`` (each maps its columns in its own module), and the name
+    of its enrollments table when enrollments are synced (None: courses only)."""
+    from pipelines.sources.common import enrollments_table_name
+
+    wanted = enrollments_wanted(args)
     if source == "sample":
         from pipelines.sources.sample import sample_source
 
-        return sample_source(id_property=id_property)
+        on = wanted is not False
+        return sample_source(id_property=id_property, enrollments=on), enrollments_table_name("sample") if on else None
     if source == "moodle":
-        from pipelines.sources.moodle import moodle_courses
+        from pipelines.sources.moodle import moodle_courses, moodle_enrollments
 
         url = conf(args.moodle_url, "sources.moodle.credentials", secret=True)
         if not url:
@@ -92,28 +118,46 @@ def build_source(args: argparse.Namespace, source: str, id_property: str, csv_pa
                 "secret sources.moodle.credentials (env SOURCES__MOODLE__CREDENTIALS)."
             )
         prefix = conf(args.moodle_table_prefix, "sources.moodle.table_prefix", "mdl_")
-        check_moodle_connection(url, prefix)
-        return moodle_courses(
-            url, table_prefix=prefix, site_url=conf(args.moodle_site_url, "sources.moodle.site_url"),
-            id_property=id_property,
-        )
+        missing = check_moodle_connection(url, prefix)
+        if missing and wanted:
+            raise UsageError(f"--enrollments: the Moodle database has no table {', '.join(missing)}: check "
+                             "the database, or leave out --enrollments to sync courses only")
+        if missing and wanted is None:
+            print(f"Note: the Moodle database has no {', '.join(missing)}: syncing courses only.")
+        on = bool(wanted is not False and not missing)
+        # bare resources, as before enrollments: the course cursor stays where dlt keeps it
+        data = [moodle_courses(url, table_prefix=prefix, id_property=id_property,
+                               site_url=conf(args.moodle_site_url, "sources.moodle.site_url"))]
+        if on:
+            data.append(moodle_enrollments(url, table_prefix=prefix, id_property=id_property))
+        return data, enrollments_table_name("moodle") if on else None
     if source == "canvas":
         from pipelines.sources.canvas import canvas_source
 
-        kwargs = {"id_property": id_property}
+        on = wanted is not False
+        kwargs: dict = {"id_property": id_property, "enrollments": on}
         if args.canvas_base_url:
             kwargs["base_url"] = args.canvas_base_url
         if args.canvas_account_id:
             kwargs["account_id"] = args.canvas_account_id
-        return canvas_source(**kwargs)  # the rest (and the token) resolve from dlt config
+        # the rest (and the token) resolve from dlt config
+        return canvas_source(**kwargs), enrollments_table_name("canvas") if on else None
     if source == "csv":
-        from pipelines.sources.csv_export import UnknownCsvLayout, check_csv_input, csv_courses
+        from pipelines.sources.csv_export import (
+            ENROLLMENTS_LAYOUT, UnknownCsvLayout, check_csv_input, csv_courses, csv_enrollments, csv_table_name,
+        )
 
         if not csv_path:
             raise UsageError("--source csv needs --csv-path FILE_OR_GLOB (or config sources.csv.path).")
         try:
-            check_csv_input(csv_path)
+            layouts = check_csv_input(csv_path, id_property)
         except (FileNotFoundError, UnknownCsvLayout) as exc:
             raise UsageError(str(exc)) from None
-        return csv_courses(csv_path, id_property=id_property)
+        # a URL's files are only listed while extracting: its enrollments are read if it has any
+        has_enrollments = not layouts or any(layout == ENROLLMENTS_LAYOUT for _, layout in layouts)
+        on = wanted if wanted is not None else has_enrollments
+        data = [csv_courses(csv_path, id_property=id_property)]  # bare resources, as before enrollments
+        if on:
+            data.append(csv_enrollments(csv_path, id_property=id_property))
+        return data, enrollments_table_name(csv_table_name(csv_path)) if on else None
     raise UsageError(f"unknown source {source!r}")

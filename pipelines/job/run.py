@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Any, List, Sequence
+from typing import Any, List, Optional, Sequence
 
 import dlt
 
@@ -24,10 +24,14 @@ from .common import LEGACY_PIPELINE_NAME, Unreachable, UsageError, rel
 from .targets import Target
 
 
-def destination_kwargs(args: argparse.Namespace, target: Target, id_property: str) -> dict:
+def destination_kwargs(args: argparse.Namespace, target: Target, id_property: str,
+                       enrollments_table: Optional[str] = None) -> dict:
     """Settings the command line or the target fixes; every other setting (and these, when no
-    flag was given) resolves from dlt's providers: environment, secrets.toml, config.toml."""
+    flag was given) resolves from dlt's providers: environment, secrets.toml, config.toml.
+    ``enrollments_table`` is the source's enrollments table (``moodle_enrollments``, ...)."""
     dest_kwargs: dict = {"id_property": id_property, "staging_path": str(target.staging_path)}
+    if enrollments_table:
+        dest_kwargs["enrollments_table"] = enrollments_table
     flags = {
         "create_missing_properties": args.create_properties,
         "full_resync": args.full_resync,
@@ -82,8 +86,9 @@ def quiet_dlt_tracebacks() -> None:
         dlt_logger.addFilter(_LeaveFailuresToTheJob())
 
 
-def make_pipeline(args: argparse.Namespace, target: Target, id_property: str, name: str) -> dlt.Pipeline:
-    dest_kwargs = destination_kwargs(args, target, id_property)
+def make_pipeline(args: argparse.Namespace, target: Target, id_property: str, name: str,
+                  enrollments_table: Optional[str] = None) -> dlt.Pipeline:
+    dest_kwargs = destination_kwargs(args, target, id_property, enrollments_table)
     pipeline_kwargs: dict = {}
     if args.progress:  # dlt's own progress lines, plus the sink's per-batch lines
         pipeline_kwargs["progress"] = dlt.progress.log(log_period=10, dump_system_stats=False)
@@ -137,9 +142,11 @@ class MirrorOutcome:
     would_archive: int = 0
 
 
-def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids: Sequence[str]) -> MirrorOutcome:
-    """Archive courses this input delivered before but no longer has."""
-    settings = resolve_settings(**destination_kwargs(args, target, id_property))
+def mirror(args: argparse.Namespace, target: Target, id_property: str, load_ids: Sequence[str],
+           enrollments_table: Optional[str] = None) -> MirrorOutcome:
+    """Archive courses this input delivered before but no longer has, and remove the
+    course-contact associations of enrollments it no longer has (the destination's mirror)."""
+    settings = resolve_settings(**destination_kwargs(args, target, id_property, enrollments_table))
     result = archive_missing(settings, load_ids, max_share=args.mirror_max_share if args.mirror_max_share is not None else 0.1, dry_run=bool(args.dry_run))
     would = len(result.missing) if args.dry_run and not result.refused else 0
     return MirrorOutcome(result.message, result.refused, would)

@@ -14,6 +14,7 @@ from typing import Iterator, Optional
 import dlt
 
 from hubspot_courses_destination import TOKEN_ENV, TOKEN_KEY, close_sessions
+from pipelines.sources.common import DEFAULT_LABELS
 from .common import DEFAULT_STATE_DIR, DEST_SECTION, UsageError, conf, rel
 from .config import project_dir, token_origin
 
@@ -74,7 +75,9 @@ def target_paths(args: argparse.Namespace, name: str) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterator[Target]:
+def open_target(args: argparse.Namespace, name: str, id_property: str, labels: bool = False) -> Iterator[Target]:
+    """The run's target; for the sandbox, set up as a portal's admin would once: the id
+    property and (``labels``: enrollments are synced) the course-contact labels the sources use."""
     pipelines_dir, staging_path = target_paths(args, name)
     staging_path.parent.mkdir(parents=True, exist_ok=True)
     if name == "hubspot":
@@ -94,6 +97,10 @@ def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterat
         if not args.dry_run and not any(p["name"] == id_property for p in sandbox.properties()):
             # what a HubSpot admin does once per portal (the destination could also create it)
             sandbox.create_property(id_property, label="LMS course key", has_unique_value=True)
+        if labels:  # also for a dry run: the sandbox keeps labels in memory, not in its file
+            for label in DEFAULT_LABELS:
+                with contextlib.suppress(ValueError):  # the label exists already
+                    sandbox.create_association_label(label)
         why = "--sandbox given" if args.sandbox else "No HubSpot token configured"
         print(
             "=" * 78
@@ -105,7 +112,9 @@ def open_target(args: argparse.Namespace, name: str, id_property: str) -> Iterat
             yield Target(name, sandbox.url, DEFAULT_TOKEN, pipelines_dir, staging_path, sandbox_db)
         finally:
             close_sessions(str(staging_path))  # before the sandbox stops
-        print(f"Sandbox now holds {len(sandbox.records())} live course record(s).")
+        contacts = f", {len(sandbox.contacts())} contact(s), {len(sandbox.associations())} course-contact " \
+            "association(s)" if labels else ""
+        print(f"Sandbox now holds {len(sandbox.records())} live course record(s){contacts}.")
 
 
 def sandbox_daily_limit() -> int:

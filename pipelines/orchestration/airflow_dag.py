@@ -37,7 +37,9 @@ from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from hubspot_courses_destination import close_sessions
 from pipelines.job.state_store import StateStore
-from pipelines.orchestration.common import course_pipeline, course_source, finish_pending, pipeline_name
+from pipelines.orchestration.common import (
+    course_pipeline, course_source, enrollments_table, finish_pending, pipeline_name,
+)
 
 TARGET = "hubspot"
 
@@ -100,7 +102,8 @@ def build_dag(sources: Sequence[str], state_url: str, *, dag_id: str = "lms_to_h
         )
         previous = None
         for source in sources:
-            pipeline = course_pipeline(pipeline_name(source), group.pipelines_dir, group.staging_path, **destination)
+            pipeline = course_pipeline(pipeline_name(source), group.pipelines_dir, group.staging_path,
+                                       enrollments_table=enrollments_table(source), **destination)
             # a callable: the source (a Moodle connection, a CSV listing) is built when the task runs
             (task,) = group.add_run(pipeline, lambda s=source: course_source(s), decompose="none")
             if previous is not None:

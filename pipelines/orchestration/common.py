@@ -10,33 +10,56 @@ from dlt.extract import DltSource
 
 from hubspot_courses_destination import hubspot_courses
 from pipelines.job.common import PIPELINE_PREFIX, conf
-from pipelines.sources.common import DEFAULT_ID_PROPERTY
+from pipelines.sources.common import DEFAULT_ID_PROPERTY, enrollments_table_name
+
+WITH_ENROLLMENTS = ("sample", "canvas", "moodle")
+"""Sources whose examples sync enrollments too (CSV inputs here are course files only)."""
+
+
+def enrollments_table(source: str) -> Optional[str]:
+    """The enrollments table the source's rows arrive in, named as the job names it, or None
+    (a CSV input, or a Moodle database without the enrolment tables: courses only, as the job).
+
+    The destination must be told (``enrollments_table``): otherwise those rows would be read
+    as courses."""
+    if source not in WITH_ENROLLMENTS or (source == "moodle" and _moodle_lacks_enrolments()):
+        return None
+    return enrollments_table_name(source)
+
+
+def _moodle_lacks_enrolments() -> bool:
+    from pipelines.job.inputs import check_moodle_connection
+
+    return bool(check_moodle_connection(_required("sources.moodle.credentials", secret=True),
+                                        conf(None, "sources.moodle.table_prefix", "mdl_")))
 
 
 def course_source(source: str, id_property: str = DEFAULT_ID_PROPERTY) -> DltSource:
     """The job's source ``source`` ("sample", "csv", "moodle", "canvas") as a dlt source, its
-    settings read from dlt's config and secrets the way the job reads them."""
+    settings read from dlt's config and secrets the way the job reads them; with its
+    enrollments where the source has them (see :func:`enrollments_table`)."""
     if source == "sample":
         from pipelines.sources.sample import sample_source
 
-        return sample_source(id_property=id_property)
+        return sample_source(id_property=id_property, enrollments=True)
     if source == "canvas":
         from pipelines.sources.canvas import canvas_source
 
-        return canvas_source(id_property=id_property)
+        return canvas_source(id_property=id_property, enrollments=True)
     if source == "csv":
         from pipelines.sources.csv_export import csv_courses
 
         return _as_source("csv", csv_courses(_required("sources.csv.path"), id_property=id_property))
     if source == "moodle":
-        from pipelines.sources.moodle import moodle_courses
+        from pipelines.sources.moodle import moodle_courses, moodle_enrollments
 
-        resource = moodle_courses(
-            _required("sources.moodle.credentials", secret=True),
-            table_prefix=conf(None, "sources.moodle.table_prefix", "mdl_"),
-            site_url=conf(None, "sources.moodle.site_url"), id_property=id_property,
-        )
-        return _as_source("moodle", resource)
+        url = _required("sources.moodle.credentials", secret=True)
+        prefix = conf(None, "sources.moodle.table_prefix", "mdl_")
+        courses = moodle_courses(url, table_prefix=prefix, id_property=id_property,
+                                 site_url=conf(None, "sources.moodle.site_url"))
+        if enrollments_table("moodle") is None:
+            return _as_source("moodle", courses)
+        return _as_source("moodle", courses, moodle_enrollments(url, table_prefix=prefix, id_property=id_property))
     raise ValueError(f"unknown source {source!r}: choose sample, csv, moodle or canvas")
 
 
@@ -76,12 +99,12 @@ def finish_pending(pipeline: dlt.Pipeline) -> None:
         pipeline.run()
 
 
-def _as_source(name: str, resource: Any) -> DltSource:
+def _as_source(name: str, *resources: Any) -> DltSource:
     @dlt.source(name=name)
-    def one_table() -> Any:
-        return resource
+    def tables() -> Any:
+        return list(resources)
 
-    return one_table()
+    return tables()
 
 
 def _required(key: str, secret: bool = False) -> Any:

@@ -33,7 +33,7 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 from hubspot_courses_destination import close_sessions
 from pipelines.job.state_store import StateStore
 from pipelines.sources.common import DEFAULT_ID_PROPERTY
-from .common import course_pipeline, course_source, finish_pending, pipeline_name
+from .common import course_pipeline, course_source, enrollments_table, finish_pending, pipeline_name
 
 DEFAULT_API = "https://api.hubapi.com"
 
@@ -82,6 +82,7 @@ def lms_assets(source: str, portals: Sequence[str], id_property: str = DEFAULT_I
                 name, state.pipelines_dir, state.staging_path, access_token=portal.access_token,
                 api_base_url=portal.api_base_url, id_property=hubspot.id_property,
                 create_missing_properties=hubspot.create_missing_properties,
+                enrollments_table=enrollments_table(source),
             )
             try:
                 finish_pending(pipeline)

@@ -1,5 +1,9 @@
 """LMS sources for the job: each module composes a real dlt source with one mapping function.
 
+Each also has an enrollments resource (``moodle_enrollments``, ``canvas_enrollments``,
+``csv_enrollments``, the sample's synthetic ``sample_enrollments``) writing rows of
+``common.enrollment_row`` to its own ``<source>_enrollments`` table.
+
 | module | dlt source | mapping |
 |---|---|---|
 | ``moodle`` | ``sql_database.sql_table`` on ``mdl_course``, incremental on ``timemodified`` | ``map_moodle_course`` |

@@ -50,6 +50,44 @@ COURSE_COLUMNS: TTableSchemaColumns = {
 
 CourseRow = Dict[str, Any]
 
+#: The enrollment columns sources emit, besides the course key column (named like the id
+#: property, holding the same value the course rows carry): the contact's ``email`` (the
+#: destination requires it and rejects malformed ones), contact properties, an optional
+#: user-defined course-contact label, and ``REMOVED_COLUMN``, dlt's ``hard_delete`` hint: a
+#: true value removes that course-contact association (the contact itself is kept).
+REMOVED_COLUMN = "enrollment_removed"
+ENROLLMENT_COLUMNS: TTableSchemaColumns = {
+    "email": {"data_type": "text"},
+    "firstname": {"data_type": "text"},
+    "lastname": {"data_type": "text"},
+    "association_label": {"data_type": "text"},
+    REMOVED_COLUMN: {"data_type": "bool", "hard_delete": True},
+}
+
+#: The course-contact labels the sources' default role mappings name ("Student", "Instructor");
+#: they must exist in the portal (the job's sandbox creates them, a HubSpot admin does once).
+DEFAULT_LABELS = ("Student", "Instructor")
+
+EnrollmentRow = Dict[str, Any]
+
+
+def enrollments_table_name(prefix: str) -> str:
+    """The enrollments table of one source or input: ``<prefix>_enrollments``. One per source,
+    like the course tables, so mirror mode never removes one LMS's associations because
+    another's snapshot lacks them; the job passes it to the destination as ``enrollments_table``."""
+    return f"{prefix}_enrollments"
+
+
+def enrollment_row(key: str, email: Any, firstname: Any = None, lastname: Any = None,
+                   label: Optional[str] = None, removed: bool = False) -> EnrollmentRow:
+    """One enrollment as the destination reads it. Values pass as the LMS holds them (the
+    destination validates emails); the key column is ``lms_course_key`` until
+    ``as_enrollment_resource`` renames it to the id property."""
+    row: EnrollmentRow = {DEFAULT_ID_PROPERTY: key, "email": email, REMOVED_COLUMN: bool(removed)}
+    row.update(drop_none({"firstname": blank_to_none(firstname), "lastname": blank_to_none(lastname),
+                          "association_label": label}))
+    return row
+
 
 def course_key(source: str, native_id: Any) -> str:
     """The upsert key: unique across every LMS feeding the same portal."""
@@ -165,8 +203,38 @@ def as_course_resource(
     return mapped
 
 
+def as_enrollment_resource(
+    resource: DltResource,
+    mapper: Callable[[Any], Iterable[EnrollmentRow]],
+    id_property: str = DEFAULT_ID_PROPERTY,
+    table: str = "enrollments",
+) -> DltResource:
+    """Compose a raw resource with a mapper (one raw page -> enrollment rows) into the
+    resource of an enrollments table, the key column renamed to ``id_property``."""
+
+    def _map_page(items: Any) -> Iterable[EnrollmentRow]:
+        for row in mapper(items):
+            if id_property != DEFAULT_ID_PROPERTY:
+                row[id_property] = row.pop(DEFAULT_ID_PROPERTY)
+            yield row
+
+    return resource | dlt.transformer(
+        _map_page,
+        name=table,
+        table_name=table,
+        columns={id_property: {"data_type": "text", "nullable": False}, **ENROLLMENT_COLUMNS},
+    )
+
+
 __all__ = [
     "COURSE_COLUMNS",
+    "DEFAULT_LABELS",
+    "ENROLLMENT_COLUMNS",
+    "EnrollmentRow",
+    "REMOVED_COLUMN",
+    "as_enrollment_resource",
+    "enrollment_row",
+    "enrollments_table_name",
     "DEFAULT_ID_PROPERTY",
     "CourseRow",
     "as_course_resource",

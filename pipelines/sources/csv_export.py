@@ -14,7 +14,13 @@ A file's layout is recognised from its whole header row; anything else is refuse
   is not a layout error: ``property_map`` can map it by its column name and
   ``exclude_columns`` drop it; left as is, the destination refuses it before sending rows.
 
-Either way a header with an empty or a repeated column name is refused: the csv module
+- **Enrollments**: the key column (as above: the course's key, the value its course rows
+  carry), ``email``, and optionally ``firstname``, ``lastname`` and ``association_label``
+  (a course-contact label such as "Student"), nothing else. Each row associates that contact
+  with that course; the rows go to the input's own enrollments table (``csv_enrollments``),
+  never to its courses. A file of this layout may sit next to course files under one glob.
+
+Every layout's header with an empty or a repeated column name is refused: the csv module
 would silently keep only the last of two same-named cells.
 
 ``check_csv_input`` runs the same checks on local files without a pipeline, so a job can
@@ -50,7 +56,11 @@ from .common import (
     COURSE_COLUMNS,
     DEFAULT_ID_PROPERTY,
     CourseRow,
+    EnrollmentRow,
     as_course_resource,
+    as_enrollment_resource,
+    enrollment_row,
+    enrollments_table_name,
     blank_to_none,
     course_key,
     drop_none,
@@ -60,6 +70,8 @@ from .common import (
 
 OULAD_COLUMNS = ("code_module", "code_presentation", "module_presentation_length")
 PASS_THROUGH_REQUIRED = (DEFAULT_ID_PROPERTY, "hs_course_name")
+ENROLLMENT_REQUIRED = ("email",)
+ENROLLMENT_OPTIONAL = ("firstname", "lastname", "association_label")
 _GLOB_CHARS = "*?["
 
 
@@ -135,11 +147,19 @@ def _layout_message(source: str, header: List[str], problem: str) -> str:
         missing = [c for c in OULAD_COLUMNS if c not in header]
         diff = [f"{label}: {', '.join(cols)}" for label, cols in (("extra", extra), ("missing", missing)) if cols]
         hint = f" It shares columns with OULAD's courses.csv but is another table ({'; '.join(diff)})."
+    if not problem and not hint and "email" in header and "hs_course_name" not in header:
+        extra = sorted(set(header) - {DEFAULT_ID_PROPERTY, *ENROLLMENT_REQUIRED, *ENROLLMENT_OPTIONAL})
+        wrong = [f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} no enrollments column"] if extra else []
+        if DEFAULT_ID_PROPERTY not in header:
+            wrong.insert(0, f"it has no key column ({DEFAULT_ID_PROPERTY} or the id property)")
+        hint = f" It looks like an enrollments file, but {'; '.join(wrong)}." if wrong else ""
     return (
         f"{source}: unrecognised CSV header {header}{': ' + problem if problem else ''}.{hint} "
-        f"Expected either the OULAD courses.csv header, exactly {', '.join(OULAD_COLUMNS)} (any "
-        f"order, nothing else), or HubSpot property names including {' and '.join(PASS_THROUGH_REQUIRED)} "
-        "(the key column may also be named after the id property)"
+        f"Expected one of: the OULAD courses.csv header, exactly {', '.join(OULAD_COLUMNS)} (any "
+        f"order, nothing else); HubSpot property names including {' and '.join(PASS_THROUGH_REQUIRED)}; "
+        f"or enrollments, {DEFAULT_ID_PROPERTY} and {', '.join(ENROLLMENT_REQUIRED)} with optionally "
+        f"{', '.join(ENROLLMENT_OPTIONAL)} and nothing else (the key column may also be named after "
+        "the id property)"
     )
 
 
@@ -154,7 +174,8 @@ def _header_problem(columns: Sequence[str]) -> str:
 
 
 def detect_layout(header: Sequence[str], source: str = "CSV file", id_property: str = DEFAULT_ID_PROPERTY) -> str:
-    """``"oulad"`` or ``"hubspot"`` from the whole header row; raises ``UnknownCsvLayout``.
+    """``"oulad"``, ``"hubspot"`` or ``"enrollments"`` from the whole header row; raises
+    ``UnknownCsvLayout``.
 
     ``id_property`` is the job's key property: a HubSpot-named file may name its key column
     after it instead of ``lms_course_key``, but not both (one would overwrite the other).
@@ -168,6 +189,10 @@ def detect_layout(header: Sequence[str], source: str = "CSV file", id_property: 
         problem = problem or f"both {key_columns[0]} and {key_columns[1]} name the key; keep one"
     if not problem and key_columns and "hs_course_name" in columns:
         return "hubspot"
+    others = set(columns) - set(key_columns)
+    if (not problem and key_columns and set(ENROLLMENT_REQUIRED) <= others
+            and others <= {*ENROLLMENT_REQUIRED, *ENROLLMENT_OPTIONAL}):
+        return "enrollments"
     raise UnknownCsvLayout(source, columns, problem)
 
 
@@ -226,6 +251,7 @@ def csv_table_name(path: str) -> str:
 
 
 MAPPERS = {"oulad": map_oulad_course, "hubspot": map_course_csv_row}
+ENROLLMENTS_LAYOUT = "enrollments"
 
 
 def _csv_reader(raw: Any, source: str, id_property: str) -> Tuple[str, "csv.DictReader[str]"]:
@@ -265,8 +291,22 @@ def read_csv_rows(
                 yield chunk
 
 
-def map_csv_row(row: Dict[str, Any]) -> CourseRow:
-    return MAPPERS[row.pop("_layout")](row)
+def map_csv_row(row: Dict[str, Any]) -> Optional[CourseRow]:
+    """A course row by its file's layout; rows of an enrollments file are not courses (None)."""
+    layout = row.pop("_layout")
+    return None if layout == ENROLLMENTS_LAYOUT else MAPPERS[layout](row)
+
+
+def map_enrollment_csv_rows(rows: Any, id_property: str = DEFAULT_ID_PROPERTY) -> List[EnrollmentRow]:
+    """The rows of enrollments files, values as written (empty cells dropped); course rows skipped."""
+    out = []
+    for row in rows if isinstance(rows, list) else [rows]:
+        if row.get("_layout") != ENROLLMENTS_LAYOUT:
+            continue
+        key = row.get(id_property) if row.get(id_property) is not None else row.get(DEFAULT_ID_PROPERTY)
+        out.append(enrollment_row(blank_to_none(key), blank_to_none(row.get("email")), row.get("firstname"),
+                                  row.get("lastname"), blank_to_none(row.get("association_label"))))
+    return out
 
 
 def split_path(path: str) -> Tuple[str, str]:
@@ -297,18 +337,42 @@ def _files_or_fail(files: DltResource, path: str) -> Iterator[List[FileItemDict]
     yield found
 
 
+def _csv_rows(path: str, id_property: str, prefix: str) -> DltResource:
+    """The rows of every file ``path`` names, each tagged with its file's layout."""
+    if "://" not in path:
+        _matching_files(path)
+    bucket_url, file_glob = split_path(path)
+    listing = filesystem(bucket_url=bucket_url, file_glob=file_glob)
+    files = dlt.resource(_files_or_fail, name=f"{prefix}_files")(listing, path)
+    return files | read_csv_rows.with_name(f"{prefix}_rows")(id_property=id_property)
+
+
 def csv_courses(path: str, id_property: str = DEFAULT_ID_PROPERTY, name: Optional[str] = None) -> DltResource:
     """Course rows from one CSV file or a glob of them (``exports/courses-*.csv``).
 
     The table is ``csv_table_name(path)`` unless ``name`` is given (then ``<name>_courses``).
     A local path or glob that matches no file raises ``FileNotFoundError`` here already.
+    Rows of enrollments files the glob matches are left to ``csv_enrollments``.
     """
-    if "://" not in path:
-        _matching_files(path)
     table = f"{name}_courses" if name else csv_table_name(path)
-    prefix = name or table
-    bucket_url, file_glob = split_path(path)
-    listing = filesystem(bucket_url=bucket_url, file_glob=file_glob)
-    files = dlt.resource(_files_or_fail, name=f"{prefix}_files")(listing, path)
-    rows = files | read_csv_rows.with_name(f"{prefix}_rows")(id_property=id_property)
-    return as_course_resource(rows, map_csv_row, id_property, table)
+    return as_course_resource(_csv_rows(path, id_property, name or table), map_csv_row, id_property, table)
+
+
+def csv_enrollments(path: str, id_property: str = DEFAULT_ID_PROPERTY, name: Optional[str] = None) -> DltResource:
+    """Enrollment rows of the enrollments-layout files ``path`` names (others are skipped).
+
+    The table is ``<csv_table_name(path)>_enrollments``, or ``<name>_enrollments``: one per
+    input, like its courses, so mirror mode of one input never removes another's associations.
+    """
+    table = enrollments_table_name(name or csv_table_name(path))
+    rows = _csv_rows(path, id_property, f"{table}_source")
+    return as_enrollment_resource(rows, lambda page: map_enrollment_csv_rows(page, id_property), id_property, table)
+
+
+@dlt.source(name="csv")
+def csv_source(path: str, id_property: str = DEFAULT_ID_PROPERTY, enrollments: bool = True) -> List[DltResource]:
+    """The courses of one CSV input and, unless ``enrollments=False``, its enrollments."""
+    resources = [csv_courses(path, id_property)]
+    if enrollments:
+        resources.append(csv_enrollments(path, id_property))
+    return resources

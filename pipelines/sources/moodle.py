@@ -14,12 +14,21 @@ Moodle quirks handled here (from Moodle's `lib/db/install.xml` and `course/exter
 Incremental on ``timemodified`` (cursor kept in dlt's pipeline state): each run reads only
 courses changed since the last run. Courses whose rows do not change (e.g. only enrolments
 changed) are not re-read; ``--full-resync`` re-reads everything.
+
+Enrolments (``moodle_enrollments``): ``mdl_user_enrolments`` joined to its enrolment method
+instance (``mdl_enrol``, which names the course) and ``mdl_user`` (email, names); the label
+comes from the user's role in the course context (``mdl_role_assignments`` via ``mdl_context``
+with ``contextlevel = 50``, ``mdl_role.shortname``). An enrolment is active, as Moodle counts
+it, when the user enrolment and its instance are enabled (``status = 0``) and now lies between
+``timestart`` and ``timeend`` (``0`` = unbounded); every other enrolment is a removal. One user
+enrolled through two methods (manual and self) is one row, active if either is.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import dlt
 import sqlalchemy as sa
@@ -29,9 +38,13 @@ from dlt.sources.sql_database import sql_table
 from .common import (
     DEFAULT_ID_PROPERTY,
     CourseRow,
+    EnrollmentRow,
     as_course_resource,
+    enrollment_row,
+    enrollments_table_name,
     blank_to_none,
     course_key,
+    as_enrollment_resource,
     drop_none,
     epoch_to_datetime,
     html_to_text,
@@ -139,3 +152,179 @@ def moodle_courses(
         reflection_level="minimal",
     )
     return as_course_resource(table, lambda row: map_moodle_course(row, site_url), id_property)
+
+
+# ------------------------------------------------------------------ enrolments
+
+CONTEXT_COURSE = 50  # Moodle's CONTEXT_COURSE (lib/accesslib.php)
+
+#: Moodle role shortnames -> course-contact labels, in priority order: a user holding several
+#: roles in one course gets the first label listed. "teacher" is Moodle's non-editing teacher.
+#: Roles not listed (manager, guest, custom roles) give an unlabeled association.
+MOODLE_ROLE_LABELS: Dict[str, str] = {
+    "editingteacher": "Instructor",
+    "teacher": "Instructor",
+    "student": "Student",
+}
+
+_ENROLMENTS_SQL = """
+SELECT e.courseid AS courseid, ue.userid AS userid, ue.status AS ue_status, e.status AS e_status,
+       ue.timestart AS timestart, ue.timeend AS timeend, ue.timemodified AS ue_modified,
+       e.timemodified AS e_modified, u.email AS email, u.firstname AS firstname,
+       u.lastname AS lastname
+FROM {p}user_enrolments ue
+JOIN {p}enrol e ON e.id = ue.enrolid
+JOIN {p}user u ON u.id = ue.userid
+WHERE e.courseid <> :site AND u.deleted = 0 AND EXISTS (
+    SELECT 1 FROM {p}user_enrolments ue2 JOIN {p}enrol e2 ON e2.id = ue2.enrolid
+    WHERE e2.courseid = e.courseid AND ue2.userid = ue.userid AND (
+        ue2.timemodified >= :since OR e2.timemodified >= :since
+        OR (ue2.timeend > :checked AND ue2.timeend <= :now)
+        OR (ue2.timestart > :checked AND ue2.timestart <= :now)
+        OR EXISTS (
+            SELECT 1 FROM {p}role_assignments ra JOIN {p}context ctx ON ctx.id = ra.contextid
+            WHERE ctx.contextlevel = :course_level AND ctx.instanceid = e2.courseid
+              AND ra.userid = ue2.userid AND ra.timemodified >= :since)))
+ORDER BY e.courseid, ue.userid
+"""
+
+_ROLES_SQL = """
+SELECT ctx.instanceid AS courseid, ra.userid AS userid, r.shortname AS shortname,
+       ra.timemodified AS ra_modified
+FROM {p}role_assignments ra
+JOIN {p}context ctx ON ctx.id = ra.contextid
+JOIN {p}role r ON r.id = ra.roleid
+WHERE ctx.contextlevel = :course_level AND ctx.instanceid IN :courses
+"""
+
+
+def enrolment_is_active(row: Mapping[str, Any], now: int) -> bool:
+    """Moodle's notion of an active enrolment: both statuses enabled (0), started, not ended."""
+    timestart, timeend = int(row.get("timestart") or 0), int(row.get("timeend") or 0)
+    return (
+        int(row["ue_status"]) == 0 and int(row["e_status"]) == 0
+        and timestart <= now and (timeend == 0 or timeend > now)
+    )
+
+
+def role_label(shortnames: Sequence[str], role_labels: Mapping[str, str] = MOODLE_ROLE_LABELS) -> Optional[str]:
+    """The label of the highest-priority role held, None when no role maps to one."""
+    held = set(shortnames)
+    return next((label for role, label in role_labels.items() if role in held), None)
+
+
+def map_moodle_enrolments(
+    rows: Sequence[Mapping[str, Any]], roles: Mapping[Tuple[int, int], Sequence[str]], now: int,
+    role_labels: Mapping[str, str] = MOODLE_ROLE_LABELS,
+) -> List[EnrollmentRow]:
+    """The enrolment rows of (course, user) pairs -> one enrollment per pair. The one place
+    Moodle's enrolment columns are mapped; ``rows`` holds every enrolment of each pair."""
+    by_pair: Dict[Tuple[int, int], List[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_pair.setdefault((int(row["courseid"]), int(row["userid"])), []).append(row)
+    out = []
+    for (course, user), pair_rows in by_pair.items():
+        first = pair_rows[0]
+        active = any(enrolment_is_active(r, now) for r in pair_rows)
+        out.append(enrollment_row(
+            course_key("moodle", course), first["email"], first.get("firstname"), first.get("lastname"),
+            role_label(roles.get((course, user), ()), role_labels), removed=not active,
+        ))
+    return out
+
+
+def _pairs(result: Iterator[Any], size: int) -> Iterator[List[Dict[str, Any]]]:
+    """Rows ordered by (course, user) in chunks of about ``size``, never splitting a pair."""
+    chunk: List[Dict[str, Any]] = []
+    for row in result:
+        row = dict(row._mapping)
+        if len(chunk) >= size and (chunk[-1]["courseid"], chunk[-1]["userid"]) != (row["courseid"], row["userid"]):
+            yield chunk
+            chunk = []
+        chunk.append(row)
+    if chunk:
+        yield chunk
+
+
+def moodle_enrollments(
+    credentials: Any,
+    table_prefix: str = "mdl_",
+    id_property: str = DEFAULT_ID_PROPERTY,
+    chunk_size: int = 1000,
+    role_labels: Mapping[str, str] = MOODLE_ROLE_LABELS,
+    now: Optional[int] = None,
+) -> DltResource:
+    """Enrolments of every course, incremental, as rows of the ``moodle_enrollments`` table.
+
+    Incremental state (dlt resource state, reset by ``--full-resync``): ``since``, the newest
+    ``timemodified`` seen in ``mdl_user_enrolments``, ``mdl_enrol`` and course-context
+    ``mdl_role_assignments``; ``checked_at``, when the last run read. A run re-reads each
+    (course, user) pair with a change since then, including an enrolment whose ``timestart`` or
+    ``timeend`` passed between the two runs (Moodle writes nothing when an enrolment simply
+    expires). Not seen incrementally: a deleted ``mdl_user_enrolments`` row (Moodle's
+    "unenrol" deletes it) or role assignment; ``--mirror --full-resync`` removes those.
+    ``now`` (epoch seconds) is for tests.
+    """
+    table = enrollments_table_name("moodle")
+
+    @dlt.resource(name="moodle_user_enrolments")
+    def raw() -> Iterator[Dict[str, Any]]:
+        state = dlt.current.resource_state()
+        since, checked = int(state.get("since", 0)), int(state.get("checked_at", 0))
+        run_at = int(now if now is not None else time.time())
+        engine = sa.create_engine(credentials) if isinstance(credentials, str) else credentials
+        newest = since
+        try:
+            with engine.connect() as con:
+                result = con.execution_options(stream_results=True).execute(
+                    sa.text(_ENROLMENTS_SQL.format(p=table_prefix)),
+                    {"site": SITE_COURSE_ID, "since": since, "checked": checked, "now": run_at,
+                     "course_level": CONTEXT_COURSE},
+                )
+                for chunk in _pairs(result, chunk_size):
+                    roles = _roles_of(engine, table_prefix, chunk)
+                    newest = max([newest] + [int(r["ue_modified"] or 0) for r in chunk]
+                                 + [int(r["e_modified"] or 0) for r in chunk]
+                                 + [m for _, m in roles.values()])
+                    yield {"rows": chunk, "roles": {k: v for k, (v, _) in roles.items()}, "now": run_at}
+        finally:
+            if isinstance(credentials, str):
+                engine.dispose()
+        state["since"], state["checked_at"] = newest, run_at
+
+    def _map(page: Dict[str, Any]) -> List[EnrollmentRow]:
+        return map_moodle_enrolments(page["rows"], page["roles"], page["now"], role_labels)
+
+    return as_enrollment_resource(raw(), _map, id_property, table)
+
+
+def _roles_of(
+    engine: Any, prefix: str, chunk: Sequence[Mapping[str, Any]]
+) -> Dict[Tuple[int, int], Tuple[List[str], int]]:
+    """(course, user) -> (role shortnames, newest role timemodified) for the chunk's pairs."""
+    pairs = {(int(r["courseid"]), int(r["userid"])) for r in chunk}
+    query = sa.text(_ROLES_SQL.format(p=prefix)).bindparams(sa.bindparam("courses", expanding=True))
+    roles: Dict[Tuple[int, int], Tuple[List[str], int]] = {}
+    with engine.connect() as con:
+        for row in con.execute(query, {"course_level": CONTEXT_COURSE, "courses": sorted({c for c, _ in pairs})}):
+            pair = (int(row.courseid), int(row.userid))
+            if pair in pairs:
+                names, newest = roles.get(pair, ([], 0))
+                roles[pair] = (names + [row.shortname], max(newest, int(row.ra_modified or 0)))
+    return roles
+
+
+@dlt.source(name="moodle")
+def moodle_source(
+    credentials: Any = dlt.secrets.value,
+    table_prefix: str = "mdl_",
+    site_url: Optional[str] = None,
+    id_property: str = DEFAULT_ID_PROPERTY,
+    enrollments: bool = True,
+) -> List[DltResource]:
+    """Courses (``moodle_courses``) and, unless ``enrollments=False``, their enrolments
+    (``moodle_enrollments``) from one Moodle database."""
+    resources = [moodle_courses(credentials, table_prefix, site_url, id_property)]
+    if enrollments:
+        resources.append(moodle_enrollments(credentials, table_prefix, id_property))
+    return resources

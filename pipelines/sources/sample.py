@@ -6,13 +6,19 @@
   2017), read through the same ``filesystem`` CSV path as ``--source csv``.
 
 121 courses in all, with unicode, nulls and missing names: enough to see every outcome.
+
+The course data has no people, so the enrollments are **synthetic** (``synthetic/
+enrollments.csv``, made for this project): 70 made-up people with ``@example.edu`` addresses
+and names like "Sample Learner 007"; one instructor ("Instructor") and two learners
+("Student") per course, 363 enrollments, and one malformed address the destination rejects.
+Read through the CSV enrollments layout.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List
 
 import dlt
 from dlt.extract import DltResource
@@ -27,12 +33,13 @@ from .common import (
     html_to_text,
     parse_iso_datetime,
 )
-from .csv_export import csv_courses
+from .csv_export import csv_courses, csv_enrollments
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SLOAN_COURSES = SAMPLE_DIR / "mit_open_learning" / "test_sloan_courses.json"
 SLOAN_RUNS = SAMPLE_DIR / "mit_open_learning" / "test_sloan_runs.json"
 OULAD_COURSES = SAMPLE_DIR / "oulad" / "courses.csv"
+SYNTHETIC_ENROLLMENTS = SAMPLE_DIR / "synthetic" / "enrollments.csv"
 
 
 def map_sloan_course(course: Dict[str, Any]) -> CourseRow:
@@ -73,12 +80,16 @@ def sloan_catalog(
 
 
 @dlt.source(name="sample")
-def sample_source(id_property: str = DEFAULT_ID_PROPERTY) -> Tuple[DltResource, DltResource]:
-    """The default source: bundled real course data, no LMS needed."""
-    return (
+def sample_source(id_property: str = DEFAULT_ID_PROPERTY, enrollments: bool = True) -> List[DltResource]:
+    """The default source: bundled real course data, no LMS needed, and unless
+    ``enrollments=False`` synthetic enrollments of them (table ``sample_enrollments``)."""
+    resources = [
         as_course_resource(sloan_catalog(), map_sloan_course, id_property, "sloan_courses"),
         csv_courses(str(OULAD_COURSES), id_property, name="oulad"),
-    )
+    ]
+    if enrollments:
+        resources.append(csv_enrollments(str(SYNTHETIC_ENROLLMENTS), id_property, name="sample"))
+    return resources
 
 
 __all__ = ["sample_source", "sloan_catalog", "map_sloan_course", "SAMPLE_DIR"]

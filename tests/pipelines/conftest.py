@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox
-from lms_support import PROJECT_ROOT, CanvasServer, canvas_course, create_moodle_db
+from lms_support import PROJECT_ROOT, CanvasServer, canvas_course, canvas_enrollment, create_moodle_db
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +44,20 @@ def canvas_server() -> Iterator[CanvasServer]:
                       public_description="<p>Intro &amp; basics</p>", locale="nb")
     courses[1].update(name="My nickname", original_name="ING303-1 24H Systemtenking og innovasjon for ingeniører")
     courses[2].update(workflow_state="unpublished", term={"id": 1, "name": "Default Term", "start_at": None, "end_at": None})
-    with CanvasServer(courses) as server:
+    with CanvasServer(courses, enrollments=canvas_enrollments()) as server:
         yield server
+
+
+def canvas_enrollments() -> Dict[int, List[Dict[str, Any]]]:
+    """Course 1001: 5 students (one inactive, one deleted, one only invited), a teacher who is
+    also a student, an observer; course 1002: a TA, a completed student; the rest none."""
+    e = canvas_enrollment
+    return {
+        1001: [e(1, 1001, 1), e(2, 1001, 2), e(3, 1001, 3, state="inactive"), e(4, 1001, 4, state="deleted"),
+               e(5, 1001, 5, state="invited"), e(6, 1001, 6, "TeacherEnrollment"), e(7, 1001, 6),
+               e(8, 1001, 7, "ObserverEnrollment")],
+        1002: [e(9, 1002, 8, "TaEnrollment"), e(10, 1002, 1, state="completed")],
+    }
 
 
 # ------------------------------------------------------------------ a sandbox as the job's portal

@@ -90,6 +90,109 @@ def create_moodle_db(url: str, rows: List[Dict[str, Any]] = MOODLE_ROWS, prefix:
     return engine
 
 
+# Moodle's enrolment tables (lib/db/install.xml: user, enrol, user_enrolments, context, role,
+# role_assignments), with the columns the source reads and Moodle's defaults
+MDL_ENROLMENT_DDL = [
+    """CREATE TABLE {prefix}user (
+        id INTEGER PRIMARY KEY, auth VARCHAR(20) NOT NULL DEFAULT 'manual',
+        confirmed INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0,
+        suspended INTEGER NOT NULL DEFAULT 0, username VARCHAR(100) NOT NULL DEFAULT '',
+        firstname VARCHAR(100) NOT NULL DEFAULT '', lastname VARCHAR(100) NOT NULL DEFAULT '',
+        email VARCHAR(100) NOT NULL DEFAULT '', timemodified INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE {prefix}enrol (
+        id INTEGER PRIMARY KEY, enrol VARCHAR(20) NOT NULL DEFAULT '', status INTEGER NOT NULL DEFAULT 0,
+        courseid INTEGER NOT NULL, sortorder INTEGER NOT NULL DEFAULT 0, name VARCHAR(255),
+        roleid INTEGER DEFAULT 0, timecreated INTEGER NOT NULL DEFAULT 0,
+        timemodified INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE {prefix}user_enrolments (
+        id INTEGER PRIMARY KEY, status INTEGER NOT NULL DEFAULT 0, enrolid INTEGER NOT NULL,
+        userid INTEGER NOT NULL, timestart INTEGER NOT NULL DEFAULT 0,
+        timeend INTEGER NOT NULL DEFAULT 2147483647, modifierid INTEGER NOT NULL DEFAULT 0,
+        timecreated INTEGER NOT NULL DEFAULT 0, timemodified INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (enrolid, userid))""",
+    """CREATE TABLE {prefix}context (
+        id INTEGER PRIMARY KEY, contextlevel INTEGER NOT NULL DEFAULT 0,
+        instanceid INTEGER NOT NULL DEFAULT 0, path VARCHAR(255), depth INTEGER NOT NULL DEFAULT 0,
+        locked INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE {prefix}role (
+        id INTEGER PRIMARY KEY, name VARCHAR(255) NOT NULL DEFAULT '', shortname VARCHAR(100) NOT NULL,
+        description TEXT, sortorder INTEGER NOT NULL DEFAULT 0, archetype VARCHAR(30) NOT NULL DEFAULT '')""",
+    """CREATE TABLE {prefix}role_assignments (
+        id INTEGER PRIMARY KEY, roleid INTEGER NOT NULL DEFAULT 0, contextid INTEGER NOT NULL DEFAULT 0,
+        userid INTEGER NOT NULL DEFAULT 0, timemodified INTEGER NOT NULL DEFAULT 0,
+        modifierid INTEGER NOT NULL DEFAULT 0, component VARCHAR(100) NOT NULL DEFAULT '',
+        itemid INTEGER NOT NULL DEFAULT 0, sortorder INTEGER NOT NULL DEFAULT 0)""",
+]
+
+MOODLE_NOW = 1_750_000_000  # the sources' injected clock in these tests
+T0 = 1_700_000_000
+
+MOODLE_ENROLMENT_ROWS: Dict[str, List[Dict[str, Any]]] = {
+    "user": [
+        dict(id=11, username="alice", firstname="Alice", lastname="Active", email="alice@example.edu"),
+        dict(id=12, username="bob", firstname="Bob", lastname="Suspended", email="bob@example.edu"),
+        dict(id=13, username="carol", firstname="Carol", lastname="Expired", email="carol@example.edu"),
+        dict(id=14, username="dave", firstname="Dave", lastname="Disabled", email="dave@example.edu"),
+        dict(id=15, username="erin", firstname="Erin", lastname="Teacher", email="erin@example.edu"),
+        dict(id=16, username="frank", firstname="Frank", lastname="Twomethods", email="frank@example.edu"),
+        dict(id=17, username="gone", firstname="", lastname="", email="0b1f...hash", deleted=1),
+        dict(id=18, username="fay", firstname="Fay", lastname="Future", email="fay@example.edu"),
+    ],
+    "enrol": [
+        dict(id=1, enrol="manual", courseid=2, timemodified=T0),
+        dict(id=2, enrol="manual", courseid=3, timemodified=T0),
+        dict(id=3, enrol="self", courseid=3, status=1, timemodified=T0),  # a disabled method
+        dict(id=4, enrol="manual", courseid=4, timemodified=T0),
+        dict(id=5, enrol="self", courseid=4, timemodified=T0),
+        dict(id=6, enrol="manual", courseid=1, timemodified=T0),  # the front page
+    ],
+    "user_enrolments": [
+        dict(id=101, enrolid=1, userid=11, timemodified=T0 + 10),
+        dict(id=102, enrolid=1, userid=12, status=1, timemodified=T0 + 11),  # suspended
+        dict(id=103, enrolid=1, userid=15, timeend=0, timemodified=T0 + 12),  # 0 = no end
+        dict(id=104, enrolid=1, userid=17, timemodified=T0 + 13),  # a deleted user
+        dict(id=105, enrolid=2, userid=13, timestart=T0, timeend=MOODLE_NOW - 86400, timemodified=T0 + 14),
+        dict(id=106, enrolid=3, userid=14, timemodified=T0 + 15),  # via the disabled method
+        dict(id=107, enrolid=2, userid=15, timemodified=T0 + 16),  # Erin also in course 3, no role
+        dict(id=108, enrolid=4, userid=16, status=1, timemodified=T0 + 17),  # suspended here...
+        dict(id=109, enrolid=5, userid=16, timemodified=T0 + 18),  # ...but active by self enrolment
+        dict(id=110, enrolid=4, userid=18, timestart=MOODLE_NOW + 86400, timemodified=T0 + 19),
+        dict(id=111, enrolid=6, userid=11, timemodified=T0 + 20),
+    ],
+    "context": [dict(id=c, contextlevel=50, instanceid=c - 100) for c in (102, 103, 104)]
+    + [dict(id=1, contextlevel=10, instanceid=0)],
+    "role": [
+        dict(id=1, shortname="manager", archetype="manager"),
+        dict(id=3, shortname="editingteacher", archetype="editingteacher"),
+        dict(id=4, shortname="teacher", archetype="teacher"),
+        dict(id=5, shortname="student", archetype="student"),
+    ],
+    "role_assignments": [
+        dict(id=201, roleid=5, contextid=102, userid=11, timemodified=T0 + 10),
+        dict(id=202, roleid=5, contextid=102, userid=12, timemodified=T0 + 11),
+        dict(id=203, roleid=3, contextid=102, userid=15, timemodified=T0 + 12),
+        dict(id=204, roleid=5, contextid=102, userid=15, timemodified=T0 + 12),  # teacher wins
+        dict(id=205, roleid=5, contextid=103, userid=13, timemodified=T0 + 14),
+        dict(id=206, roleid=5, contextid=104, userid=16, timemodified=T0 + 18),
+        dict(id=207, roleid=1, contextid=1, userid=14, timemodified=T0),  # a system role: no label
+    ],
+}
+
+
+def add_moodle_enrolments(url: str, rows: Dict[str, List[Dict[str, Any]]] = MOODLE_ENROLMENT_ROWS,
+                          prefix: str = "mdl_") -> None:
+    """Moodle's enrolment tables with a site's worth of cases (see MOODLE_ENROLMENT_ROWS)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        for ddl in MDL_ENROLMENT_DDL:
+            con.exec_driver_sql(ddl.format(prefix=prefix))
+        for name, table_rows in rows.items():
+            table = sa.Table(f"{prefix}{name}", sa.MetaData(), autoload_with=con)
+            for row in table_rows:
+                con.execute(sa.insert(table).values(**row))
+    engine.dispose()
+
+
 # ------------------------------------------------------------------ Canvas (local HTTP)
 
 
@@ -111,11 +214,26 @@ def canvas_course(i: int, **overrides: Any) -> Dict[str, Any]:
     return course
 
 
-class CanvasServer:
-    """Serves /api/v1/accounts/1/courses like Canvas: bearer auth, per_page, Link headers."""
+def canvas_enrollment(i: int, course_id: int, user: int, type_: str = "StudentEnrollment",
+                      state: str = "active") -> Dict[str, Any]:
+    """An Enrollment object as Canvas lists it (its user object has login_id, no email)."""
+    return {
+        "id": 5000 + i, "course_id": course_id, "course_section_id": 70 + course_id % 10,
+        "enrollment_state": state, "type": type_, "user_id": user, "role": type_, "role_id": 3,
+        "user": {"id": user, "name": f"Test Person {user}", "sortable_name": f"Person {user}, Test",
+                 "short_name": f"Test {user}", "login_id": f"person{user}@example.edu"},
+    }
 
-    def __init__(self, courses: List[Dict[str, Any]], token: str = "canvas-test-token") -> None:
+
+class CanvasServer:
+    """Serves /api/v1/accounts/1/courses and /api/v1/courses/:id/enrollments like Canvas:
+    bearer auth, per_page, Link headers, and the enrollment list's state[]/type[] filters
+    (without state[], only active and invited enrollments, as Canvas documents)."""
+
+    def __init__(self, courses: List[Dict[str, Any]], token: str = "canvas-test-token",
+                 enrollments: Dict[int, List[Dict[str, Any]]] | None = None) -> None:
         self.courses = courses
+        self.enrollments = enrollments or {}
         self.token = token
         self.requests: List[Dict[str, Any]] = []
         server = self
@@ -137,12 +255,20 @@ class CanvasServer:
         self.requests.append({"path": parsed.path, "query": query, "auth": h.headers.get("Authorization")})
         if h.headers.get("Authorization") != f"Bearer {self.token}":
             return self._send(h, 401, {"errors": [{"message": "Invalid access token."}]})
-        if parsed.path != "/api/v1/accounts/1/courses":
+        enrollments = re.fullmatch(r"/api/v1/courses/(\d+)/enrollments", parsed.path)
+        if enrollments:
+            states = query.get("state[]", ["active", "invited"])
+            types = query.get("type[]")
+            items = [e for e in self.enrollments.get(int(enrollments.group(1)), [])
+                     if e["enrollment_state"] in states and (not types or e["type"] in types)]
+        elif parsed.path == "/api/v1/accounts/1/courses":
+            items = self.courses
+        else:
             return self._send(h, 404, {"errors": [{"message": "The specified resource does not exist."}]})
         per_page = int(query.get("per_page", ["10"])[0])
         page = int(query.get("page", ["1"])[0])
-        chunk = self.courses[(page - 1) * per_page : page * per_page]
-        last = max(1, -(-len(self.courses) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        last = max(1, -(-len(items) // per_page))
 
         def link(p: int) -> str:
             q = {k: v for k, v in query.items() if k != "page"}

@@ -17,6 +17,7 @@ from lms_support import names_by_key  # noqa: E402
 from hubspot_courses_destination.hubspot.endpoints import Endpoints  # noqa: E402
 from hubspot_courses_destination.sandbox import DEFAULT_TOKEN, Sandbox  # noqa: E402
 from hubspot_courses_destination.settings import DEFAULT_API_VERSION  # noqa: E402
+from pipelines.sources.common import DEFAULT_LABELS  # noqa: E402
 from pipelines.orchestration import dagster_defs  # noqa: E402
 from pipelines.orchestration.dagster_defs import HubSpotPortals, Portal, lms_assets  # noqa: E402
 
@@ -31,6 +32,8 @@ def test_the_sample_assets_sync_the_portal_and_a_second_materialisation_sends_no
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_PORTAL_TOKEN", DEFAULT_TOKEN)  # the token reaches the run through Dagster's EnvVar
     with Sandbox() as sb:
+        for label in DEFAULT_LABELS:  # the portal's labels of the sample's enrollments
+            sb.create_association_label(label)
         hubspot = HubSpotPortals(
             portals={"school": Portal(access_token=EnvVar("TEST_PORTAL_TOKEN"), api_base_url=sb.url)},
             state_url=str(tmp_path / "shared"), create_missing_properties=True,
@@ -42,11 +45,13 @@ def test_the_sample_assets_sync_the_portal_and_a_second_materialisation_sends_no
         first = materialize([assets], resources=resources, partition_key="school", instance=instance)
         assert first.success
         keys = {m.asset_key for m in first.asset_materializations_for_node("lms_to_hubspot_sample")}
-        assert keys == {AssetKey("dlt_sample_sloan_courses"), AssetKey("dlt_sample_oulad_courses")}
+        assert keys == {AssetKey("dlt_sample_sloan_courses"), AssetKey("dlt_sample_oulad_courses"),
+                        AssetKey("dlt_sample_sample_enrollments")}
         names = names_by_key(sb.records())
         assert len(names) == len(sb.records()) == 121  # one record per course, no duplicate
         assert names["oulad:AAA-2013J"] == "AAA 2013J"
-        assert _upserted(sb) == 121
+        assert _upserted(sb) == 121 + 70  # the courses, then the sample's 70 people as contacts
+        assert len(sb.contacts()) == 70 and len(sb.associations()) == 363  # routed as enrollments
         stored = tmp_path / "shared" / "school" / "hubspot"
         assert (stored / "staging.duckdb").is_file() and (stored / "pipelines" / "lms_to_hubspot_sample.tar.gz").is_file()
         assert not (stored / "lock.json").exists()
@@ -55,6 +60,7 @@ def test_the_sample_assets_sync_the_portal_and_a_second_materialisation_sends_no
         second = materialize([assets], resources=resources, partition_key="school", instance=instance)
         assert second.success
         assert _upserted(sb) == 0 and sb.count_requests("POST", "/batch/upsert") == 0
+        assert sb.count_requests("POST", "/batch/create") == 0  # no association sent again
         assert sb.count_requests("GET", LIST_COURSES) == 0  # state restored from the folder, not rebuilt
         assert len(sb.records()) == 121
 

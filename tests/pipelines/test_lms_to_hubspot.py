@@ -66,7 +66,7 @@ def test_second_default_run_finds_everything_unchanged(tmp_path: Path, capsys) -
     assert lms_to_hubspot.main(args) == 0
     out = capsys.readouterr().out
     assert summary(out)["unchanged"] == 121 and summary(out)["created"] == 0
-    assert "Sandbox now holds 121 live course record(s)." in out
+    assert "Sandbox now holds 121 live course record(s)" in out
 
 
 # ------------------------------------------------------------------ sources against a "portal"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -399,22 +400,25 @@ class EnrollmentsRoute:
             merged.setdefault(e.email, {}).update(e.properties)
         held = staging.contact_states(list(merged))
         ids: dict[str, str] = {}
-        to_send: list[tuple[str, dict[str, str], str]] = []
+        to_send: list[tuple[str, dict[str, str], dict[str, str]]] = []  # (email, to send, all sent after)
         for email, props in merged.items():
-            digest = content_hash(CONTACT_OBJECT_TYPE, email, props)
-            contact_id, known_hash = held.get(email, (None, None))
-            if contact_id and known_hash == digest and not s.full_resync:
+            contact_id, known_hash, sent = held.get(email, (None, None, None))
+            if sent is None:  # a file from before the sent values were kept: the hash decides
+                same = known_hash == content_hash(CONTACT_OBJECT_TYPE, email, props)
+            else:  # a contact's rows may span batches: unchanged if its values here were all sent
+                same = all(sent.get(k) == v for k, v in props.items())
+            if contact_id and same and not s.full_resync:
                 ids[email] = contact_id
                 c.contacts_unchanged += 1
             else:
-                to_send.append((email, props, digest))
+                to_send.append((email, props, {**(sent or {}), **props}))
         if not s.dry_run:
             self._reserve_daily_budget(adds, course_ids, known, held, len(to_send), archives, outcome.table)
         if not to_send:
             return ids
         if s.dry_run:
             for email, _, _ in to_send:
-                if held.get(email, (None, None))[0]:
+                if held.get(email, (None, None, None))[0]:
                     c.contacts_updated += 1
                     ids[email] = str(held[email][0])
                 else:
@@ -435,7 +439,10 @@ class EnrollmentsRoute:
                 failed[answer.key] = answer
                 continue
             ids[answer.key] = str(answer.hubspot_id)
-            changes.contacts.append((answer.key, str(answer.hubspot_id), by_email[answer.key][1]))
+            after = by_email[answer.key][1]
+            changes.contacts.append((answer.key, str(answer.hubspot_id),
+                                     content_hash(CONTACT_OBJECT_TYPE, answer.key, after),
+                                     json.dumps(after, sort_keys=True)))
             if answer.status == "created":
                 c.contacts_created += 1
             else:
@@ -453,7 +460,7 @@ class EnrollmentsRoute:
 
     def _reserve_daily_budget(
         self, adds: Sequence[_Enrollment], course_ids: Mapping[str, str],
-        known: Mapping[tuple[str, str], tuple[str, str, str]], held: Mapping[str, tuple[str | None, str | None]],
+        known: Mapping[tuple[str, str], tuple[str, str, str]], held: Mapping[str, tuple[str | None, ...]],
         contacts: int, archives: int, table: str,
     ) -> None:
         """Like the course route's: the batch's requests, predicted from staging, must fit under
@@ -464,7 +471,7 @@ class EnrollmentsRoute:
             return
         full = self.session.settings.full_resync
         creates = sum(1 for e in adds if full or known.get((e.key, e.email))
-                      != (course_ids[e.key], held.get(e.email, (None, None))[0], e.label))
+                      != (course_ids[e.key], held.get(e.email, (None,))[0], e.label))
         requests = (-(-contacts // BATCH_LIMIT) + -(-creates // ASSOCIATION_BATCH_LIMIT)
                     + -(-archives // ASSOCIATION_BATCH_LIMIT))
         budget.reserve(requests, f"the next batch of {len(adds):,} enrollments of {table}")

@@ -113,6 +113,8 @@ _SCHEMA = (
         last_load_id VARCHAR
     )
     """,
+    # every property value sent to the contact (a contact's rows may span batches)
+    "ALTER TABLE contact_state ADD COLUMN IF NOT EXISTS properties VARCHAR",
     """
     CREATE TABLE IF NOT EXISTS enrollment_state (
         course_key VARCHAR NOT NULL,
@@ -582,13 +584,14 @@ class Staging:
             if not o.dry_run:
                 if e.contacts:
                     self._con.execute(
-                        "INSERT INTO contact_state AS s SELECT e, i, h, ?, ? "
-                        "FROM (SELECT unnest(?) AS e, unnest(?) AS i, unnest(?) AS h) "
+                        "INSERT INTO contact_state AS s (email, contact_id, content_hash, last_synced_at, "
+                        "last_load_id, properties) SELECT e, i, h, ?, ?, p "
+                        "FROM (SELECT unnest(?) AS e, unnest(?) AS i, unnest(?) AS h, unnest(?) AS p) "
                         "ON CONFLICT (email) DO UPDATE SET contact_id = excluded.contact_id, "
                         "content_hash = excluded.content_hash, last_synced_at = excluded.last_synced_at, "
-                        "last_load_id = excluded.last_load_id",
+                        "last_load_id = excluded.last_load_id, properties = excluded.properties",
                         (now, o.load_id, [c[0] for c in e.contacts], [c[1] for c in e.contacts],
-                         [c[2] for c in e.contacts]),
+                         [c[2] for c in e.contacts], [c[3] for c in e.contacts]),
                     )
                 if e.associated:
                     a = e.associated
@@ -615,15 +618,16 @@ class Staging:
             self.put_enrollment_counts(o.load_id, o.table, o.batch_id, e.counts, dry_run=o.dry_run,
                                        started_at=o.started_at)
 
-    def contact_states(self, emails: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
-        """Per lower-cased email: (HubSpot contact id, content hash last sent)."""
+    def contact_states(self, emails: Sequence[str]) -> dict[str, tuple[str | None, str | None, dict[str, str] | None]]:
+        """Per lower-cased email: (HubSpot contact id, content hash last sent, every property
+        value sent so far; None in a file written before they were kept)."""
         if not emails:
             return {}
         rows = self._query(
-            "SELECT email, contact_id, content_hash FROM contact_state WHERE email IN (SELECT unnest(?))",
+            "SELECT email, contact_id, content_hash, properties FROM contact_state WHERE email IN (SELECT unnest(?))",
             (list(emails),),
         )
-        return {e: (i, h) for e, i, h in rows}
+        return {e: (i, h, json.loads(p) if p else None) for e, i, h, p in rows}
 
     def enrollment_states(self, identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str, str]]:
         """Per (course key, lower-cased email) associated in HubSpot: (course id, contact id, label)."""

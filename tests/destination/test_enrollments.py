@@ -376,3 +376,16 @@ def test_a_dry_run_of_mirror_sees_the_enrollments_its_load_delivered(sandbox, ma
     result = archive_missing(settings, info.loads_ids, max_share=1.0, dry_run=True)
     assert result.associations_missing == ["c1 bob@example.com"] and not result.refused
     assert len(pairs(sandbox)) == 3  # a dry run removes nothing
+
+
+def test_a_contact_whose_rows_span_batches_is_not_upserted_again_by_an_unchanged_rerun(sandbox, make_pipeline,
+                                                                                        staging):
+    # one row per dlt batch: ada's firstname and lastname arrive in two batches
+    pipeline = make_pipeline(batch_size=1)
+    pipeline.run(lms(courses(), ENROLLMENTS))
+    ada = sandbox.contact_by_email("ada@example.com")["properties"]
+    assert (ada["firstname"], ada["lastname"]) == ("Ada", "Lovelace")
+    sandbox.reset_log()
+    info = pipeline.run(lms(courses(), ENROLLMENTS))
+    assert contact_upserts(sandbox) == []
+    assert staging().enrollment_summary(info.loads_ids)["contacts_unchanged"] == 3

@@ -79,7 +79,7 @@ class EnrollmentChanges:
     Emails here are lower-cased, as HubSpot keys contacts; record keys (``"<course key>
     <email as given>"``) only name rejections and the rows they close."""
 
-    contacts: list[tuple[str, str, str]] = field(default_factory=list)  # (email, contact id, content hash)
+    contacts: list[tuple[str, str, str, str]] = field(default_factory=list)  # (email, contact id, content hash, properties JSON)
     associated: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # (course key, email, course id, contact id, label)
     seen: list[tuple[str, str]] = field(default_factory=list)  # (course key, email) still in the source
     removals: list[tuple[str, str, str, str]] = field(default_factory=list)  # (course key, email, course id, contact id)

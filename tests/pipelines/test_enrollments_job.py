@@ -134,8 +134,6 @@ def test_embedded_sandbox_has_the_labels_and_reports_associations(tmp_path, caps
     assert "121 live course record(s), 70 contact(s), 363 course-contact association(s)" in out
 
 
-@pytest.mark.xfail(strict=True, reason="enr-dest: a dry run does not mark enrollments seen "
-                   "(Staging._record_enrollment_batch), so --dry-run --mirror refuses for every association")
 def test_dry_run_mirror_keeps_every_association_still_in_the_source(portal: Sandbox, tmp_path, capsys) -> None:
     with_labels(portal)
     args = ["--state-dir", str(tmp_path / "state")]

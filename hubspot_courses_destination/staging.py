@@ -548,7 +548,8 @@ class Staging:
     def _record_enrollment_batch(self, o: BatchOutcome) -> None:
         """An enrollments batch: rejections, contacts and associations synced, identities
         still in the source, and its counts, in one transaction (removals follow, see
-        :meth:`record_removals`)."""
+        ``EnrollmentsRoute.archive``). A dry run records, like a course batch, only its predicted
+        rejections, the identities still in the source and the counts."""
         e = o.enrollments
         assert e is not None
         now = _now()
@@ -577,16 +578,16 @@ class Staging:
                         (o.table, now, now, o.load_id, o.load_id, [x[0] for x in a], [x[1] for x in a],
                          [x[2] for x in a], [x[3] for x in a], [x[4] for x in a]),
                     )
-                if e.seen:
-                    self._con.execute(
-                        "UPDATE enrollment_state SET last_seen_load_id = ?, source_table = ? "
-                        "WHERE (course_key, email) IN (SELECT (unnest(?), unnest(?)))",
-                        (o.load_id, o.table, [x[0] for x in e.seen], [x[1] for x in e.seen]),
-                    )
                 if e.stale_contacts:
                     self._con.execute("DELETE FROM contact_state WHERE email IN (SELECT unnest(?))",
                                       (list(e.stale_contacts),))
                 self.resolve_keys(o.object_type, e.in_sync_keys)
+            if e.seen:  # also in a dry run, as courses' mark_seen: its mirror check needs it
+                self._con.execute(
+                    "UPDATE enrollment_state SET last_seen_load_id = ?, source_table = ? "
+                    "WHERE (course_key, email) IN (SELECT (unnest(?), unnest(?)))",
+                    (o.load_id, o.table, [x[0] for x in e.seen], [x[1] for x in e.seen]),
+                )
             self.put_enrollment_counts(o.load_id, o.table, o.batch_id, e.counts, dry_run=o.dry_run,
                                        started_at=o.started_at)
 

@@ -134,8 +134,6 @@ def test_embedded_sandbox_has_the_labels_and_reports_associations(tmp_path, caps
     assert "121 live course record(s), 70 contact(s), 363 course-contact association(s)" in out
 
 
-@pytest.mark.xfail(strict=True, reason="enr-dest: a dry run does not mark enrollments seen "
-                   "(Staging._record_enrollment_batch), so --dry-run --mirror refuses for every association")
 def test_dry_run_mirror_keeps_every_association_still_in_the_source(portal: Sandbox, tmp_path, capsys) -> None:
     with_labels(portal)
     args = ["--state-dir", str(tmp_path / "state")]
@@ -143,7 +141,9 @@ def test_dry_run_mirror_keeps_every_association_still_in_the_source(portal: Sand
     capsys.readouterr()
     portal.reset_log()
     assert lms_to_hubspot.main(args + ["--dry-run", "--mirror"]) == 0
-    assert "every synced enrollment is still in the source" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "every synced enrollment is still in the source" in out and "refused" not in out
+    assert enrollment_numbers(out)["removed"] == 0
     assert writes(portal) == []
 
 
@@ -162,6 +162,11 @@ def test_mirror_removes_associations_a_csv_snapshot_no_longer_has(portal: Sandbo
     roster.write_text("lms_course_key,email,association_label\n"
                       + "".join(f"x:1,{p},Student\n" for p in people[:-1]), encoding="utf-8")
     capsys.readouterr()
+    portal.reset_log()
+    assert lms_to_hubspot.main(args + ["--dry-run", "--mirror"]) == 0  # predicts the one removal only
+    out = capsys.readouterr().out
+    assert "dry run: would remove 1 course-contact associations" in out and "refused" not in out
+    assert writes(portal) == [] and len(associated(portal, labels)) == 20
     assert lms_to_hubspot.main(args + ["--mirror"]) == 0
     out = capsys.readouterr().out
     assert "removed 1 course-contact associations missing from the source" in out

@@ -134,6 +134,23 @@ def test_embedded_sandbox_has_the_labels_and_reports_associations(tmp_path, caps
     assert "121 live course record(s), 70 contact(s), 363 course-contact association(s)" in out
 
 
+def test_embedded_sandbox_keeps_contacts_and_associations_between_runs(tmp_path, capsys) -> None:
+    args = ["--sandbox", "--state-dir", str(tmp_path / "state")]
+    assert lms_to_hubspot.main(args) == 0
+    capsys.readouterr()
+    assert lms_to_hubspot.main(args) == 0  # a new sandbox process on the same file, as a second `make run`
+    out = capsys.readouterr().out
+    numbers = enrollment_numbers(out)
+    assert (numbers["contacts_unchanged"], numbers["unchanged"], numbers["added"], numbers["requests"]) == \
+        (70, 363, 0, 0)
+    assert "121 live course record(s), 70 contact(s), 363 course-contact association(s)" in out
+    with Sandbox(db_path=str(tmp_path / "state" / "sandbox" / "sandbox-portal.duckdb")) as sb:
+        assert len(sb.contacts()) == 70 and len(sb.associations()) == 363
+        for label in ("Student", "Instructor"):  # the labels the job made in the first run are kept
+            with pytest.raises(ValueError):
+                sb.create_association_label(label)
+
+
 def test_dry_run_mirror_keeps_every_association_still_in_the_source(portal: Sandbox, tmp_path, capsys) -> None:
     with_labels(portal)
     args = ["--state-dir", str(tmp_path / "state")]

@@ -44,12 +44,13 @@ def writes(sb: Sandbox) -> List[str]:
 def enrollment_numbers(out: str) -> Dict[str, int]:
     import re
 
-    found = re.search(r"contacts created (\d+), updated (\d+), unchanged (\d+)\n\s+associations added (\d+), "
-                      r"removed (\d+), unchanged (\d+)\n\s+rejected (\d+), requests (\d+)", out)
+    found = re.search(r"contacts created (\d+), updated (\d+), unchanged (\d+)[^\n]*\n\s+associations added (\d+), "
+                      r"removed (\d+), unchanged (\d+)(?:; (\d+) removal\(s\) had nothing to remove)?[^\n]*\n"
+                      r"\s+rejected (\d+), requests (\d+)", out)
     assert found, out
     names = ("contacts_created", "contacts_updated", "contacts_unchanged", "added", "removed", "unchanged",
-             "rejected", "requests")
-    return dict(zip(names, map(int, found.groups())))
+             "nothing_to_remove", "rejected", "requests")
+    return dict(zip(names, (int(g or 0) for g in found.groups())))
 
 
 def test_sample_enrollments_reach_the_portal_and_a_rerun_sends_nothing(portal: Sandbox, tmp_path, capsys) -> None:
@@ -58,7 +59,8 @@ def test_sample_enrollments_reach_the_portal_and_a_rerun_sends_nothing(portal: S
     assert lms_to_hubspot.main(args) == 0
     out = capsys.readouterr().out
     assert enrollment_numbers(out) == {"contacts_created": 70, "contacts_updated": 0, "contacts_unchanged": 0,
-                                       "added": 363, "removed": 0, "unchanged": 0, "rejected": 1,
+                                       "added": 363, "removed": 0, "unchanged": 0, "nothing_to_remove": 0,
+                                       "rejected": 1,
                                        "requests": enrollment_numbers(out)["requests"]}
     pairs = associated(portal, labels)
     assert len(pairs) == 363 and len(portal.contacts()) == 70
@@ -94,8 +96,9 @@ def test_moodle_enrolments_end_to_end_with_a_suspension_later(portal: Sandbox, m
     add_moodle_enrolments(moodle_url)
     args = ["--source", "moodle", "--moodle-url", moodle_url, "--state-dir", str(tmp_path / "state")]
     assert lms_to_hubspot.main(args) == 0
-    capsys.readouterr()
+    first = enrollment_numbers(capsys.readouterr().out)
     # removals of enrolments never associated remove nothing; expired/disabled/suspended absent
+    assert first["removed"] == 0 and first["nothing_to_remove"] > 0
     assert associated(portal, labels) == {
         ("moodle:2", "alice@example.edu", "Student"),
         ("moodle:2", "erin@example.edu", "Instructor"),
@@ -206,5 +209,6 @@ def test_canvas_enrollments_end_to_end_and_a_rerun_sends_nothing(portal: Sandbox
     portal.reset_log()
     assert lms_to_hubspot.main(args) == 0
     numbers = enrollment_numbers(capsys.readouterr().out)
-    assert (numbers["added"], numbers["removed"], numbers["unchanged"]) == (0, 0, 7)  # 5 kept, 2 removals
+    # 5 kept; the 2 removal rows (inactive or deleted enrollments) were never associated: nothing to remove
+    assert (numbers["added"], numbers["removed"], numbers["unchanged"], numbers["nothing_to_remove"]) == (0, 0, 5, 2)
     assert writes(portal) == []

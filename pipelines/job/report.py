@@ -66,6 +66,8 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
         lines.append(f"  daily budget: used {budget.used} of cap {budget.cap}"
                      + (f" ({left} left today)" if left is not None else ""))
     if enrolled.get("rows_seen") or enrolled.get("associations_removed"):
+        # with two kinds of rows, say that the lines above are the courses' alone
+        lines.insert(1, "  courses (the course tables' rows; enrollments below)")
         lines += enrollment_lines(enrolled)
     if created_props:
         verb = "would create" if dry_run else "created"

@@ -71,6 +71,7 @@ def test_sample_enrollments_reach_the_portal_and_a_rerun_sends_nothing(portal: S
     alice = portal.contact_by_email("learner001@example.edu")
     assert alice["properties"]["firstname"] == "Sample" and alice["properties"]["lastname"] == "Learner 001"
     assert "INVALID_EMAIL" in out  # the one malformed synthetic address, rejected with its reason
+    assert "  courses (the course tables' rows; enrollments below)\n  rows seen         121" in out
 
     portal.reset_log()
     assert lms_to_hubspot.main(args) == 0

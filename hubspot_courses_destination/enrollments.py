@@ -18,8 +18,10 @@ optionally ``association_label`` and other columns, which are contact properties
    (course -> contact, type 860, plus the label's type);
 5. ``hard_delete`` rows of associated enrollments are archived after the batch is recorded.
 
-Every row ends as an added, unchanged or removed association, or in ``rejected_rows`` under
-the record key ``"<course key> <email as given>"``. Contacts are never archived.
+Every row ends as an added, unchanged or removed association, a removal with nothing to
+remove (a ``hard_delete`` row of an enrollment this staging file holds no association for),
+or in ``rejected_rows`` under the record key ``"<course key> <email as given>"``. Contacts are
+never archived.
 """
 
 from __future__ import annotations
@@ -238,8 +240,8 @@ class EnrollmentsRoute:
         self._sync_associations(adds, course_ids, contact_ids, known, outcome)
         for e in deletes:
             held = known.get((e.key, e.email))
-            if held is None:  # never associated by this staging file: nothing to remove
-                c.associations_unchanged += 1
+            if held is None:  # never associated by this staging file (or removed before)
+                c.nothing_to_remove += 1
                 changes.in_sync_keys.append(e.record_key)
             else:
                 changes.removals.append((e.key, e.email, held[0], held[1]))

@@ -66,6 +66,10 @@ class EnrollmentCounts:
     rejected: int = 0
     requests: int = 0
     responses_429: int = 0
+    # hard_delete rows of enrollments this staging file holds no association for (never made,
+    # or removed before): no request, and neither "removed" nor "unchanged". Last: the
+    # enrollment_runs column was added after the others
+    nothing_to_remove: int = 0
 
 
 ENROLLMENT_SUMMARY_FIELDS = tuple(f.name for f in fields(EnrollmentCounts))

@@ -151,6 +151,8 @@ _SCHEMA = (
         PRIMARY KEY (load_id, source_table, batch_id)
     )
     """,
+    # issue 15 follow-up: removals of enrollments with no association (counted apart)
+    "ALTER TABLE enrollment_runs ADD COLUMN IF NOT EXISTS nothing_to_remove BIGINT DEFAULT 0",
 )
 
 SUMMARY_FIELDS = (
@@ -575,7 +577,8 @@ class Staging:
     def _record_enrollment_batch(self, o: BatchOutcome) -> None:
         """An enrollments batch: rejections, contacts and associations synced, identities
         still in the source, and its counts, in one transaction (removals follow, see
-        :meth:`record_removals`)."""
+        ``EnrollmentsRoute.archive``). A dry run records, like a course batch, only its predicted
+        rejections, the identities still in the source and the counts."""
         e = o.enrollments
         assert e is not None
         now = _now()
@@ -689,7 +692,8 @@ class Staging:
 
     def enrollment_summary(self, load_ids: Iterable[str]) -> dict[str, int]:
         """Totals of the enrollment batches of ``load_ids``: contacts created, updated and
-        unchanged, associations added, removed and unchanged, rejections, requests."""
+        unchanged, associations added, removed and unchanged, removals with nothing to
+        remove, rejections, requests."""
         ids = list(load_ids)
         totals = {f: 0 for f in ENROLLMENT_SUMMARY_FIELDS}
         if not ids:

@@ -100,7 +100,7 @@ def open_target(args: argparse.Namespace, name: str, id_property: str, labels: b
         if not args.dry_run and not any(p["name"] == id_property for p in sandbox.properties()):
             # what a HubSpot admin does once per portal (the destination could also create it)
             sandbox.create_property(id_property, label="LMS course key", has_unique_value=True)
-        if labels:  # also for a dry run: the sandbox keeps labels in memory, not in its file
+        if labels:  # also for a dry run (a fresh sandbox file has none; they persist once made)
             for label in DEFAULT_LABELS:
                 with contextlib.suppress(ValueError):  # the label exists already
                     sandbox.create_association_label(label)

@@ -18,14 +18,17 @@ optionally ``association_label`` and other columns, which are contact properties
    (course -> contact, type 860, plus the label's type);
 5. ``hard_delete`` rows of associated enrollments are archived after the batch is recorded.
 
-Every row ends as an added, unchanged or removed association, or in ``rejected_rows`` under
-the record key ``"<course key> <email as given>"``. Contacts are never archived.
+Every row ends as an added, unchanged or removed association, a removal with nothing to
+remove (a ``hard_delete`` row of an enrollment this staging file holds no association for),
+or in ``rejected_rows`` under the record key ``"<course key> <email as given>"``. Contacts are
+never archived.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -38,7 +41,8 @@ from typing import Any, Mapping, Sequence
 from .errors import (
     ConfigurationError, HubSpotTerminalError, HubSpotTransientError, MissingScopesError, RequestRejectedError,
 )
-from .hubspot import UpsertRow
+from .hubspot import BATCH_LIMIT, UpsertRow
+from .hubspot.client import ASSOCIATION_BATCH_LIMIT
 from .mapping import CoercionError, PropertySpec, content_hash, to_hubspot_value
 from .outcomes import BatchOutcome, EnrollmentChanges, Rejection, RunCounts
 from .properties import key_columns
@@ -187,6 +191,7 @@ class EnrollmentsRoute:
         for row in rows[:1]:
             for name in row:
                 columns.setdefault(name, {})
+        session.start_daily_budget()  # the run's daily cap, before its first other request
         catalog = enrollment_catalog(session, load_id)
         keys = key_columns(columns, s)
         delete_columns = [n for n, c in columns.items() if c.get("hard_delete")]
@@ -230,12 +235,13 @@ class EnrollmentsRoute:
                 ))
         adds = [e for e in adds if e.key in course_ids]
         known = session.staging.enrollment_states([(e.key, e.email) for e in enrollments])
-        contact_ids = self._sync_contacts(adds, outcome)
+        archives = sum(1 for e in deletes if (e.key, e.email) in known)
+        contact_ids = self._sync_contacts(adds, outcome, course_ids, known, archives)
         self._sync_associations(adds, course_ids, contact_ids, known, outcome)
         for e in deletes:
             held = known.get((e.key, e.email))
-            if held is None:  # never associated by this staging file: nothing to remove
-                c.associations_unchanged += 1
+            if held is None:  # never associated by this staging file (or removed before)
+                c.nothing_to_remove += 1
                 changes.in_sync_keys.append(e.record_key)
             else:
                 changes.removals.append((e.key, e.email, held[0], held[1]))
@@ -380,9 +386,14 @@ class EnrollmentsRoute:
 
     # -- contacts -----------------------------------------------------------------------------
 
-    def _sync_contacts(self, adds: Sequence[_Enrollment], outcome: BatchOutcome) -> dict[str, str]:
+    def _sync_contacts(
+        self, adds: Sequence[_Enrollment], outcome: BatchOutcome, course_ids: Mapping[str, str],
+        known: Mapping[tuple[str, str], tuple[str, str, str]], archives: int,
+    ) -> dict[str, str]:
         """Upsert the contacts whose merged properties changed; returns email -> contact id
-        of every contact the associations can use (rejected contacts are left out)."""
+        of every contact the associations can use (rejected contacts are left out). The
+        batch's requests (upserts, association creates and archives) are reserved against the
+        daily budget first: a batch that cannot finish is not started."""
         changes = outcome.enrollments
         assert changes is not None
         c, staging, s = changes.counts, self.session.staging, self.session.settings
@@ -391,20 +402,25 @@ class EnrollmentsRoute:
             merged.setdefault(e.email, {}).update(e.properties)
         held = staging.contact_states(list(merged))
         ids: dict[str, str] = {}
-        to_send: list[tuple[str, dict[str, str], str]] = []
+        to_send: list[tuple[str, dict[str, str], dict[str, str]]] = []  # (email, to send, all sent after)
         for email, props in merged.items():
-            digest = content_hash(CONTACT_OBJECT_TYPE, email, props)
-            contact_id, known_hash = held.get(email, (None, None))
-            if contact_id and known_hash == digest and not s.full_resync:
+            contact_id, known_hash, sent = held.get(email, (None, None, None))
+            if sent is None:  # a file from before the sent values were kept: the hash decides
+                same = known_hash == content_hash(CONTACT_OBJECT_TYPE, email, props)
+            else:  # a contact's rows may span batches: unchanged if its values here were all sent
+                same = all(sent.get(k) == v for k, v in props.items())
+            if contact_id and same and not s.full_resync:
                 ids[email] = contact_id
                 c.contacts_unchanged += 1
             else:
-                to_send.append((email, props, digest))
+                to_send.append((email, props, {**(sent or {}), **props}))
+        if not s.dry_run:
+            self._reserve_daily_budget(adds, course_ids, known, held, len(to_send), archives, outcome.table)
         if not to_send:
             return ids
         if s.dry_run:
             for email, _, _ in to_send:
-                if held.get(email, (None, None))[0]:
+                if held.get(email, (None, None, None))[0]:
                     c.contacts_updated += 1
                     ids[email] = str(held[email][0])
                 else:
@@ -425,7 +441,10 @@ class EnrollmentsRoute:
                 failed[answer.key] = answer
                 continue
             ids[answer.key] = str(answer.hubspot_id)
-            changes.contacts.append((answer.key, str(answer.hubspot_id), by_email[answer.key][1]))
+            after = by_email[answer.key][1]
+            changes.contacts.append((answer.key, str(answer.hubspot_id),
+                                     content_hash(CONTACT_OBJECT_TYPE, answer.key, after),
+                                     json.dumps(after, sort_keys=True)))
             if answer.status == "created":
                 c.contacts_created += 1
             else:
@@ -440,6 +459,24 @@ class EnrollmentsRoute:
                                      for pe in answer.property_errors],
                 ))
         return ids
+
+    def _reserve_daily_budget(
+        self, adds: Sequence[_Enrollment], course_ids: Mapping[str, str],
+        known: Mapping[tuple[str, str], tuple[str, str, str]], held: Mapping[str, tuple[str | None, ...]],
+        contacts: int, archives: int, table: str,
+    ) -> None:
+        """Like the course route's: the batch's requests, predicted from staging, must fit under
+        the run's daily cap before its first contact is written (else the next run re-sends
+        contacts this one upserted but never recorded)."""
+        budget = self.session.client.daily_budget
+        if budget is None:
+            return
+        full = self.session.settings.full_resync
+        creates = sum(1 for e in adds if full or known.get((e.key, e.email))
+                      != (course_ids[e.key], held.get(e.email, (None,))[0], e.label))
+        requests = (-(-contacts // BATCH_LIMIT) + -(-creates // ASSOCIATION_BATCH_LIMIT)
+                    + -(-archives // ASSOCIATION_BATCH_LIMIT))
+        budget.reserve(requests, f"the next batch of {len(adds):,} enrollments of {table}")
 
     # -- associations -------------------------------------------------------------------------
 
@@ -540,12 +577,12 @@ def _batch_id(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str:
 
 def _load_waiting_course_jobs(session: Session, enrollments_table: str) -> None:
     """Sync the rows of the package's course jobs that are waiting for a load worker, as dlt
-    would (the same table schema, batches of ``BATCH_SIZE``), through ``sync_batch``."""
+    would (the same table schema, batches of the destination's ``batch_size``, so the course
+    job, when it runs, re-delivers the same batches), through ``sync_batch``."""
     from dlt.common.configuration.container import Container
     from dlt.common.storages.load_package import LoadPackageStateInjectableContext
     from dlt.destinations.file_batching import JsonlFileBatchIterator
 
-    from .destination import BATCH_SIZE
     from .routes import sync_batch
 
     ctx = Container()[LoadPackageStateInjectableContext]
@@ -562,7 +599,7 @@ def _load_waiting_course_jobs(session: Session, enrollments_table: str) -> None:
         path = storage.storage.make_full_path(storage.get_job_file_path(load_id, "new_jobs", job.file_name()))
         log.info("enrollments: loading waiting course job %s first (no load worker is free for it)", job.file_name())
         try:
-            for batch in JsonlFileBatchIterator(path, BATCH_SIZE, 0, list(table["columns"])):
+            for batch in JsonlFileBatchIterator(path, session.settings.batch_size, 0, list(table["columns"])):
                 sync_batch(batch, table, load_id, session)
         except FileNotFoundError:  # a worker took the job meanwhile (the file moved): it runs now
             continue

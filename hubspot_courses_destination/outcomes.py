@@ -66,6 +66,10 @@ class EnrollmentCounts:
     rejected: int = 0
     requests: int = 0
     responses_429: int = 0
+    # hard_delete rows of enrollments this staging file holds no association for (never made,
+    # or removed before): no request, and neither "removed" nor "unchanged". Last: the
+    # enrollment_runs column was added after the others
+    nothing_to_remove: int = 0
 
 
 ENROLLMENT_SUMMARY_FIELDS = tuple(f.name for f in fields(EnrollmentCounts))
@@ -79,7 +83,7 @@ class EnrollmentChanges:
     Emails here are lower-cased, as HubSpot keys contacts; record keys (``"<course key>
     <email as given>"``) only name rejections and the rows they close."""
 
-    contacts: list[tuple[str, str, str]] = field(default_factory=list)  # (email, contact id, content hash)
+    contacts: list[tuple[str, str, str, str]] = field(default_factory=list)  # (email, contact id, content hash, properties JSON)
     associated: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # (course key, email, course id, contact id, label)
     seen: list[tuple[str, str]] = field(default_factory=list)  # (course key, email) still in the source
     removals: list[tuple[str, str, str, str]] = field(default_factory=list)  # (course key, email, course id, contact id)

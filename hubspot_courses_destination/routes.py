@@ -65,10 +65,10 @@ def sync_batch(
         e = outcome.enrollments.counts
         log.info(
             "%s%s: %d enrollments -> contacts created %d, updated %d, unchanged %d; associations added %d, "
-            "removed %d, unchanged %d; rejected %d (%d requests, %.2fs)",
+            "removed %d, unchanged %d, nothing to remove %d; rejected %d (%d requests, %.2fs)",
             "[dry run] " if outcome.dry_run else "", outcome.table, e.rows_seen, e.contacts_created,
             e.contacts_updated, e.contacts_unchanged, e.associations_added, e.associations_removed,
-            e.associations_unchanged, e.rejected, e.requests, time.perf_counter() - t0,
+            e.associations_unchanged, e.nothing_to_remove, e.rejected, e.requests, time.perf_counter() - t0,
         )
         return outcome.counts
     c = outcome.counts

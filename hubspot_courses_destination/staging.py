@@ -113,6 +113,8 @@ _SCHEMA = (
         last_load_id VARCHAR
     )
     """,
+    # every property value sent to the contact (a contact's rows may span batches)
+    "ALTER TABLE contact_state ADD COLUMN IF NOT EXISTS properties VARCHAR",
     """
     CREATE TABLE IF NOT EXISTS enrollment_state (
         course_key VARCHAR NOT NULL,
@@ -149,6 +151,8 @@ _SCHEMA = (
         PRIMARY KEY (load_id, source_table, batch_id)
     )
     """,
+    # issue 15 follow-up: removals of enrollments with no association (counted apart)
+    "ALTER TABLE enrollment_runs ADD COLUMN IF NOT EXISTS nothing_to_remove BIGINT DEFAULT 0",
 )
 
 SUMMARY_FIELDS = (
@@ -188,11 +192,36 @@ WHERE NOT EXISTS (
 )
 """
 
+def _redelivered(changes: Sequence[str], unchanged: dict[str, Sequence[str]], kept: Sequence[str]) -> str:
+    """``ON CONFLICT`` of a batch's counts row when dlt delivers the batch again (after a crash,
+    or a course job the enrollments job loaded first): the later delivery finds unchanged what
+    the earlier one changed, so each change count keeps the larger of the two and the
+    unchanged counts give back what that adds; counting the same delivery twice changes nothing."""
+    sets = [f"{f} = greatest(r.{f}, excluded.{f})" for f in changes]
+    for f, of in unchanged.items():
+        back = " - ".join(f"(greatest(r.{c}, excluded.{c}) - excluded.{c})" for c in of)
+        sets.append(f"{f} = greatest(0, excluded.{f} - {back})")
+    sets += [f"{f} = excluded.{f}" for f in kept]
+    return "ON CONFLICT (load_id, source_table, batch_id) DO UPDATE SET " + ", ".join(sets)
+
+
 _PUT_RUN_COUNTS = """
-INSERT OR REPLACE INTO sync_runs (load_id, source_table, batch_id, object_type, dry_run, started_at,
+INSERT INTO sync_runs AS r (load_id, source_table, batch_id, object_type, dry_run, started_at,
     finished_at, rows_seen, created, updated, unchanged, rejected, archived, requests, responses_429)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+""" + _redelivered(
+    ("created", "updated", "archived", "requests", "responses_429"),
+    {"unchanged": ("created", "updated")},
+    ("object_type", "dry_run", "finished_at", "rows_seen", "rejected"),
+)
+
+_ENROLLMENT_REDELIVERED = _redelivered(
+    ("contacts_created", "contacts_updated", "associations_added", "associations_removed", "requests",
+     "responses_429"),
+    {"contacts_unchanged": ("contacts_created", "contacts_updated"),
+     "associations_unchanged": ("associations_added", "associations_removed")},
+    ("dry_run", "finished_at", "rows_seen", "rejected"),
+)
 
 
 def _json_default(value: Any) -> Any:
@@ -548,7 +577,8 @@ class Staging:
     def _record_enrollment_batch(self, o: BatchOutcome) -> None:
         """An enrollments batch: rejections, contacts and associations synced, identities
         still in the source, and its counts, in one transaction (removals follow, see
-        :meth:`record_removals`)."""
+        ``EnrollmentsRoute.archive``). A dry run records, like a course batch, only its predicted
+        rejections, the identities still in the source and the counts."""
         e = o.enrollments
         assert e is not None
         now = _now()
@@ -557,13 +587,14 @@ class Staging:
             if not o.dry_run:
                 if e.contacts:
                     self._con.execute(
-                        "INSERT INTO contact_state AS s SELECT e, i, h, ?, ? "
-                        "FROM (SELECT unnest(?) AS e, unnest(?) AS i, unnest(?) AS h) "
+                        "INSERT INTO contact_state AS s (email, contact_id, content_hash, last_synced_at, "
+                        "last_load_id, properties) SELECT e, i, h, ?, ?, p "
+                        "FROM (SELECT unnest(?) AS e, unnest(?) AS i, unnest(?) AS h, unnest(?) AS p) "
                         "ON CONFLICT (email) DO UPDATE SET contact_id = excluded.contact_id, "
                         "content_hash = excluded.content_hash, last_synced_at = excluded.last_synced_at, "
-                        "last_load_id = excluded.last_load_id",
+                        "last_load_id = excluded.last_load_id, properties = excluded.properties",
                         (now, o.load_id, [c[0] for c in e.contacts], [c[1] for c in e.contacts],
-                         [c[2] for c in e.contacts]),
+                         [c[2] for c in e.contacts], [c[3] for c in e.contacts]),
                     )
                 if e.associated:
                     a = e.associated
@@ -577,28 +608,29 @@ class Staging:
                         (o.table, now, now, o.load_id, o.load_id, [x[0] for x in a], [x[1] for x in a],
                          [x[2] for x in a], [x[3] for x in a], [x[4] for x in a]),
                     )
-                if e.seen:
-                    self._con.execute(
-                        "UPDATE enrollment_state SET last_seen_load_id = ?, source_table = ? "
-                        "WHERE (course_key, email) IN (SELECT (unnest(?), unnest(?)))",
-                        (o.load_id, o.table, [x[0] for x in e.seen], [x[1] for x in e.seen]),
-                    )
                 if e.stale_contacts:
                     self._con.execute("DELETE FROM contact_state WHERE email IN (SELECT unnest(?))",
                                       (list(e.stale_contacts),))
                 self.resolve_keys(o.object_type, e.in_sync_keys)
+            if e.seen:  # a dry run too, as for courses: its mirror must see what the load has
+                self._con.execute(
+                    "UPDATE enrollment_state SET last_seen_load_id = ?, source_table = ? "
+                    "WHERE (course_key, email) IN (SELECT (unnest(?), unnest(?)))",
+                    (o.load_id, o.table, [x[0] for x in e.seen], [x[1] for x in e.seen]),
+                )
             self.put_enrollment_counts(o.load_id, o.table, o.batch_id, e.counts, dry_run=o.dry_run,
                                        started_at=o.started_at)
 
-    def contact_states(self, emails: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
-        """Per lower-cased email: (HubSpot contact id, content hash last sent)."""
+    def contact_states(self, emails: Sequence[str]) -> dict[str, tuple[str | None, str | None, dict[str, str] | None]]:
+        """Per lower-cased email: (HubSpot contact id, content hash last sent, every property
+        value sent so far; None in a file written before they were kept)."""
         if not emails:
             return {}
         rows = self._query(
-            "SELECT email, contact_id, content_hash FROM contact_state WHERE email IN (SELECT unnest(?))",
+            "SELECT email, contact_id, content_hash, properties FROM contact_state WHERE email IN (SELECT unnest(?))",
             (list(emails),),
         )
-        return {e: (i, h) for e, i, h in rows}
+        return {e: (i, h, json.loads(p) if p else None) for e, i, h, p in rows}
 
     def enrollment_states(self, identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str, str]]:
         """Per (course key, lower-cased email) associated in HubSpot: (course id, contact id, label)."""
@@ -648,19 +680,20 @@ class Staging:
         self, load_id: str, source_table: str, batch_id: str, c: EnrollmentCounts, *,
         dry_run: bool = False, started_at: datetime | None = None,
     ) -> None:
-        """One enrollments batch's counts; a batch dlt delivers again replaces its row."""
+        """One enrollments batch's counts; a batch dlt delivers again updates its row (``_redelivered``)."""
         now = _now()
         self._query(
-            "INSERT OR REPLACE INTO enrollment_runs (load_id, source_table, batch_id, dry_run, started_at, "
+            "INSERT INTO enrollment_runs AS r (load_id, source_table, batch_id, dry_run, started_at, "
             "finished_at, " + ", ".join(ENROLLMENT_SUMMARY_FIELDS) + ") VALUES ("
-            + ", ".join("?" * (6 + len(ENROLLMENT_SUMMARY_FIELDS))) + ")",
+            + ", ".join("?" * (6 + len(ENROLLMENT_SUMMARY_FIELDS))) + ") " + _ENROLLMENT_REDELIVERED,
             (load_id, source_table, batch_id, dry_run, started_at or now, now,
              *(getattr(c, f) for f in ENROLLMENT_SUMMARY_FIELDS)),
         )
 
     def enrollment_summary(self, load_ids: Iterable[str]) -> dict[str, int]:
         """Totals of the enrollment batches of ``load_ids``: contacts created, updated and
-        unchanged, associations added, removed and unchanged, rejections, requests."""
+        unchanged, associations added, removed and unchanged, removals with nothing to
+        remove, rejections, requests."""
         ids = list(load_ids)
         totals = {f: 0 for f in ENROLLMENT_SUMMARY_FIELDS}
         if not ids:
@@ -678,7 +711,8 @@ class Staging:
         self, load_id: str, source_table: str, batch_id: str, object_type: str, counts: RunCounts, *,
         dry_run: bool = False, started_at: datetime | None = None,
     ) -> None:
-        """Store one batch's counts; a batch re-delivered by dlt replaces, never adds to, its row."""
+        """Store one batch's counts; a batch re-delivered by dlt updates its row, never adds one
+        (what either delivery changed stays counted, see ``_redelivered``)."""
         now = _now()
         self._query(
             _PUT_RUN_COUNTS,

@@ -4,7 +4,8 @@ and the labels (association types) of a pair of objects.
 docs/hubspot-behaviour.md, "Associations v4": HubSpot-defined types 860 (course -> contact)
 and 861 (contact -> course); user-defined labels get portal-specific type ids. An association
 is stored once per record pair with the types of both directions, so a user reading from
-either side sees it. In memory only.
+either side sees it. Kept in memory; with a `--db` DuckDB file, pairs and user-defined labels
+are also written there (store.py), so a restarted sandbox still has them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .bodies import ApiError, batch_answer, error_body, now_iso
+from .store import Store
 
 COURSE, CONTACT = "0-410", "0-1"
 # Object types accepted in association paths (docs/hubspot-behaviour.md, "Associations v4":
@@ -56,8 +58,9 @@ def resolve_type(name: str) -> str:
 class AssociationsApi:
     """`exists(object_type_id, ids)` tells which record ids are live; the store lives here."""
 
-    def __init__(self, exists: Callable[[str, Iterable[str]], set[str]]) -> None:
+    def __init__(self, exists: Callable[[str, Iterable[str]], set[str]], store: Store | None = None) -> None:
         self._exists = exists
+        self._store = store if store is not None and store.persistent else None
         self._lock = threading.Lock()
         self._labels: list[Label] = [
             Label(COURSE, CONTACT, "HUBSPOT_DEFINED", 860, None),
@@ -67,6 +70,13 @@ class AssociationsApi:
         self._pairs: dict[tuple[str, str], set[int]] = {}
         self._next_type_id = FIRST_USER_TYPE_ID
         self._inverse: dict[int, int] = {860: 861, 861: 860}
+        if self._store is not None:
+            saved = [Label(*row) for row in self._store.load_labels()]
+            for forward, reverse in zip(saved[::2], saved[1::2]):  # created in pairs, ids n and n + 1
+                self._inverse[forward.type_id], self._inverse[reverse.type_id] = reverse.type_id, forward.type_id
+            self._labels += saved
+            self._next_type_id = max([FIRST_USER_TYPE_ID - 1, *(lb.type_id for lb in saved)]) + 1
+            self._pairs = self._store.load_pairs()
 
     # -- labels -------------------------------------------------------------------------------
     def create_label(self, label: str, name: str | None = None, inverse_label: str | None = None,
@@ -85,6 +95,9 @@ class AssociationsApi:
             reverse = Label(to_type, from_type, "USER_DEFINED", self._next_type_id + 1, inverse_label or label)
             self._next_type_id += 2
             self._labels += [forward, reverse]
+            if self._store is not None:
+                self._store.save_labels([(lb.from_type, lb.to_type, lb.category, lb.type_id, lb.label)
+                                         for lb in (forward, reverse)])
             self._inverse[forward.type_id] = reverse.type_id
             self._inverse[reverse.type_id] = forward.type_id
         course_side, contact_side = (forward, reverse) if from_type == COURSE else (reverse, forward)
@@ -175,6 +188,7 @@ class AssociationsApi:
         missing = self._missing(f, t, [p[0] for p in parsed], [p[1] for p in parsed])
         results, errors = [], []
         with self._lock:
+            touched: dict[tuple[str, str], set[int]] = {}
             for from_id, to_id, labels in parsed:
                 bad = [(ty, i) for ty, i in ((f, from_id), (t, to_id)) if (ty, i) in missing]
                 if bad:
@@ -190,11 +204,14 @@ class AssociationsApi:
                 for lb in labels:
                     types.add(lb.type_id)
                     types.add(self._reverse(lb).type_id)
+                touched[self._key(f, from_id, to_id)] = types
                 results.append({
                     "fromObjectTypeId": f, "fromObjectId": from_id, "toObjectTypeId": t, "toObjectId": to_id,
                     # `LabelsBetweenObjectPair.labels`: the user-facing labels (none for 860/861).
                     "labels": [lb.label for lb in labels if lb.label],
                 })
+            if self._store is not None:
+                self._store.save_pairs(touched)
         out = batch_answer(results, errors, started)
         # docs/hubspot-behaviour.md, "Associations v4": 201, or 207 with errors.
         return (207 if errors else 201), out
@@ -256,6 +273,8 @@ class AssociationsApi:
         with self._lock:
             for from_id, to_id in pairs:
                 self._pairs.pop(self._key(f, from_id, to_id), None)
+            if self._store is not None:
+                self._store.save_pairs({self._key(f, a, b): set() for a, b in pairs})
         return 204
 
     def pairs(self) -> list[dict[str, Any]]:

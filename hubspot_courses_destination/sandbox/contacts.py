@@ -7,7 +7,8 @@ every input, results not in input order. What is contact-specific (docs/hubspot-
 "Contacts"): `email` is the upsert key, and HubSpot lower-cases it, so it is unique and matched
 case-insensitively.
 
-Contacts live in memory only (not in the `--db` DuckDB file).
+Contacts live in memory; with a `--db` DuckDB file they are also written there (store.py), so
+a restarted sandbox still has them, as it has its courses.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import quote
 from .bodies import ApiError, batch_read_answer, error_body, now_iso, property_errors_message
 from .catalog import PropertyDef
 from .objects import MAX_BATCH_INPUTS, _parse_inputs
-from .store import Record
+from .store import Record, Store
 from .validation import PropertyError, validate_properties
 
 CONTACT_TYPE_ID = "0-1"
@@ -68,7 +69,7 @@ def invalid_email(value: str) -> PropertyError:
 class ContactsApi:
     """The contact endpoints; thread-safe, HTTP-free."""
 
-    def __init__(self, portal_id: int, seed: int = 0) -> None:
+    def __init__(self, portal_id: int, seed: int = 0, store: Store | None = None) -> None:
         self.portal_id = portal_id
         self.catalog = contact_properties(now_iso())
         self._records: dict[int, Record] = {}
@@ -76,6 +77,16 @@ class ContactsApi:
         self._next_id = FIRST_CONTACT_ID
         self._rng = random.Random(seed)
         self.lock = threading.RLock()
+        self._store = store if store is not None and store.persistent else None
+        for rec in self._store.load_contacts() if self._store is not None else []:
+            self._records[rec.id] = rec
+            if not rec.archived:
+                self._by_email[rec.properties.get("email", "")] = rec.id
+            self._next_id = max(self._next_id, rec.id + 1)
+
+    def _persist(self, records: list[Record]) -> None:
+        if self._store is not None:
+            self._store.save_contacts(records)
 
     # -- looking inside -----------------------------------------------------------------------
     def all_records(self, include_archived: bool = False) -> list[Record]:
@@ -174,6 +185,7 @@ class ContactsApi:
                 if isinstance(traces[i], str) and traces[i]:
                     result["objectWriteTraceId"] = traces[i]
                 results.append(result)
+            self._persist([self._records[int(r["id"])] for r in results])
         out: dict[str, Any] = {"status": "COMPLETE", "results": self._shuffled(results)}
         if failed:
             out["numErrors"] = len(failed)
@@ -214,12 +226,15 @@ class ContactsApi:
         inputs = _parse_inputs(body, "BatchInputSimplePublicObjectId", ("id",))
         now = now_iso()
         with self.lock:
+            archived = []
             for inp in inputs:
                 k = str(inp["id"])
                 rec = self.get(int(k)) if k.isdigit() else None
                 if rec is not None:
                     rec.archived, rec.archived_at = True, now
                     self._by_email.pop(rec.properties.get("email", ""), None)
+                    archived.append(rec)
+            self._persist(archived)
         return 204
 
     # -- list and get -------------------------------------------------------------------------

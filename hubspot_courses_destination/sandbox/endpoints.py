@@ -108,8 +108,8 @@ class Endpoints:
         self.routes = build_routes(object_prefixes, association_prefixes)
         self.objects = objects
         self.registry = registry
-        self.contacts = ContactsApi(portal_id, seed)
-        self.associations = AssociationsApi(self._live_ids)
+        self.contacts = ContactsApi(portal_id, seed, objects.store)  # kept in its --db file too
+        self.associations = AssociationsApi(self._live_ids, objects.store)
         self.search_limits = SearchLimiter(clock=clock)
         self.secondly = SecondlyHeaders(per_10s, clock)
 

@@ -1,4 +1,6 @@
-"""DuckDB storage of course records and property definitions.
+"""DuckDB storage of course records and property definitions, and of contacts, course-contact
+associations and user-defined association labels (written through by contacts.py and
+associations.py, which keep their working copy in memory).
 
 Records live in DuckDB (one table, properties as JSON text) so a `--db` file survives restarts
 and users can inspect it with SQL. One connection is shared behind a re-entrant lock: the
@@ -67,6 +69,17 @@ class Store:
         )
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS property_definitions (name VARCHAR, definition VARCHAR)"
+        )
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS contacts (id BIGINT, properties VARCHAR, created_at VARCHAR,"
+            " updated_at VARCHAR, archived BOOLEAN, archived_at VARCHAR)"
+        )
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS association_pairs (course_id VARCHAR, contact_id VARCHAR, type_ids VARCHAR)"
+        )
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS association_labels (from_type VARCHAR, to_type VARCHAR,"
+            " category VARCHAR, type_id BIGINT, label VARCHAR)"
         )
         self._unique_props: set[str] = set()
         self._index: dict[tuple[str, str], int] = {}
@@ -240,6 +253,77 @@ class Store:
                 [f'$."{prop}"', value],
             ).fetchall()
         return [self._row_to_record(r) for r in rows]
+
+    # -- contacts, associations, labels (kept in memory by their APIs, written through here) --
+    @property
+    def persistent(self) -> bool:
+        """Whether a file backs this store: only then is writing through worth its cost."""
+        return bool(self.db_path)
+
+    def load_contacts(self) -> list[Record]:
+        with self.lock:
+            rows = self._con.execute("SELECT * FROM contacts ORDER BY id").fetchall()
+        return [self._row_to_record(r) for r in rows]
+
+    def save_contacts(self, records: Iterable[Record]) -> None:
+        """Insert or replace these contacts in one transaction."""
+        records = list(records)
+        if not records:
+            return
+        columns = [
+            [r.id for r in records], [orjson.dumps(r.properties).decode() for r in records],
+            [r.created_at for r in records], [r.updated_at for r in records],
+            [r.archived for r in records], [r.archived_at for r in records],
+        ]
+        with self.lock:
+            self._transaction(
+                ("DELETE FROM contacts WHERE id IN (SELECT unnest(?::BIGINT[]))", [columns[0]]),
+                ("INSERT INTO contacts SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),"
+                 " unnest(?::VARCHAR[]), unnest(?::BOOLEAN[]), unnest(?::VARCHAR[])", columns),
+            )
+
+    def load_pairs(self) -> dict[tuple[str, str], set[int]]:
+        """(course id, contact id) -> type ids of both directions."""
+        with self.lock:
+            rows = self._con.execute("SELECT course_id, contact_id, type_ids FROM association_pairs").fetchall()
+        return {(c, p): set(json.loads(t)) for c, p, t in rows}
+
+    def save_pairs(self, pairs: dict[tuple[str, str], set[int]]) -> None:
+        """Replace the stored types of these pairs; a pair without types is removed."""
+        if not pairs:
+            return
+        kept = [(k, ts) for k, ts in pairs.items() if ts]
+        with self.lock:
+            self._transaction(
+                ("DELETE FROM association_pairs WHERE (course_id, contact_id) IN "
+                 "(SELECT (unnest(?::VARCHAR[]), unnest(?::VARCHAR[])))",
+                 [[c for c, _ in pairs], [p for _, p in pairs]]),
+                ("INSERT INTO association_pairs SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),"
+                 " unnest(?::VARCHAR[])",
+                 [[k[0] for k, _ in kept], [k[1] for k, _ in kept], [json.dumps(sorted(ts)) for _, ts in kept]]),
+            )
+
+    def load_labels(self) -> list[tuple[str, str, str, int, str | None]]:
+        """User-defined association labels: (from type, to type, category, type id, label)."""
+        with self.lock:
+            rows = self._con.execute("SELECT * FROM association_labels ORDER BY type_id").fetchall()
+        return [(f, t, c, int(i), lb) for f, t, c, i, lb in rows]
+
+    def save_labels(self, labels: Iterable[tuple[str, str, str, int, str | None]]) -> None:
+        rows = list(labels)
+        if rows:
+            with self.lock:
+                self._con.executemany("INSERT INTO association_labels VALUES (?, ?, ?, ?, ?)", rows)
+
+    def _transaction(self, *statements: tuple[str, list[Any]]) -> None:
+        self._con.execute("BEGIN")
+        try:
+            for sql, params in statements:
+                self._con.execute(sql, params)
+            self._con.execute("COMMIT")
+        except Exception:
+            self._con.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self.lock:

@@ -69,6 +69,8 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
         lines.append(f"  daily budget: this run used {budget.used} of its cap {budget.cap} (daily_budget_share "
                      "of what was left)" + (f"; the portal has {left} left today" if left is not None else ""))
     if enrolled.get("rows_seen") or enrolled.get("associations_removed"):
+        # with two kinds of rows, say that the lines above are the courses' alone
+        lines.insert(1, "  courses (the course tables' rows; enrollments below)")
         lines += enrollment_lines(enrolled)
     if created_props:
         verb = "would create" if dry_run else "created"
@@ -84,14 +86,22 @@ def print_summary(target: Target, load_ids: Sequence[str], seconds: float, dry_r
 
 
 def enrollment_lines(e: dict[str, int]) -> list[str]:
-    """The enrollment part of the summary (issue 15): contacts and associations apart."""
-    return [
-        f"  enrollments  {e.get('rows_seen', 0):>8}",
-        f"    contacts created {e.get('contacts_created', 0)}, updated {e.get('contacts_updated', 0)}, "
-        f"unchanged {e.get('contacts_unchanged', 0)}",
+    """The enrollment part of the summary (issue 15): contacts and course-contact associations
+    apart; every enrollment row is counted once (README "Enrollments")."""
+    associations = (
         f"    associations added {e.get('associations_added', 0)}, removed {e.get('associations_removed', 0)}, "
-        f"unchanged {e.get('associations_unchanged', 0)}",
-        f"    rejected {e.get('rejected', 0)}, requests {e.get('requests', 0)}",
+        f"unchanged {e.get('associations_unchanged', 0)}"
+    )
+    if e.get("nothing_to_remove"):
+        associations += (f"; {e['nothing_to_remove']} removal(s) had nothing to remove "
+                         "(no association made by this state)")
+    return [
+        f"  enrollments  {e.get('rows_seen', 0):>8}   (rows: contacts upserted by email, associated with courses)",
+        f"    contacts created {e.get('contacts_created', 0)}, updated {e.get('contacts_updated', 0)}, "
+        f"unchanged {e.get('contacts_unchanged', 0)}   (unchanged: same as last synced, not sent)",
+        associations + "   (course-contact; contacts are never deleted)",
+        f"    rejected {e.get('rejected', 0)}, requests {e.get('requests', 0)}   (contact upserts and "
+        "association calls)",
     ]
 
 

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import dlt
 
@@ -17,6 +17,9 @@ from hubspot_courses_destination import TOKEN_ENV, TOKEN_KEY, close_sessions
 from pipelines.sources.common import DEFAULT_LABELS
 from .common import DEFAULT_STATE_DIR, DEST_SECTION, StateInUse, UsageError, conf, rel
 from .config import project_dir, token_origin
+
+if TYPE_CHECKING:
+    from .state_store import StateStore
 
 
 def choose_target(
@@ -97,7 +100,7 @@ def open_target(args: argparse.Namespace, name: str, id_property: str, labels: b
         if not args.dry_run and not any(p["name"] == id_property for p in sandbox.properties()):
             # what a HubSpot admin does once per portal (the destination could also create it)
             sandbox.create_property(id_property, label="LMS course key", has_unique_value=True)
-        if labels:  # also for a dry run: the sandbox keeps labels in memory, not in its file
+        if labels:  # also for a dry run (a fresh sandbox file has none; they persist once made)
             for label in DEFAULT_LABELS:
                 with contextlib.suppress(ValueError):  # the label exists already
                     sandbox.create_association_label(label)
@@ -183,12 +186,19 @@ def worker_state(args: argparse.Namespace, name: str, pipeline_name: str) -> Ite
     if not args.state_url:
         yield
         return
-    from .state_store import StateStore, describe_checkout
+    from .state_store import StateStoreError, describe_checkout
 
-    store = StateStore(str(args.state_url), wait_s=float(args.state_lock_wait or 0.0))
+    store = _state_store(args)
     with contextlib.ExitStack() as stack:
         local = args.state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lms_to_hubspot-state-")))
-        checkout = stack.enter_context(store.checkout(name, pipeline_name, Path(local), write_back=not args.dry_run))
+        try:
+            checkout = stack.enter_context(store.checkout(name, pipeline_name, Path(local), write_back=not args.dry_run))
+        except StateStoreError:
+            raise
+        except Exception as exc:  # storage errors (no such bucket, no credentials, not a directory)
+            raise StateStoreError(f"the state store {args.state_url} could not be used: {type(exc).__name__}: "
+                                  f"{exc}. Nothing was read or sent; check the URL and the storage's "
+                                  "credentials, then run again.") from None
         print(describe_checkout(store, checkout))
         args.state_dir, args.pipelines_dir, args.staging_path = Path(local), checkout.pipelines_dir, checkout.staging_path
         yield
@@ -197,7 +207,25 @@ def worker_state(args: argparse.Namespace, name: str, pipeline_name: str) -> Ite
 def synced_to_hubspot_before(args: argparse.Namespace) -> bool:
     """Whether this project's HubSpot state exists: locally, or in the shared store."""
     if args.state_url:
-        from .state_store import StateStore
+        from .state_store import StateStoreError
 
-        return StateStore(str(args.state_url)).has_state("hubspot")
+        try:
+            return _state_store(args).has_state("hubspot")
+        except (UsageError, StateStoreError):
+            raise
+        except Exception as exc:  # storage errors (no such bucket, no credentials)
+            raise StateStoreError(f"the state store {args.state_url} could not be read: {type(exc).__name__}: "
+                                  f"{exc}. Nothing was read or sent; check the URL and the storage's "
+                                  "credentials, then run again.") from None
     return target_paths(args, "hubspot")[1].exists()
+
+
+def _state_store(args: argparse.Namespace) -> "StateStore":
+    """The ``--state-url`` store; a URL no installed filesystem serves is a usage error."""
+    from .state_store import StateStore
+
+    try:
+        return StateStore(str(args.state_url), wait_s=float(args.state_lock_wait or 0.0))
+    except (ValueError, ImportError) as exc:  # an unknown protocol, its package not installed
+        raise UsageError(f"--state-url {args.state_url} cannot be used: {exc}. Give a directory path or an "
+                         "fsspec URL whose filesystem package is installed (s3fs for s3://)") from None

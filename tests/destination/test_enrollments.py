@@ -128,10 +128,15 @@ def test_hard_delete_removes_the_association_and_keeps_the_contact(sandbox, make
     assert assoc_requests(sandbox, "archive") == [1]
     assert sandbox.count_requests("POST", "/batch/archive") == 1  # no contact archive
     summary = staging().enrollment_summary(info.loads_ids)
-    assert (summary["associations_removed"], summary["associations_unchanged"]) == (1, 1)
+    # nobody@ in c2 was never associated: its removal is counted apart, not as "unchanged"
+    assert (summary["associations_removed"], summary["associations_unchanged"], summary["nothing_to_remove"]) == \
+        (1, 0, 1)
     sandbox.reset_log()
-    pipeline.run(lms(None, [{ID: "c1", "email": "ada@example.com", "removed": True}]))
+    info = pipeline.run(lms(None, [{ID: "c1", "email": "ada@example.com", "removed": True}]))
     assert assoc_requests(sandbox, "archive") == []  # already removed: nothing to send
+    summary = staging().enrollment_summary(info.loads_ids)
+    assert (summary["associations_removed"], summary["associations_unchanged"], summary["nothing_to_remove"]) == \
+        (0, 0, 1)
 
 
 def test_mirror_removes_associations_a_snapshot_no_longer_has(sandbox, make_pipeline, staging, staging_path):
@@ -318,3 +323,74 @@ def test_one_load_worker_loads_the_waiting_course_job_first(sandbox, make_pipeli
     assert pairs(sandbox) == {("c0", "solo@example.com")}
     assert sandbox.count_requests("POST", "/0-410/batch/upsert") == 1
     assert rejected(staging) == {"nope x@example.com": "UNKNOWN_COURSE"}  # loaded once, then rejected
+
+
+@pytest.mark.parametrize("batch_size", [5000, 1])
+def test_course_counts_of_a_waiting_course_job_loaded_by_the_enrollments_job(sandbox, make_pipeline, staging,
+                                                                               monkeypatch, batch_size):
+    # the enrollments job loads the waiting course job's rows (created in HubSpot); when the
+    # course job itself runs, it finds them unchanged: the summary must still say created, and
+    # count each row once (the inline load batches rows as the destination's batch_size says)
+    monkeypatch.setenv("LOAD__WORKERS", "1")
+    info = make_pipeline(enrollments_wait_s=600, batch_size=batch_size).run(
+        lms(courses(2), [enrollment("c0", "solo@example.com")], course_table="zz_courses", enrollments_first=True))
+    assert sum(e.n_inputs for e in sandbox.request_log if e.path.endswith("/0-410/batch/upsert")) == 2  # sent once
+    summary = staging().load_summary(info.loads_ids)
+    assert (summary["rows_seen"], summary["created"], summary["unchanged"]) == (2, 2, 0)
+
+
+def test_an_enrollments_batch_that_cannot_finish_under_the_daily_budget_is_not_started(
+        sandbox, make_pipeline, staging, staging_path):
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from hubspot_courses_destination import DailyBudgetReachedError
+    from hubspot_courses_destination.session import close_sessions
+
+    make_pipeline().run(lms(courses(), None))
+    close_sessions(staging_path)  # the next run has its own budget
+    sandbox.reset_rate_limits()
+    sandbox.reset_log()
+    # 10 a day: 9 left after the first answer, a cap of 4: the preflight fits, the batch's
+    # contact upsert and association create together do not
+    sandbox.daily_limit = 10
+    pipeline = make_pipeline()
+    with pytest.raises(PipelineStepFailed) as failed:
+        pipeline.run(lms(None, ENROLLMENTS))
+    err = failed.value
+    while err.__cause__ or err.__context__:
+        err = err.__cause__ or err.__context__
+    assert isinstance(err, DailyBudgetReachedError)
+    assert contact_upserts(sandbox) == [] and sandbox.contacts() == []  # not half-done: not started
+    assert pipeline.has_pending_data
+    close_sessions(staging_path)
+
+    sandbox.reset_rate_limits()  # the next day
+    sandbox.daily_limit = 10_000
+    sandbox.reset_log()
+    info = pipeline.run()  # finishes the pending package
+    assert len(pairs(sandbox)) == 3 and contact_upserts(sandbox) == [2]
+    summary = staging().enrollment_summary(info.loads_ids)
+    assert (summary["contacts_created"], summary["associations_added"]) == (2, 3)
+
+
+def test_a_dry_run_of_mirror_sees_the_enrollments_its_load_delivered(sandbox, make_pipeline, staging, staging_path):
+    make_pipeline().run(lms(courses(), ENROLLMENTS))
+    info = make_pipeline(dry_run=True).run(lms(courses(), ENROLLMENTS[:2]))  # bob left the source
+    settings = DestinationSettings.from_values(
+        access_token=DEFAULT_TOKEN, api_base_url=sandbox.url, id_property=ID, staging_path=staging_path)
+    result = archive_missing(settings, info.loads_ids, max_share=1.0, dry_run=True)
+    assert result.associations_missing == ["c1 bob@example.com"] and not result.refused
+    assert len(pairs(sandbox)) == 3  # a dry run removes nothing
+
+
+def test_a_contact_whose_rows_span_batches_is_not_upserted_again_by_an_unchanged_rerun(sandbox, make_pipeline,
+                                                                                        staging):
+    # one row per dlt batch: ada's firstname and lastname arrive in two batches
+    pipeline = make_pipeline(batch_size=1)
+    pipeline.run(lms(courses(), ENROLLMENTS))
+    ada = sandbox.contact_by_email("ada@example.com")["properties"]
+    assert (ada["firstname"], ada["lastname"]) == ("Ada", "Lovelace")
+    sandbox.reset_log()
+    info = pipeline.run(lms(courses(), ENROLLMENTS))
+    assert contact_upserts(sandbox) == []
+    assert staging().enrollment_summary(info.loads_ids)["contacts_unchanged"] == 3

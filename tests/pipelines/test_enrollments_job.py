@@ -44,12 +44,13 @@ def writes(sb: Sandbox) -> List[str]:
 def enrollment_numbers(out: str) -> Dict[str, int]:
     import re
 
-    found = re.search(r"contacts created (\d+), updated (\d+), unchanged (\d+)\n\s+associations added (\d+), "
-                      r"removed (\d+), unchanged (\d+)\n\s+rejected (\d+), requests (\d+)", out)
+    found = re.search(r"contacts created (\d+), updated (\d+), unchanged (\d+)[^\n]*\n\s+associations added (\d+), "
+                      r"removed (\d+), unchanged (\d+)(?:; (\d+) removal\(s\) had nothing to remove)?[^\n]*\n"
+                      r"\s+rejected (\d+), requests (\d+)", out)
     assert found, out
     names = ("contacts_created", "contacts_updated", "contacts_unchanged", "added", "removed", "unchanged",
-             "rejected", "requests")
-    return dict(zip(names, map(int, found.groups())))
+             "nothing_to_remove", "rejected", "requests")
+    return dict(zip(names, (int(g or 0) for g in found.groups())))
 
 
 def test_sample_enrollments_reach_the_portal_and_a_rerun_sends_nothing(portal: Sandbox, tmp_path, capsys) -> None:
@@ -58,7 +59,8 @@ def test_sample_enrollments_reach_the_portal_and_a_rerun_sends_nothing(portal: S
     assert lms_to_hubspot.main(args) == 0
     out = capsys.readouterr().out
     assert enrollment_numbers(out) == {"contacts_created": 70, "contacts_updated": 0, "contacts_unchanged": 0,
-                                       "added": 363, "removed": 0, "unchanged": 0, "rejected": 1,
+                                       "added": 363, "removed": 0, "unchanged": 0, "nothing_to_remove": 0,
+                                       "rejected": 1,
                                        "requests": enrollment_numbers(out)["requests"]}
     pairs = associated(portal, labels)
     assert len(pairs) == 363 and len(portal.contacts()) == 70
@@ -69,6 +71,7 @@ def test_sample_enrollments_reach_the_portal_and_a_rerun_sends_nothing(portal: S
     alice = portal.contact_by_email("learner001@example.edu")
     assert alice["properties"]["firstname"] == "Sample" and alice["properties"]["lastname"] == "Learner 001"
     assert "INVALID_EMAIL" in out  # the one malformed synthetic address, rejected with its reason
+    assert "  courses (the course tables' rows; enrollments below)\n  rows seen         121" in out
 
     portal.reset_log()
     assert lms_to_hubspot.main(args) == 0
@@ -94,8 +97,9 @@ def test_moodle_enrolments_end_to_end_with_a_suspension_later(portal: Sandbox, m
     add_moodle_enrolments(moodle_url)
     args = ["--source", "moodle", "--moodle-url", moodle_url, "--state-dir", str(tmp_path / "state")]
     assert lms_to_hubspot.main(args) == 0
-    capsys.readouterr()
+    first = enrollment_numbers(capsys.readouterr().out)
     # removals of enrolments never associated remove nothing; expired/disabled/suspended absent
+    assert first["removed"] == 0 and first["nothing_to_remove"] > 0
     assert associated(portal, labels) == {
         ("moodle:2", "alice@example.edu", "Student"),
         ("moodle:2", "erin@example.edu", "Instructor"),
@@ -134,8 +138,23 @@ def test_embedded_sandbox_has_the_labels_and_reports_associations(tmp_path, caps
     assert "121 live course record(s), 70 contact(s), 363 course-contact association(s)" in out
 
 
-@pytest.mark.xfail(strict=True, reason="enr-dest: a dry run does not mark enrollments seen "
-                   "(Staging._record_enrollment_batch), so --dry-run --mirror refuses for every association")
+def test_embedded_sandbox_keeps_contacts_and_associations_between_runs(tmp_path, capsys) -> None:
+    args = ["--sandbox", "--state-dir", str(tmp_path / "state")]
+    assert lms_to_hubspot.main(args) == 0
+    capsys.readouterr()
+    assert lms_to_hubspot.main(args) == 0  # a new sandbox process on the same file, as a second `make run`
+    out = capsys.readouterr().out
+    numbers = enrollment_numbers(out)
+    assert (numbers["contacts_unchanged"], numbers["unchanged"], numbers["added"], numbers["requests"]) == \
+        (70, 363, 0, 0)
+    assert "121 live course record(s), 70 contact(s), 363 course-contact association(s)" in out
+    with Sandbox(db_path=str(tmp_path / "state" / "sandbox" / "sandbox-portal.duckdb")) as sb:
+        assert len(sb.contacts()) == 70 and len(sb.associations()) == 363
+        for label in ("Student", "Instructor"):  # the labels the job made in the first run are kept
+            with pytest.raises(ValueError):
+                sb.create_association_label(label)
+
+
 def test_dry_run_mirror_keeps_every_association_still_in_the_source(portal: Sandbox, tmp_path, capsys) -> None:
     with_labels(portal)
     args = ["--state-dir", str(tmp_path / "state")]
@@ -143,7 +162,9 @@ def test_dry_run_mirror_keeps_every_association_still_in_the_source(portal: Sand
     capsys.readouterr()
     portal.reset_log()
     assert lms_to_hubspot.main(args + ["--dry-run", "--mirror"]) == 0
-    assert "every synced enrollment is still in the source" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "every synced enrollment is still in the source" in out and "refused" not in out
+    assert enrollment_numbers(out)["removed"] == 0
     assert writes(portal) == []
 
 
@@ -162,6 +183,11 @@ def test_mirror_removes_associations_a_csv_snapshot_no_longer_has(portal: Sandbo
     roster.write_text("lms_course_key,email,association_label\n"
                       + "".join(f"x:1,{p},Student\n" for p in people[:-1]), encoding="utf-8")
     capsys.readouterr()
+    portal.reset_log()
+    assert lms_to_hubspot.main(args + ["--dry-run", "--mirror"]) == 0  # predicts the one removal only
+    out = capsys.readouterr().out
+    assert "dry run: would remove 1 course-contact associations" in out and "refused" not in out
+    assert writes(portal) == [] and len(associated(portal, labels)) == 20
     assert lms_to_hubspot.main(args + ["--mirror"]) == 0
     out = capsys.readouterr().out
     assert "removed 1 course-contact associations missing from the source" in out
@@ -184,5 +210,6 @@ def test_canvas_enrollments_end_to_end_and_a_rerun_sends_nothing(portal: Sandbox
     portal.reset_log()
     assert lms_to_hubspot.main(args) == 0
     numbers = enrollment_numbers(capsys.readouterr().out)
-    assert (numbers["added"], numbers["removed"], numbers["unchanged"]) == (0, 0, 7)  # 5 kept, 2 removals
+    # 5 kept; the 2 removal rows (inactive or deleted enrollments) were never associated: nothing to remove
+    assert (numbers["added"], numbers["removed"], numbers["unchanged"], numbers["nothing_to_remove"]) == (0, 0, 5, 2)
     assert writes(portal) == []

@@ -171,6 +171,20 @@ def test_state_url_flag_mistakes_exit_2(argv, message, tmp_path, capsys) -> None
     assert message in capsys.readouterr().err
 
 
+def test_a_state_url_no_filesystem_serves_is_exit_2_in_one_paragraph(tmp_path, capsys) -> None:
+    assert lms_to_hubspot.main(["--sandbox", "--state-url", "nope://bucket/state", *_worker(tmp_path, 1)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--state-url" in err and "nope://bucket/state" in err
+
+
+def test_a_state_store_that_cannot_be_written_is_exit_1_in_one_paragraph(tmp_path, capsys) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    url = str(tmp_path / "a-file" / "store")
+    assert lms_to_hubspot.main(["--sandbox", "--state-url", url, *_worker(tmp_path, 1)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and url in err and "Not a directory" in err
+
+
 # ------------------------------------------------------------------ state that was not kept
 
 

@@ -81,6 +81,48 @@ def test_records_persist_in_duckdb_file(tmp_path: Path) -> None:
         assert by_key["c-2"]["new"] is True and int(by_key["c-2"]["id"]) > int(first["id"])
 
 
+def test_contacts_associations_and_labels_persist_in_duckdb_file(tmp_path: Path) -> None:
+    db = str(tmp_path / "sandbox.duckdb")
+    v4 = "/crm/v4/associations/0-410/0-1"
+    with Sandbox(db_path=db) as sb:
+        api = Api(sb.url)
+        sb.create_property(KEY, has_unique_value=True)
+        student = sb.create_association_label("Student")["courseToContact"]["typeId"]
+        api.upsert([course("c-1")])
+        course_id = sb.record_by(KEY, "c-1")["id"]
+        api.post("/crm/v3/objects/contacts/batch/upsert", {"inputs": [
+            {"id": e, "idProperty": "email", "properties": {"firstname": e[0]}} for e in ("a@x.com", "b@x.com", "c@x.com")]})
+        ids = {c["properties"]["email"]: c["id"] for c in sb.contacts()}
+        assert api.post(f"{v4}/batch/create", {"inputs": [
+            {"from": {"id": course_id}, "to": {"id": ids[e]}, "types": [
+                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 860},
+                {"associationCategory": "USER_DEFINED", "associationTypeId": student}]} for e in ids]}).status_code == 201
+        assert api.post(f"{v4}/batch/archive", {"inputs": [
+            {"from": {"id": course_id}, "to": [{"id": ids["b@x.com"]}]}]}).status_code == 204
+        assert api.post("/crm/v3/objects/contacts/batch/archive", {"inputs": [{"id": ids["c@x.com"]}]}).status_code == 204
+        before = sb.associations()
+    with Sandbox(db_path=db) as sb:
+        api = Api(sb.url)
+        assert {c["properties"]["email"] for c in sb.contacts()} == {"a@x.com", "b@x.com"}
+        assert sb.contact_by_email("A@x.com")["properties"]["firstname"] == "a"
+        assert sb.associations() == before and [a["contactId"] for a in before] == [ids["a@x.com"]]
+        assert set(before[0]["typeIds"]) >= {860, student}
+        labels = api.get(f"{v4}/labels").json()["results"]
+        assert {"category": "USER_DEFINED", "typeId": student, "label": "Student"} in labels
+        with pytest.raises(ValueError):  # still there: made once per portal, as in HubSpot
+            sb.create_association_label("Student")
+        teacher = sb.create_association_label("Teacher")["courseToContact"]["typeId"]
+        assert teacher not in {lb["typeId"] for lb in labels}  # new type ids do not reuse saved ones
+        again = api.post("/crm/v3/objects/contacts/batch/upsert", {"inputs": [
+            {"id": "a@x.com", "idProperty": "email", "properties": {}},
+            {"id": "d@x.com", "idProperty": "email", "properties": {}}]}).json()["results"]
+        by_email = {r["properties"]["email"]: r for r in again}
+        assert by_email["a@x.com"]["new"] is False and by_email["a@x.com"]["id"] == ids["a@x.com"]
+        assert int(by_email["d@x.com"]["id"]) > max(int(i) for i in ids.values())
+        read = api.post(f"{v4}/batch/read", {"inputs": [{"id": course_id}]}).json()["results"][0]
+        assert [t["toObjectId"] for t in read["to"]] == [ids["a@x.com"]]
+
+
 def test_cli_serves_until_terminated(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hubspot_courses_destination.sandbox", "--port", "0",

@@ -117,3 +117,14 @@ def test_a_caught_failure_inside_a_transaction_still_records_nothing(tmp_path):
         with st.transaction():  # the next transaction starts clean
             st.mark_synced("0-410", "courses", "L1", [Synced("k1", "101", "h1")])
         assert st.synced_count("0-410") == 1
+
+
+def test_a_redelivered_batch_that_finds_its_rows_unchanged_keeps_what_the_first_delivery_changed(tmp_path):
+    # the first delivery created 3 and recorded them; dlt delivers the batch again (a crash
+    # before the job was marked done, or a course job loaded first by the enrollments job)
+    with Staging(str(tmp_path / "s.duckdb")) as st:
+        st.put_run_counts("L1", "courses", "b1", "0-410", RunCounts(rows_seen=4, created=3, rejected=1, requests=1))
+        st.put_run_counts("L1", "courses", "b1", "0-410", RunCounts(rows_seen=4, unchanged=3, rejected=1))
+        summary = st.load_summary(["L1"])
+        assert (summary["rows_seen"], summary["created"], summary["unchanged"], summary["rejected"],
+                summary["requests"]) == (4, 3, 0, 1, 1)

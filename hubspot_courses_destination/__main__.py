@@ -198,18 +198,32 @@ def _stored_state(url: str, target: str, *, lock: bool) -> Iterator[StagingChoic
 
     from .state_store import StateStore
 
-    store = StateStore(url)
-    if not store.has_state(target):
-        raise CliError(f"no {target} state in the state store {url}: no job run with --state-url {url} "
-                       f"stored one{' (leave out --sandbox)' if target == 'sandbox' else ' (try --sandbox)'}")
-    with tempfile.TemporaryDirectory(prefix="hubspot-courses-rejected-") as tmp:
+    from .state_store import StateStoreError
+
+    def unusable(exc: Exception) -> CliError:
+        return CliError(f"the state store {url} could not be used: {type(exc).__name__}: {exc}; check the URL "
+                        "(a directory path or an fsspec URL whose filesystem package is installed) and the "
+                        "storage's credentials")
+
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hubspot-courses-rejected-")))
         why = f"--state-url: the {target} state stored there"
-        if lock:
-            with store.checkout(target, None, Path(tmp)) as checkout:
-                yield StagingChoice(str(checkout.staging_path), why, url)
-        else:
-            store.download(target, None, Path(tmp) / target)
-            yield StagingChoice(str(Path(tmp) / target / "staging.duckdb"), why + " (last stored copy)", url)
+        try:
+            store = StateStore(url)
+            if not store.has_state(target):
+                raise CliError(f"no {target} state in the state store {url}: no job run with --state-url "
+                               f"{url} stored one{' (leave out --sandbox)' if target == 'sandbox' else ' (try --sandbox)'}")
+            if lock:
+                checkout = stack.enter_context(store.checkout(target, None, tmp))
+                choice = StagingChoice(str(checkout.staging_path), why, url)
+            else:
+                store.download(target, None, tmp / target)
+                choice = StagingChoice(str(tmp / target / "staging.duckdb"), why + " (last stored copy)", url)
+        except (CliError, StateStoreError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - an unknown protocol, no credentials, not a directory
+            raise unusable(exc) from None
+        yield choice
 
 
 @contextlib.contextmanager

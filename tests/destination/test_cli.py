@@ -53,3 +53,12 @@ def test_rejected_refuses_abbreviated_flags(tmp_path, capsys):
         main(["rejected", "list", "--sand", "--staging", str(tmp_path / "x.duckdb")])
     assert exit_info.value.code == 2
     assert "--sand" in capsys.readouterr().err
+
+
+def test_rejected_with_a_state_url_that_cannot_be_used_is_one_line(tmp_path, capsys):
+    assert main(["rejected", "list", "--sandbox", "--state-url", "nosuchfs://bucket/state"]) == 2
+    err = capsys.readouterr().err
+    assert "the state store nosuchfs://bucket/state could not be used" in err and "Traceback" not in err
+    assert main(["rejected", "retry", "--sandbox", "--state-url", str(tmp_path / "empty")]) == 2
+    assert "no sandbox state in the state store" in capsys.readouterr().err
+    assert not (tmp_path / "empty" / "sandbox" / "lock.json").exists()  # refused before locking

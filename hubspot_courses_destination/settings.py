@@ -78,6 +78,8 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
     requests_per_10s: int = 100
     max_concurrency: int = 8
     rate_limit_control: str = "congestion"
+    shared_budget_dir: str = ""
+    """Folder of the machine-wide burst ledger ("": the system temp dir; "off": none)."""
     create_missing_properties: bool = False
     property_group: str = DEFAULT_PROPERTY_GROUP
     full_resync: bool = False
@@ -203,6 +205,9 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
             f"rate_limit_control must be \"congestion\" (share the burst limit with other processes on the "
             f"token, the default) or \"solo\" (this process is the token's only user), got {s.rate_limit_control!r}"
         )
+    if not isinstance(s.shared_budget_dir, str):
+        problems.append(f"shared_budget_dir must be a folder path, \"\" (the system temp dir) or \"off\", "
+                        f"got {s.shared_budget_dir!r}")
     share = s.daily_budget_share
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
         problems.append(

@@ -30,6 +30,10 @@ and grows additively while it is the bottleneck. With no one else on the token i
 cuts, so one process behaves exactly as under ``solo``. docs/internals.md, "Sharing the
 burst limit (congestion control)", explains the law and its constants.
 
+Processes on one machine can do better than the headers: with ``shared`` (the setting
+``shared_budget_dir``, ``shared_budget.py``) every permit also passes a ledger file that all
+of them count in, and the law then sees the machine's use as its own.
+
 Time is injectable (``clock`` and ``sleep``) so tests run in zero wall time. Instances are
 thread-safe; the destination's sessions (``session.py``) hand every client of one portal
 and token in the process the same instance.
@@ -548,7 +552,8 @@ class RateLimiter:
         if self.shared is not None:
             ticket, wait_s = self.shared.try_acquire(weight, self._limit, self._interval_s + self._margin_s)
             if ticket is None:
-                return self._idle_wait_s if wait_s is None else max(wait_s, 0.001)
+                # look again at least every second: a larger Max from the headers frees units too
+                return self._idle_wait_s if wait_s is None else min(max(wait_s, 0.001), 1.0)
         self._in_flight += weight
         self._acquired_total += 1
         self._waited_s_total += waited

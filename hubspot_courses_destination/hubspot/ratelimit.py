@@ -375,6 +375,7 @@ class RateLimiter:
         self.control = control
         self._congestion = CongestionWindow(law, rng) if control == "congestion" else None
         self.shared = shared
+        self._shared_until = float("-inf")  # the ledger said: nothing frees before then
 
     # -- public API -------------------------------------------------------------------
 
@@ -550,10 +551,14 @@ class RateLimiter:
         else how long to wait (``None``: until a release)."""
         ticket = None
         if self.shared is not None:
+            if self._shared_until > now:
+                return self._shared_until - now  # a thread of ours was just told when: no herd
             ticket, wait_s = self.shared.try_acquire(weight, self._limit, self._interval_s + self._margin_s)
             if ticket is None:
                 # look again at least every second: a larger Max from the headers frees units too
-                return self._idle_wait_s if wait_s is None else min(max(wait_s, 0.001), 1.0)
+                wait_s = self._idle_wait_s if wait_s is None else min(max(wait_s, 0.001), 1.0)
+                self._shared_until = now + wait_s
+                return wait_s
         self._in_flight += weight
         self._acquired_total += 1
         self._waited_s_total += waited

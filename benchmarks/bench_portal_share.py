@@ -3,7 +3,8 @@
 HubSpot's burst limit belongs to the private app (its token), not to a process: separate
 pipeline processes with the same token spend one rolling 10 s budget. Each process here is
 its own OS process running a real dlt pipeline into the destination (own pipeline name, own
-pipelines dir, own staging file, own keys; no shared file and no coordination between them),
+pipelines dir, own staging file, own keys; no coordination between them but the shared
+budget file in the ``+file`` variant),
 all against ONE sandbox process (250 ms per request by default, one token). Every process
 gets equal work and starts its load step at the same moment (the benchmark waits until all
 have extracted and normalized; that is the benchmark's synchronisation, not the
@@ -19,8 +20,9 @@ For each (limit, N, control law) it reports:
 - each process's load time and the max / min ratio (fairness, equal work);
 - the most requests the sandbox counted in any 10 s.
 
-Both control laws run side by side in one run (setting ``rate_limit_control``: ``solo`` is
-the limiter before congestion control, ``congestion`` the default). Worker processes are
+The variants run side by side in one run (setting ``rate_limit_control``: ``solo`` is
+the limiter before congestion control, ``congestion`` the headers-only law; both with
+``shared_budget_dir = "off"``; ``congestion+file`` adds the machine-wide ledger, the default). Worker processes are
 started once and reused, so imports do not count; each case gets fresh sessions.
 
 Run: ``.venv/bin/python benchmarks/bench_portal_share.py`` (N = 1, 2, 4, 8 x 100, 190 / 10 s,
@@ -53,7 +55,9 @@ from bench_support import (  # noqa: E402
     sustained_requests_per_s,
 )
 
-CONTROLS = ("solo", "congestion")
+CONTROLS = ("solo", "congestion", "congestion+file")
+"""``+file``: the same law with the machine-wide ledger (``shared_budget_dir``); without it
+the ledger is off, as before it existed."""
 _SPAWN = mp.get_context("spawn")
 
 
@@ -72,7 +76,9 @@ def _prepare(job: dict[str, Any]) -> tuple[Any, str]:
         staging_path=os.path.join(workdir, "staging.duckdb"), requests_per_10s=job["limit"],
     )
     if job["control"] is not None:
-        kw["rate_limit_control"] = job["control"]
+        control, _, file = job["control"].partition("+")
+        kw["rate_limit_control"] = control
+        kw["shared_budget_dir"] = job["ledger_dir"] if file else "off"
     pipeline = dlt.pipeline(f"share_{job['index']}", destination=hubspot_courses(**kw),
                             pipelines_dir=os.path.join(workdir, "pipelines"))
     pipeline.extract(courses_resource(job["rows"], prefix=f"p{job['index']}"))
@@ -169,11 +175,14 @@ def case(workers: Workers, limit: int, n: int, control: str | None, rows: int, *
 
     with SandboxProcess(portal_setup(), rate_limit_per_10s=limit, latency_ms=latency_ms, seed=seed,
                         daily_limit=10_000_000, count_rejected_requests=count_rejected) as sbp:
-        jobs = [dict(url=sbp.url, limit=limit, rows=rows, control=control, index=i) for i in range(n)]
+        ledger_dir = tempfile.mkdtemp(prefix="bench_share_ledger_")
+        jobs = [dict(url=sbp.url, limit=limit, rows=rows, control=control, index=i, ledger_dir=ledger_dir)
+                for i in range(n)]
         go, procs = workers.run(jobs)
         arrivals = sorted((a for a in sbp.arrivals() if a.token == DEFAULT_TOKEN and a.at >= go - 0.5),
                           key=lambda a: a.at)
         records, dupes = sbp.call("records_by_key")
+        shutil.rmtree(ledger_dir, ignore_errors=True)
     ok_times = [a.at for a in arrivals if a.status is not None and 200 <= a.status < 300]
     n_429 = sum(1 for a in arrivals if a.status == 429)
     first = arrivals[0].at if arrivals else go
@@ -198,7 +207,7 @@ def case(workers: Workers, limit: int, n: int, control: str | None, rows: int, *
 def report_line(r: dict[str, Any]) -> str:
     sustained = pct(r["sustained"]) if r["sustained"] else "n/a"
     return (
-        f"{r['procs']} x {r['rows_per_process']:>6,}  {r['limit']:>3}/10 s  {r['control']:<10}  "
+        f"{r['procs']} x {r['rows_per_process']:>6,}  {r['limit']:>3}/10 s  {r['control']:<15}  "
         f"aggregate {pct(r['aggregate']):>6}  sustained {sustained:>6}  429s {r['responses_429']:>4}/{r['requests']:<5}"
         f"= {pct(r['share_429']):>6}  fairness {r['fairness']:.2f}  most/10 s {r['max_in_10s']:>3}  "
         f"load {min(r['load_s']):.1f}-{max(r['load_s']):.1f} s"

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 from .errors import HubSpotTransientError, RecordLimitExceededError
 from .hubspot import BudgetSnapshot, DailyBudget, HubSpotClient, Rate, RateLimiter, RetryPolicy
+from .hubspot.client import REQUEST_BOUND_S
+from .hubspot.shared_budget import open_shared_budget
 from .mapping import CONTENT_HASH_FORMAT, CoercionError, PropertySpec, to_hubspot_value
 from .properties import PropertyCatalog
 from .settings import HubSpotCoursesConfiguration
@@ -57,7 +59,9 @@ class Session:
             requests_per_10s=settings.requests_per_10s,
             max_concurrency=settings.max_concurrency,
             rate_limiter=rate_limiter or RateLimiter(
-                Rate(settings.requests_per_10s), control=settings.rate_limit_control
+                Rate(settings.requests_per_10s), control=settings.rate_limit_control,
+                shared=open_shared_budget(settings.shared_budget_dir, settings.api_base_url,
+                                          str(settings.access_token), in_flight_bound_s=REQUEST_BOUND_S),
             ),
             api_version=settings.api_version,
             daily_budget=daily_budget or DailyBudget(settings.daily_budget_share),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import os
 import re
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -78,6 +79,8 @@ class HubSpotCoursesConfiguration(CustomDestinationClientConfiguration):
     requests_per_10s: int = 100
     max_concurrency: int = 8
     rate_limit_control: str = "congestion"
+    shared_budget_dir: str = ""
+    """Folder of the machine-wide burst ledger ("": the system temp dir; "off": none)."""
     create_missing_properties: bool = False
     property_group: str = DEFAULT_PROPERTY_GROUP
     full_resync: bool = False
@@ -217,6 +220,10 @@ def validation_problems(s: HubSpotCoursesConfiguration) -> list[str]:
             f"rate_limit_control must be \"congestion\" (share the burst limit with other processes on the "
             f"token, the default) or \"solo\" (this process is the token's only user), got {s.rate_limit_control!r}"
         )
+    ledger_dir = s.shared_budget_dir
+    if not isinstance(ledger_dir, str) or (ledger_dir.strip().lower() != "off" and os.path.isfile(ledger_dir)):
+        problems.append(f"shared_budget_dir must be a folder (\"\": the system temp dir) or \"off\", got "
+                        f"{ledger_dir!r} (config shared_budget_dir, env {ENV_PREFIX}SHARED_BUDGET_DIR)")
     share = s.daily_budget_share
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
         problems.append(

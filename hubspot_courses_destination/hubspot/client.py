@@ -60,6 +60,11 @@ from .ratelimit import BURST_INTERVAL_S, Rate, RateLimiter
 from .retry import RetryPolicy, next_wait_s, should_retry
 from .urls import DEFAULT_API_BASE_URL, api_base_url_problem
 
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 60.0
+REQUEST_BOUND_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
+"""The longest one attempt can be in flight with the default timeouts (the shared ledger's bound)."""
+
 __all__ = ["HubSpotClient"]
 
 logger = logging.getLogger(__name__)
@@ -176,8 +181,8 @@ class HubSpotClient:
         *,
         requests_per_10s: int = 100,
         max_concurrency: int = 8,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 60.0,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        read_timeout_s: float = READ_TIMEOUT_S,
         retry_policy: RetryPolicy = RetryPolicy(),
         rate_limiter: RateLimiter | None = None,
         session: requests.Session | None = None,

@@ -30,6 +30,10 @@ and grows additively while it is the bottleneck. With no one else on the token i
 cuts, so one process behaves exactly as under ``solo``. docs/internals.md, "Sharing the
 burst limit (congestion control)", explains the law and its constants.
 
+Processes on one machine can do better than the headers: with ``shared`` (the setting
+``shared_budget_dir``, ``shared_budget.py``) every permit also passes a ledger file that all
+of them count in, and the law then sees the machine's use as its own.
+
 Time is injectable (``clock`` and ``sleep``) so tests run in zero wall time. Instances are
 thread-safe; the destination's sessions (``session.py``) hand every client of one portal
 and token in the process the same instance.
@@ -47,6 +51,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from .classify import RateLimitHeaders, rate_limit_headers
+from .shared_budget import SharedBudget, Ticket, Usage
 
 __all__ = [
     "Rate",
@@ -298,13 +303,14 @@ class Permit:
     Hand it back with :meth:`RateLimiter.release` once the response (or the error) is in.
     """
 
-    __slots__ = ("weight", "acquired_at", "waited_s", "released_at")
+    __slots__ = ("weight", "acquired_at", "waited_s", "released_at", "ticket")
 
-    def __init__(self, weight: int, acquired_at: float, waited_s: float) -> None:
+    def __init__(self, weight: int, acquired_at: float, waited_s: float, ticket: Ticket | None = None) -> None:
         self.weight = weight
         self.acquired_at = acquired_at
         self.waited_s = waited_s
         self.released_at: float | None = None
+        self.ticket = ticket  # the entry in the shared ledger, if there is one
 
     def __repr__(self) -> str:
         return f"Permit(weight={self.weight}, acquired_at={self.acquired_at:.3f}, waited_s={self.waited_s:.3f})"
@@ -327,6 +333,10 @@ class RateLimiter:
             holds everyone for the retry policy's wait.
         law: the constants of the ``congestion`` law.
         rng: jitter source of the ``congestion`` law; seed it in tests.
+        shared: the machine's ledger for this portal and token (``shared_budget.py``): an
+            extra gate every permit passes, so the processes of one machine never hold more
+            than the limit together. The headers then measure only what it does not count
+            (other machines), and the control law sees the machine's use as its own.
     """
 
     def __init__(
@@ -340,6 +350,7 @@ class RateLimiter:
         control: str = "congestion",
         law: CongestionLaw = CongestionLaw(),
         rng: random.Random | None = None,
+        shared: SharedBudget | None = None,
     ) -> None:
         if control not in CONTROLS:
             raise ValueError(f"control must be one of {', '.join(CONTROLS)}, got {control!r}")
@@ -363,6 +374,8 @@ class RateLimiter:
         self._waited_s_total = 0.0
         self.control = control
         self._congestion = CongestionWindow(law, rng) if control == "congestion" else None
+        self.shared = shared
+        self._shared_until = float("-inf")  # the ledger said: nothing frees before then
 
     # -- public API -------------------------------------------------------------------
 
@@ -413,17 +426,15 @@ class RateLimiter:
                 elif self._congestion is not None:
                     wait_s = self._congestion_wait(now, weight)
                     if wait_s == 0.0:
-                        self._in_flight += weight
-                        self._acquired_total += 1
-                        waited = now - start
-                        self._waited_s_total += waited
-                        return Permit(weight, now, waited)
+                        taken = self._take(now, weight, now - start)
+                        if isinstance(taken, Permit):
+                            return taken
+                        wait_s = taken
                 elif self._in_flight + self._expiring_weight + weight <= self._limit:
-                    self._in_flight += weight
-                    self._acquired_total += 1
-                    waited = now - start
-                    self._waited_s_total += waited
-                    return Permit(weight, now, waited)
+                    taken = self._take(now, weight, now - start)
+                    if isinstance(taken, Permit):
+                        return taken
+                    wait_s = taken
                 elif self._expiring:
                     wait_s = self._expiring[0][0] - now
                 else:
@@ -452,9 +463,8 @@ class RateLimiter:
                 free = self._in_flight + self._expiring_weight + weight <= self._limit
             if not free:
                 return None
-            self._in_flight += weight
-            self._acquired_total += 1
-            return Permit(weight, now, 0.0)
+            taken = self._take(now, weight, 0.0)
+            return taken if isinstance(taken, Permit) else None
 
     def release(
         self, permit: Permit, headers: RateLimitHeaders | Mapping[str, str] | None = None, *,
@@ -478,15 +488,19 @@ class RateLimiter:
             if limits is not None:
                 self._follow_headers(limits)
             self._reserve(now + self._interval_s + self._margin_s, permit.weight)
+            # with a shared ledger the machine's use is "ours": headers then show the rest
+            own = Usage(self._in_flight, self._expiring_weight)
+            if permit.ticket is not None and self.shared is not None:
+                own = self.shared.release(permit.ticket, self._interval_s + self._margin_s)
             if self._congestion is not None:
                 self._congestion.on_answer(
                     now, limit=self._limit, interval_s=self._interval_s,
                     remaining=limits.remaining if limits is not None else None,
-                    own_in_flight=self._in_flight, own_held=self._expiring_weight, weight=permit.weight,
+                    own_in_flight=own.in_flight, own_held=own.held, weight=permit.weight,
                     rate_limited=rate_limited, rtt_s=now - permit.acquired_at,
                 )
             elif limits is not None:
-                self._resync_remaining(limits, now)
+                self._resync_remaining(limits, now, own.in_flight + own.held)
             self._cond.notify_all()
 
     def backoff(self, wait_s: float) -> None:
@@ -532,6 +546,24 @@ class RateLimiter:
 
     # -- internals (call with the lock held) -------------------------------------------
 
+    def _take(self, now: float, weight: int, waited: float) -> Permit | float | None:
+        """Take the budget the local law allows, if the shared ledger (if any) agrees;
+        else how long to wait (``None``: until a release)."""
+        ticket = None
+        if self.shared is not None:
+            if self._shared_until > now:
+                return self._shared_until - now  # a thread of ours was just told when: no herd
+            ticket, wait_s = self.shared.try_acquire(weight, self._limit, self._interval_s + self._margin_s)
+            if ticket is None:
+                # look again at least every second: a larger Max from the headers frees units too
+                wait_s = self._idle_wait_s if wait_s is None else min(max(wait_s, 0.001), 1.0)
+                self._shared_until = now + wait_s
+                return wait_s
+        self._in_flight += weight
+        self._acquired_total += 1
+        self._waited_s_total += waited
+        return Permit(weight, now, waited, ticket)
+
     def _congestion_wait(self, now: float, weight: int) -> float | None:
         """0.0: take the budget now; else seconds to wait (``None``: until a release)."""
         cw = self._congestion
@@ -571,12 +603,11 @@ class RateLimiter:
         if limits.limit is not None:
             self._limit = limits.limit
 
-    def _resync_remaining(self, limits: RateLimitHeaders, now: float) -> None:
+    def _resync_remaining(self, limits: RateLimitHeaders, now: float, local_used: int) -> None:
         remaining = limits.remaining
         if remaining is None:
             return
         server_used = self._limit - max(remaining, 0)
-        local_used = self._in_flight + self._expiring_weight
         if server_used > local_used:
             # Someone else spends this budget too; hold their share for one window.
             self._reserve(now + self._interval_s + self._margin_s, server_used - local_used)

@@ -84,9 +84,10 @@ def test_load_breakdown_times_every_phase():
 
 
 def test_portal_share_two_processes_tiny():
-    # two spawned pipeline processes on one token, both laws side by side, one window's work
-    results = bench_portal_share.matrix([2], [100], ["solo", "congestion"], rows=300, latency_ms=0)
-    assert [r["control"] for r in results] == ["solo", "congestion"]
+    # two spawned pipeline processes on one token, the variants side by side, one window's work
+    variants = ["solo", "congestion", "congestion+file"]
+    results = bench_portal_share.matrix([2], [100], variants, rows=300, latency_ms=0)
+    assert [r["control"] for r in results] == variants
     for r in results:
         assert r["records_ok"] and not r["failed_jobs"] and r["ok"] >= 6
         assert len(r["load_s"]) == 2 and r["fairness"] >= 1.0

@@ -40,6 +40,7 @@ def test_token_never_in_repr_or_key_fingerprint():
         ({"access_token": TOKEN, "id_property": "k", "requests_per_10s": 0}, "requests_per_10s"),
         ({"access_token": TOKEN, "id_property": "k", "max_concurrency": 500}, "max_concurrency"),
         ({"access_token": TOKEN, "id_property": "k", "rate_limit_control": "greedy"}, "rate_limit_control"),
+        ({"access_token": TOKEN, "id_property": "k", "shared_budget_dir": __file__}, "shared_budget_dir"),
         ({"access_token": TOKEN, "id_property": "k", "property_map": {"a": "Bad Name"}}, "property_map"),
     ],
 )

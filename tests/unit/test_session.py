@@ -3,6 +3,7 @@ budget per portal and token, whatever else differs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hubspot_courses_destination.session import close_sessions, session_for
@@ -69,5 +70,27 @@ def test_the_rate_limit_control_setting_reaches_the_limiter(tmp_path: Path) -> N
             rate_limit_control="solo"))
         assert default.client.rate_limiter.control == "congestion" and default.client.rate_limiter.congestion
         assert solo.client.rate_limiter.control == "solo" and solo.client.rate_limiter.congestion is None
+    finally:
+        close_sessions()
+
+
+def test_the_shared_budget_dir_setting_reaches_the_limiter(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    from hubspot_courses_destination.hubspot.shared_budget import DIR_NAME
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    try:
+        default = session_for(_settings(tmp_path)).client.rate_limiter.shared
+        assert default is not None and os.path.dirname(default.path) == str(tmp_path / "tmp" / DIR_NAME)
+        chosen = session_for(HubSpotCoursesConfiguration.from_values(
+            access_token="pat-na1-other", id_property="lms_key", staging_path=str(tmp_path / "o.duckdb"),
+            shared_budget_dir=str(tmp_path / "ledgers"))).client.rate_limiter.shared
+        assert chosen is not None and os.path.dirname(chosen.path) == str(tmp_path / "ledgers")
+        assert "pat-na1-other" not in chosen.path
+        off = session_for(HubSpotCoursesConfiguration.from_values(
+            access_token="pat-na1-off", id_property="lms_key", staging_path=str(tmp_path / "f.duckdb"),
+            shared_budget_dir="off"))
+        assert off.client.rate_limiter.shared is None
     finally:
         close_sessions()

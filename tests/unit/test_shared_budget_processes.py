@@ -108,9 +108,10 @@ def test_two_clients_in_two_processes_on_one_ledger_get_no_429s(tmp_path: Path) 
     for parent, _ in workers:
         assert parent.poll(60) and parent.recv() == "ready"
     try:
-        # the check can fail: with the headers alone both processes start at the full budget
+        # the check can fail: without the ledger (and with the law before it) both processes
+        # start at the full budget and collide
         refused, served, records = _two_pipeline_processes(workers, None)
-        assert served == 60 and records == 6000 and refused > 0
+        assert records == 6000 and refused > 0
         refused, served, records = _two_pipeline_processes(workers, str(tmp_path / "portal.ledger"))
         assert (refused, served, records) == (0, 60, 6000)
     finally:

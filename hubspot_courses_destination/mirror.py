@@ -79,13 +79,10 @@ def _archive_missing_associations(
     keys = [enrollment_record_key(k, e) for k, e, _, _ in missing]
     if not missing:
         return MirrorResult(total, message="every synced enrollment is still in the source")
-    share = len(missing) / total
-    if share > max_share:
-        return MirrorResult(total, refused=True, associations_missing=keys, message=(
-            f"mirror refused for enrollments: {len(missing)} of {total} synced course-contact associations "
-            f"({share:.0%}) are missing from this load, more than the allowed {max_share:.0%}. If the source "
-            "really dropped them, raise the threshold (--mirror-max-share) for one run."
-        ))
+    refusal = _share_refusal("mirror refused for enrollments", "synced course-contact associations",
+                             len(missing), total, max_share)
+    if refusal:
+        return MirrorResult(total, refused=True, associations_missing=keys, message=refusal)
     if dry_run:
         return MirrorResult(total, associations_missing=keys,
                             message=f"dry run: would remove {len(keys)} course-contact associations")
@@ -123,16 +120,9 @@ def _archive_missing_courses(
     keys = [k for k, _ in missing]
     if not missing:
         return MirrorResult(total, message="every synced course is still in the source")
-    share = len(missing) / total
-    if share > max_share:
-        return MirrorResult(
-            total, keys, refused=True,
-            message=(
-                f"mirror refused: {len(missing)} of {total} synced courses ({share:.0%}) are missing "
-                f"from this load, more than the allowed {max_share:.0%}. If the source really "
-                "dropped them, raise the threshold (--mirror-max-share) for one run."
-            ),
-        )
+    refusal = _share_refusal("mirror refused", "synced courses", len(missing), total, max_share)
+    if refusal:
+        return MirrorResult(total, keys, refused=True, message=refusal)
     if dry_run:
         return MirrorResult(total, keys, message=f"dry run: would archive {len(keys)} courses")
     archived = archive_keys(session, keys)
@@ -141,3 +131,14 @@ def _archive_missing_courses(
         started_at=datetime.now(timezone.utc),
     )
     return MirrorResult(total, keys, archived=archived, message=f"archived {archived} courses missing from the source")
+
+
+def _share_refusal(head: str, things: str, missing: int, total: int, max_share: float) -> str | None:
+    """The share guard of mirror mode, one rule for courses and associations: why archiving
+    ``missing`` of ``total`` is refused, or None when it is within ``max_share``."""
+    share = missing / total
+    if share <= max_share:
+        return None
+    return (f"{head}: {missing} of {total} {things} ({share:.0%}) are missing from this load, more than "
+            f"the allowed {max_share:.0%}. If the source really dropped them, raise the threshold "
+            "(--mirror-max-share) for one run.")

@@ -694,16 +694,7 @@ class Staging:
         """Totals of the enrollment batches of ``load_ids``: contacts created, updated and
         unchanged, associations added, removed and unchanged, removals with nothing to
         remove, rejections, requests."""
-        ids = list(load_ids)
-        totals = {f: 0 for f in ENROLLMENT_SUMMARY_FIELDS}
-        if not ids:
-            return totals
-        row = self._query(
-            "SELECT " + ", ".join(f"coalesce(sum({f}), 0)" for f in ENROLLMENT_SUMMARY_FIELDS)
-            + " FROM enrollment_runs WHERE load_id IN (SELECT unnest(?))",
-            (ids,),
-        )[0]
-        return {f: int(v) for f, v in zip(ENROLLMENT_SUMMARY_FIELDS, row)}
+        return self._totals("enrollment_runs", ENROLLMENT_SUMMARY_FIELDS, load_ids)
 
     # ------------------------------------------------------------------ sync_runs
 
@@ -730,16 +721,19 @@ class Staging:
 
     def load_summary(self, load_ids: Iterable[str]) -> dict[str, int]:
         """Totals over ``load_ids`` (a pipeline run may produce several load packages)."""
+        return self._totals("sync_runs", SUMMARY_FIELDS, load_ids)
+
+    def _totals(self, table: str, fields: Sequence[str], load_ids: Iterable[str]) -> dict[str, int]:
+        """Sums of the counter columns ``fields`` of ``table`` over the batches of ``load_ids``."""
         ids = list(load_ids)
-        totals = {f: 0 for f in SUMMARY_FIELDS}
         if not ids:
-            return totals
+            return {f: 0 for f in fields}
         row = self._query(
-            "SELECT " + ", ".join(f"coalesce(sum({f}), 0)" for f in SUMMARY_FIELDS)
-            + " FROM sync_runs WHERE load_id IN (SELECT unnest(?))",
+            "SELECT " + ", ".join(f"coalesce(sum({f}), 0)" for f in fields)
+            + f" FROM {table} WHERE load_id IN (SELECT unnest(?))",
             (ids,),
         )[0]
-        return {f: int(v) for f, v in zip(SUMMARY_FIELDS, row)}
+        return {f: int(v) for f, v in zip(fields, row)}
 
     def top_rejections(self, load_ids: Iterable[str], limit: int = 5) -> list[tuple[str, int]]:
         """The most frequent rejection reasons of these loads, as (reason, count).

@@ -47,6 +47,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+from .hubspot.shared_budget import pid_alive
+
 __all__ = ["StateStore", "StateLocked", "StateStoreError", "LockInfo", "Checkout", "describe_checkout"]
 
 #: files of a target's state directory that are carried, when present (the sandbox target keeps
@@ -86,16 +88,6 @@ class Checkout:
     staging_path: Path
     took_over: Optional[LockInfo]  # the crashed worker whose stale lock this run replaced
     restored: tuple[str, ...]  # what was found in the store ("staging.duckdb", "pipeline")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class StateStore:
@@ -142,7 +134,7 @@ class StateStore:
     def _is_stale(self, info: LockInfo, now: float) -> bool:
         if now - info.heartbeat_at > self.stale_after_s:
             return True
-        return info.host == socket.gethostname() and info.pid > 0 and not _pid_alive(info.pid)
+        return info.host == socket.gethostname() and info.pid > 0 and not pid_alive(info.pid)
 
     def _create_lock(self, target: str, info: LockInfo) -> bool:
         self.fs.makedirs(self._path(target), exist_ok=True)

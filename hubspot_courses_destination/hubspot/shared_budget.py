@@ -102,7 +102,8 @@ def _boot_id() -> bytes:
         return b"\0" * 16
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs (a crashed owner's entries or lock can go)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -134,7 +135,7 @@ class SharedBudget:
 
     def __init__(self, path: str, *, in_flight_bound_s: float = 65.0,
                  clock: Callable[[], float] = time.monotonic, pid: int | None = None,
-                 alive: Callable[[int], bool] = _alive) -> None:
+                 alive: Callable[[int], bool] = pid_alive) -> None:
         if fcntl is None:  # pragma: no cover
             raise OSError("file locks (fcntl) are not available on this system")
         if in_flight_bound_s <= 0:

@@ -140,6 +140,10 @@ class _AmbiguousWrite(Exception):
         self.attempts = attempts
 
 
+_UNREADABLE = object()
+"""What :meth:`HubSpotClient._get_unless_forbidden` gives for a 403/404."""
+
+
 class HubSpotClient:
     """Thread-safe HubSpot CRM client (the paths of ``api_version``) for batch upsert and the calls around it.
 
@@ -553,6 +557,16 @@ class HubSpotClient:
         assert last_error is not None  # the loop only repeats after an ambiguous failure
         raise last_error
 
+    def _get_unless_forbidden(self, path: str) -> Any:
+        """GET an optional read: its body, or ``_UNREADABLE`` when the portal or token may not
+        read it (403/404), which callers of such reads go on without."""
+        try:
+            return self._send("GET", path)[1]
+        except HubSpotTerminalError as exc:
+            if exc.status in (403, 404):
+                return _UNREADABLE
+            raise
+
     def portal_id(self) -> int | None:
         """The portal (hub) id, from ``GET /account-info/v3/details``; None if not readable.
 
@@ -560,12 +574,9 @@ class HubSpotClient:
         undocumented (a GUESS: none beyond a valid token;
         docs/hubspot-behaviour.md, "Account details"), so a 403/404 is not fatal.
         """
-        try:
-            _, body = self._send("GET", self._endpoints.path("account_details"))
-        except HubSpotTerminalError as exc:
-            if exc.status in (403, 404):
-                return None
-            raise
+        body = self._get_unless_forbidden(self._endpoints.path("account_details"))
+        if body is _UNREADABLE:
+            return None
         value = body.get("portalId") if isinstance(body, Mapping) else None
         return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
 
@@ -575,12 +586,9 @@ class HubSpotClient:
 
         ``None`` when the token cannot read it (403/404; OAuth tokens are not private apps).
         """
-        try:
-            _, body = self._send("GET", self._endpoints.path("daily_usage"))
-        except HubSpotTerminalError as exc:
-            if exc.status in (403, 404):
-                return None
-            raise
+        body = self._get_unless_forbidden(self._endpoints.path("daily_usage"))
+        if body is _UNREADABLE:
+            return None
         return parse_daily_usage(body)
 
     def property_validations(self, object_type: str) -> dict[str, list[dict[str, Any]]] | None:
@@ -592,12 +600,9 @@ class HubSpotClient:
         Returns ``None`` when the portal or token cannot read them (403 or 404): the caller
         goes on without local rule checks.
         """
-        try:
-            _, body = self._send("GET", self._endpoints.path("property_validations", object_type=object_type))
-        except HubSpotTerminalError as exc:
-            if exc.status in (403, 404):
-                return None
-            raise
+        body = self._get_unless_forbidden(self._endpoints.path("property_validations", object_type=object_type))
+        if body is _UNREADABLE:
+            return None
         out: dict[str, list[dict[str, Any]]] = {}
         results = body.get("results") if isinstance(body, Mapping) else None
         for item in results if isinstance(results, list) else []:
@@ -626,12 +631,9 @@ class HubSpotClient:
         """
         if not self.has_record_limits:
             return None
-        try:
-            _, body = self._send("GET", self._endpoints.path("record_limits"))
-        except HubSpotTerminalError as exc:
-            if exc.status in (403, 404):
-                return None
-            raise
+        body = self._get_unless_forbidden(self._endpoints.path("record_limits"))
+        if body is _UNREADABLE:
+            return None
         if not isinstance(body, Mapping):
             return None
         defined = body.get("hubspotDefinedObjectTypes")
